@@ -1,0 +1,91 @@
+//! Data transfer objects of the REST API, shared by the server and the page.
+
+use crate::addresses::OwnAddress;
+use crate::settings::{Change, DatabaseKind, FieldError, Installation, NetworkSettings};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SETTINGS_URL: &str = "/api/v1/settings/network";
+pub const SERVER_URL: &str = "/api/v1/server";
+
+/// Body of every refused request: field errors for 422, one field-less message otherwise.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ErrorBody {
+    pub errors: Vec<FieldError>,
+}
+
+/// One server known in the database.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ServerEntry {
+    pub id: String,
+    pub name: String,
+    pub addresses: Vec<String>,
+    pub started_at: String,
+    pub last_heartbeat: String,
+    /// Its heartbeat is recent enough to count it as running.
+    pub alive: bool,
+    /// The server answering this request.
+    pub this_server: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DistributedStatus {
+    /// The stored value, which takes effect at the next start.
+    pub configured: bool,
+    /// The value read at this server's start.
+    pub running: bool,
+    pub restart_required: bool,
+}
+
+/// `GET /api/v1/server`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ServerStatus {
+    pub server: ServerEntry,
+    /// The address devices reach this server at when no cluster address applies.
+    pub device_address: OwnAddress,
+    pub installation: Installation,
+    pub database: DatabaseKind,
+    pub servers: Vec<ServerEntry>,
+    /// Absent on a High Availability installation.
+    pub distributed: Option<DistributedStatus>,
+}
+
+impl ServerStatus {
+    pub fn alive_servers(&self) -> usize {
+        self.servers.iter().filter(|s| s.alive).count()
+    }
+}
+
+/// `POST /api/v1/settings/network/import`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImportResult {
+    pub settings: NetworkSettings,
+    /// Values the format upgrade changed (empty for a current-format backup).
+    pub upgraded: Vec<Change>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub field: String,
+    pub old_value: Value,
+    pub new_value: Value,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// Everything the settings page needs, rendered on the server and handed to the browser.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PageData {
+    pub settings: NetworkSettings,
+    pub etag: String,
+    pub status: ServerStatus,
+}

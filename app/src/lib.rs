@@ -1,0 +1,97 @@
+//! Pharos UI and the typed models it shares with the server.
+#![forbid(unsafe_code)]
+
+pub mod addresses;
+pub mod api;
+mod client;
+mod network_page;
+pub mod settings;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+pub use network_page::NetworkSettingsPage;
+
+/// Where the server renders page data from; provided as context by the server.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait PageBackend: Send + Sync {
+    async fn page_data(&self) -> Result<api::PageData, String>;
+}
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/pharos.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|page: String| format!("{page} · Pharos") />
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"Pharos"</a>
+                <nav aria-label="Main">
+                    <A href="/settings/network">"Server Network Settings"</A>
+                </nav>
+            </header>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=StaticSegment("") view=Home />
+                    <Route
+                        path=(StaticSegment("settings"), StaticSegment("network"))
+                        view=NetworkSettingsPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Home() -> impl IntoView {
+    view! {
+        <Title text="Home" />
+        <h1>"Pharos"</h1>
+        <p>"Self-hosted management of a fleet of thin-client devices."</p>
+        <ul>
+            <li>
+                <a href="/settings/network">"Administration › Global Configuration › Server Network Settings"</a>
+            </li>
+        </ul>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <h1>"Page not found"</h1>
+        <p><a href="/">"Back to the start page"</a></p>
+    }
+}

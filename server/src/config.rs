@@ -1,0 +1,176 @@
+//! Server configuration: defaults, then a TOML file, then `PHAROS_*` environment variables.
+
+use anyhow::Context;
+use app::settings::{DatabaseKind, Installation};
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the web server listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded database, the server id and other state live; created if missing.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `pharos.db` in the data directory.
+    pub database_url: Option<String>,
+    pub installation: Installation,
+    /// Name shown for this server; default: the host name.
+    pub server_name: Option<String>,
+    /// Host name or IP devices reach this server at when no cluster address applies (the address
+    /// the server detects is often one devices cannot reach: container bridges, NAT).
+    pub public_address: Option<String>,
+    /// Folder of the built site (`pkg/`, static files); default: `target/site` below the
+    /// working directory, else beside the executable.
+    pub site_root: Option<PathBuf>,
+    pub heartbeat_interval_secs: u64,
+    /// A server whose last heartbeat is older than this counts as gone.
+    pub heartbeat_timeout_secs: u64,
+    /// How often a server sharing a database looks for settings saved by another server.
+    pub settings_poll_millis: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            installation: Installation::Standalone,
+            server_name: None,
+            public_address: None,
+            site_root: None,
+            heartbeat_interval_secs: 5,
+            heartbeat_timeout_secs: 30,
+            settings_poll_millis: 2000,
+        }
+    }
+}
+
+/// The database URL with any password replaced, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url().map(|u| redact_url(&u)).ok())
+            .field("installation", &self.installation)
+            .field("server_name", &self.server_name)
+            .field("public_address", &self.public_address)
+            .field("site_root", &self.site_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the configuration file named by `PHAROS_CONFIG` (default `pharos.toml`, if present)
+    /// and the environment.
+    pub fn load() -> anyhow::Result<Config> {
+        let file = std::env::var("PHAROS_CONFIG").unwrap_or_else(|_| "pharos.toml".into());
+        if std::env::var_os("PHAROS_CONFIG").is_some() && !std::path::Path::new(&file).exists() {
+            anyhow::bail!("PHAROS_CONFIG names {file}, which does not exist");
+        }
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("PHAROS_").ignore(&["config"]))
+            .extract()
+            .with_context(|| format!("reading the configuration ({file} and PHAROS_* variables)"))
+    }
+
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                let path = self.data_dir.join("pharos.db");
+                let path = path
+                    .to_str()
+                    .context("the data directory path is not valid UTF-8")?;
+                Ok(format!("sqlite://{path}?mode=rwc"))
+            }
+        }
+    }
+
+    pub fn database_kind(&self) -> anyhow::Result<DatabaseKind> {
+        let url = self.database_url()?;
+        if url.starts_with("sqlite:") {
+            Ok(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            anyhow::bail!(
+                "PHAROS_DATABASE_URL must start with sqlite:// or postgres:// (got {})",
+                redact_url(&url)
+            )
+        }
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_interval_secs.max(1))
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_timeout_secs.max(1))
+    }
+
+    pub fn settings_poll(&self) -> Duration {
+        Duration::from_millis(self.settings_poll_millis.max(100))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://pharos:s3cret@db:5432/pharos"),
+            "postgres://pharos:***@db:5432/pharos"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        let config = Config {
+            database_url: Some("postgres://u:pw@h/db".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("pw"));
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pharos.toml",
+                "listen = \"127.0.0.1:9000\"\ninstallation = \"ha\"\ndata_dir = \"/tmp/x\"",
+            )?;
+            jail.set_env("PHAROS_LISTEN", "127.0.0.1:9100");
+            let config = Config::load().expect("loads");
+            assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9100)));
+            assert_eq!(config.installation, Installation::Ha);
+            assert_eq!(config.database_url().unwrap(), "sqlite:///tmp/x/pharos.db?mode=rwc");
+            assert_eq!(config.database_kind().unwrap(), DatabaseKind::Sqlite);
+            jail.set_env("PHAROS_INSTALLATION", "cluster");
+            assert!(Config::load().is_err());
+            Ok(())
+        });
+    }
+}
