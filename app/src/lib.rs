@@ -1,5 +1,6 @@
 //! Pharos UI and the typed models it shares with the server.
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 pub mod addresses;
 pub mod api;

@@ -5,7 +5,7 @@ use crate::api::{PageData, ServerStatus};
 use crate::client::{self, SaveOutcome};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
-    ONLINE_CHECK_TIMEOUT, PORT, SCAN_TIMEOUT, ValidationContext, changes, check_host,
+    ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host,
     check_path_prefix, check_port, set_leaf, validate,
 };
 use leptos::prelude::*;
@@ -56,9 +56,10 @@ fn load_page_data() -> impl Future<Output = Result<PageData, String>> {
             }
         }
     }
+    // The browser's fetch futures are not `Send`, but the browser runs on one thread.
     #[cfg(not(feature = "ssr"))]
     {
-        client::get_page_data()
+        send_wrapper::SendWrapper::new(client::get_page_data())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Pharos server: configuration, storage, REST API and the server-rendered UI.
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod config;
@@ -98,6 +99,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         tracker,
         shutdown,
     })
+}
+
+impl Pharos {
+    /// Stops the workers without having served (tests, tools).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
 }
 
 /// Serves until the shutdown token fires, then waits for the workers.
