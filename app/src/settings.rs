@@ -916,8 +916,13 @@ mod tests {
                 new: json!(1000)
             }]
         );
-        // the same value in the current format is simply out of range
+        // the current format keeps 100 and refuses what format 1 would have raised
         let v2 = json!({"format_version": 2, "settings": v1["settings"]});
+        let kept = parse_backup(&v2, STANDALONE_SQLITE).unwrap();
+        assert_eq!(kept.settings.online_check.response_timeout_ms, 100);
+        assert!(kept.upgraded.is_empty());
+        let mut v2 = v2;
+        v2["settings"]["online_check"]["response_timeout_ms"] = json!(99);
         let errors = parse_backup(&v2, STANDALONE_SQLITE).unwrap_err();
         assert_eq!(fields(&errors), ["settings.online_check.response_timeout_ms"]);
         let v3 = json!({"format_version": 3, "settings": v1["settings"]});
@@ -938,6 +943,6 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].field, "scan.timeout_ms");
         assert_eq!((c[0].old.clone(), c[0].new.clone()), (json!(6000), json!(7000)));
-        assert_eq!(leaf_paths(&a).len(), 15);
+        assert_eq!(leaf_paths(&a).len(), 16);
     }
 }

@@ -1,0 +1,241 @@
+import { test, expect, Page, APIRequestContext, Browser } from '@playwright/test';
+
+const DEFAULTS = {
+  online_check: { enabled: true, response_timeout_ms: 1000, reply_port: null },
+  scheduled_jobs: { never_expire: true, expiration_minutes: 40 },
+  scan: { timeout_ms: 6000, broadcast_ip: '255.255.255.255', reply_port: null },
+  cluster_address: { enabled: false, host: '', port: 8443 },
+  enrollment_address: { enabled: false, host: '', port: 8443, path_prefix: '' },
+  distributed: { enabled: false },
+};
+
+async function resetSettings(request: APIRequestContext) {
+  const reply = await request.post('/api/v1/settings/network/import', {
+    data: { format_version: 2, settings: DEFAULTS },
+  });
+  expect(reply.status()).toBe(200);
+}
+
+/** Fails the test on any uncaught error or console error, except the HTTP statuses it expects. */
+function watchErrors(page: Page, allowedStatuses: number[] = []) {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    if (allowedStatuses.some((s) => text.includes(`status of ${s}`))) return;
+    errors.push(`console: ${text}`);
+  });
+  return errors;
+}
+
+async function openSettings(page: Page) {
+  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
+  await page.goto('/settings/network');
+  await wasm;
+  await expect(page.locator('form.settings')).toHaveAttribute('data-hydrated', 'true');
+}
+
+const field = (page: Page, id: string) => page.locator(`#${id}`);
+const errorOf = (page: Page, id: string) => page.locator(`#${id}-error`);
+const save = (page: Page) => page.getByRole('button', { name: 'Save', exact: true });
+
+test.beforeEach(async ({ request }) => {
+  await resetSettings(request);
+});
+
+test('the page is rendered on the server with the current values', async ({ browser, request }) => {
+  const current = await request.get('/api/v1/settings/network');
+  const etag = current.headers()['etag'];
+  const doc = { ...DEFAULTS, online_check: { ...DEFAULTS.online_check, response_timeout_ms: 4321 } };
+  expect((await request.put('/api/v1/settings/network', { data: doc, headers: { 'If-Match': etag } })).status()).toBe(200);
+
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/settings/network');
+  await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toContainText(
+    'Administration',
+  );
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Server Network Settings');
+  await expect(field(page, 'online_check-response_timeout_ms')).toHaveValue('4321');
+  for (const title of [
+    'Online Check Parameters',
+    'Scheduled Jobs',
+    'Scan Parameters',
+    'Cluster Address',
+    'OS 12 Device Enrollment Address',
+    'High Availability / Distributed mode',
+  ]) {
+    await expect(page.getByRole('heading', { name: title, level: 2 })).toBeVisible();
+  }
+  await context.close();
+});
+
+test('inline errors while typing, Save disabled until valid', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openSettings(page);
+  const timeout = field(page, 'online_check-response_timeout_ms');
+  await expect(save(page)).toBeDisabled(); // nothing changed yet
+  await timeout.fill('99');
+  await expect(errorOf(page, 'online_check-response_timeout_ms')).toHaveText(
+    'must be between 100 and 10000 ms',
+  );
+  await expect(timeout).toHaveAttribute('aria-invalid', 'true');
+  await expect(save(page)).toBeDisabled();
+  await timeout.fill('abc');
+  await expect(errorOf(page, 'online_check-response_timeout_ms')).toHaveText('must be a whole number');
+  await timeout.fill('10000');
+  await expect(errorOf(page, 'online_check-response_timeout_ms')).toBeHidden();
+  await expect(save(page)).toBeEnabled();
+  await page.getByRole('button', { name: 'Discard changes' }).click();
+  await expect(timeout).toHaveValue('1000');
+  await expect(save(page)).toBeDisabled();
+  expect(errors).toEqual([]);
+});
+
+test('edit every section, save, reload and see the values', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openSettings(page);
+
+  // Online check
+  await field(page, 'online_check-response_timeout_ms').fill('2500');
+  await page.locator('#online_check-reply_port-specific').check();
+  await expect(errorOf(page, 'online_check-reply_port')).toHaveText('enter a port from 1 to 65535');
+  await field(page, 'online_check-reply_port').fill('65536');
+  await expect(errorOf(page, 'online_check-reply_port')).toHaveText('must be a port from 1 to 65535');
+  await field(page, 'online_check-reply_port').fill('30100');
+  await expect(errorOf(page, 'online_check-reply_port')).toBeHidden();
+
+  // Scheduled jobs: the expiration only applies when jobs can expire
+  await expect(field(page, 'scheduled_jobs-expiration_minutes')).toBeDisabled();
+  await field(page, 'scheduled_jobs-never_expire').uncheck();
+  await field(page, 'scheduled_jobs-expiration_minutes').fill('90');
+
+  // Scan
+  await field(page, 'scan-timeout_ms').fill('8000');
+  await field(page, 'scan-broadcast_ip').fill('300.1.1.1');
+  await expect(errorOf(page, 'scan-broadcast_ip')).toContainText('IPv4');
+  await field(page, 'scan-broadcast_ip').fill('127.255.255.255');
+  await expect(errorOf(page, 'scan-broadcast_ip')).toBeHidden();
+
+  // Cluster address: enabling without a host is an error until one is set
+  await field(page, 'cluster_address-enabled').check();
+  await expect(errorOf(page, 'cluster_address-host')).toContainText('required');
+  await page.locator('#cluster_address-host').click();
+  const dialog = page.getByRole('dialog', { name: 'Set the cluster address' });
+  await expect(dialog).toBeVisible();
+  await expect(page.locator('#cluster_address-dialog-host')).toBeFocused();
+  await page.locator('#cluster_address-dialog-host').fill('lb..example.com');
+  await expect(dialog.getByRole('button', { name: 'OK' })).toBeDisabled();
+  await page.locator('#cluster_address-dialog-host').fill('lb.example.com');
+  await page.locator('#cluster_address-dialog-port').fill('443');
+  await dialog.getByRole('button', { name: 'OK' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.locator('#cluster_address-value')).toHaveText('lb.example.com:443');
+  const preview = page.locator('section.preview');
+  await expect(preview.getByRole('row', { name: /OS 12 device communication/ })).toContainText(
+    'https://lb.example.com:443',
+  );
+
+  // Enrollment address, through the keyboard
+  await field(page, 'enrollment_address-enabled').check();
+  await page.locator('#enrollment_address-host').click();
+  await page.locator('#enrollment_address-dialog-host').fill('enroll.example.com');
+  await page.locator('#enrollment_address-dialog-port').fill('9443');
+  await page.locator('#enrollment_address-dialog-prefix').fill('/device-connector/device/.well-known/est');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#enrollment_address-value')).toHaveText(
+    'enroll.example.com:9443/device-connector/device/.well-known/est',
+  );
+  await expect(preview.getByRole('row', { name: /onboarding/ })).toContainText(
+    'https://enroll.example.com:9443/device-connector/device/.well-known/est',
+  );
+
+  // Distributed mode needs PostgreSQL; this server runs on SQLite
+  await field(page, 'distributed-enabled').check();
+  await expect(errorOf(page, 'distributed-enabled')).toContainText('PostgreSQL');
+  await expect(save(page)).toBeDisabled();
+  await field(page, 'distributed-enabled').uncheck();
+
+  await save(page).click();
+  await expect(page.getByRole('status').filter({ hasText: 'saved' })).toBeVisible();
+
+  await openSettings(page);
+  await expect(field(page, 'online_check-response_timeout_ms')).toHaveValue('2500');
+  await expect(field(page, 'online_check-reply_port')).toHaveValue('30100');
+  await expect(page.locator('#online_check-reply_port-specific')).toBeChecked();
+  await expect(field(page, 'scheduled_jobs-never_expire')).not.toBeChecked();
+  await expect(field(page, 'scheduled_jobs-expiration_minutes')).toHaveValue('90');
+  await expect(field(page, 'scan-timeout_ms')).toHaveValue('8000');
+  await expect(field(page, 'scan-broadcast_ip')).toHaveValue('127.255.255.255');
+  await expect(page.locator('#scan-reply_port-any')).toBeChecked();
+  await expect(field(page, 'cluster_address-enabled')).toBeChecked();
+  await expect(page.locator('#cluster_address-value')).toHaveText('lb.example.com:443');
+  await expect(page.locator('#enrollment_address-value')).toHaveText(
+    'enroll.example.com:9443/device-connector/device/.well-known/est',
+  );
+  await expect(field(page, 'distributed-enabled')).not.toBeChecked();
+
+  // Restore defaults fills the form; saving stores them
+  await page.getByRole('button', { name: 'Restore defaults' }).click();
+  await expect(field(page, 'online_check-response_timeout_ms')).toHaveValue('1000');
+  await save(page).click();
+  await expect(page.getByRole('status').filter({ hasText: 'saved' })).toBeVisible();
+  await openSettings(page);
+  await expect(page.locator('#cluster_address-value')).toHaveText('not set');
+  expect(errors).toEqual([]);
+});
+
+async function openIn(browser: Browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page, [412]);
+  await openSettings(page);
+  return { context, page, errors };
+}
+
+test('a conflict between two administrators loses nothing', async ({ browser, request }) => {
+  const alice = await openIn(browser);
+  const bob = await openIn(browser);
+
+  await field(alice.page, 'scan-timeout_ms').fill('7000');
+  await save(alice.page).click();
+  await expect(alice.page.getByRole('status').filter({ hasText: 'saved' })).toBeVisible();
+
+  await field(bob.page, 'online_check-response_timeout_ms').fill('3000');
+  await save(bob.page).click();
+  const conflict = bob.page.locator('.conflict');
+  await expect(conflict).toBeVisible();
+  await expect(conflict.locator('ul.theirs')).toContainText('Scan timeout: 6000 → 7000');
+  await expect(conflict.locator('ul.mine')).toContainText('Online check response timeout: 1000 → 3000');
+  let stored = await (await request.get('/api/v1/settings/network')).json();
+  expect(stored.online_check.response_timeout_ms).toBe(1000); // nothing of Bob's was saved
+
+  await conflict.getByRole('button', { name: 'Re-apply my changes' }).click();
+  await expect(conflict).toBeHidden();
+  await expect(field(bob.page, 'scan-timeout_ms')).toHaveValue('7000');
+  await expect(field(bob.page, 'online_check-response_timeout_ms')).toHaveValue('3000');
+  await save(bob.page).click();
+  await expect(bob.page.getByRole('status').filter({ hasText: 'saved' })).toBeVisible();
+
+  stored = await (await request.get('/api/v1/settings/network')).json();
+  expect(stored.scan.timeout_ms).toBe(7000);
+  expect(stored.online_check.response_timeout_ms).toBe(3000);
+  expect(alice.errors).toEqual([]);
+  expect(bob.errors).toEqual([]);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('escape closes the address dialog without changing anything', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openSettings(page);
+  await page.locator('#cluster_address-host').click();
+  await page.locator('#cluster_address-dialog-host').fill('other.example.com');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toBeHidden();
+  await expect(page.locator('#cluster_address-host')).toBeFocused();
+  await expect(page.locator('#cluster_address-value')).toHaveText('not set');
+  await expect(save(page)).toBeDisabled();
+  expect(errors).toEqual([]);
+});
