@@ -111,7 +111,11 @@ pub fn est_path(prefix: &str) -> String {
     }
 }
 
-pub fn device_endpoint(settings: &NetworkSettings, own: &OwnAddress, kind: RequestKind) -> Endpoint {
+pub fn device_endpoint(
+    settings: &NetworkSettings,
+    own: &OwnAddress,
+    kind: RequestKind,
+) -> Endpoint {
     let cluster = &settings.cluster_address;
     let enrollment = &settings.enrollment_address;
     let suffix = if kind == RequestKind::Os12Onboarding {
@@ -125,7 +129,14 @@ pub fn device_endpoint(settings: &NetworkSettings, own: &OwnAddress, kind: Reque
             source: AddressSource::CloudGateway,
         };
     }
+    let not_set = |source| Endpoint {
+        target: "not set yet: use Set Address".into(),
+        source,
+    };
     if kind == RequestKind::Os12Onboarding && enrollment.enabled {
+        if enrollment.host.is_empty() {
+            return not_set(AddressSource::EnrollmentAddress);
+        }
         return Endpoint {
             target: format!(
                 "https://{}{}",
@@ -136,6 +147,9 @@ pub fn device_endpoint(settings: &NetworkSettings, own: &OwnAddress, kind: Reque
         };
     }
     if kind.uses_cluster_address() && cluster.enabled {
+        if cluster.host.is_empty() {
+            return not_set(AddressSource::ClusterAddress);
+        }
         return Endpoint {
             target: format!("https://{}{suffix}", host_port(&cluster.host, cluster.port)),
             source: AddressSource::ClusterAddress,
@@ -170,7 +184,11 @@ mod tests {
         let e = device_endpoint(&s, &own(None), RequestKind::Os12Communication);
         assert_eq!(e.target, "https://10.0.0.5:8443");
         assert_eq!(e.source, AddressSource::ServerAddress);
-        let e = device_endpoint(&s, &own(Some("ums.example.com")), RequestKind::Os12Onboarding);
+        let e = device_endpoint(
+            &s,
+            &own(Some("ums.example.com")),
+            RequestKind::Os12Onboarding,
+        );
         assert_eq!(e.target, "https://ums.example.com:8443/.well-known/est");
         assert_eq!(e.source, AddressSource::ServerPublicAddress);
     }
@@ -218,6 +236,18 @@ mod tests {
         assert_eq!(e.source, AddressSource::ClusterAddress);
         s.enrollment_address.path_prefix = "/enroll/".into();
         let e = device_endpoint(&s, &own(None), RequestKind::Os12Onboarding);
-        assert_eq!(e.target, "https://[2001:db8::7]:9443/enroll/.well-known/est");
+        assert_eq!(
+            e.target,
+            "https://[2001:db8::7]:9443/enroll/.well-known/est"
+        );
+        s.enrollment_address.host.clear();
+        let e = device_endpoint(&s, &own(None), RequestKind::Os12Onboarding);
+        assert!(e.target.contains("not set"));
+        s.enrollment_address.host = "2001:db8::7".into();
+        let e = device_endpoint(&s, &own(None), RequestKind::Os12Onboarding);
+        assert_eq!(
+            e.target,
+            "https://[2001:db8::7]:9443/enroll/.well-known/est"
+        );
     }
 }

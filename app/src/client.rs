@@ -1,13 +1,16 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
-use crate::api::{ErrorBody, SERVER_URL, SETTINGS_URL, ServerStatus};
 #[cfg(not(feature = "ssr"))]
 use crate::api::PageData;
+use crate::api::{ErrorBody, SERVER_URL, SETTINGS_URL, ServerStatus};
 use crate::settings::{FieldError, NetworkSettings};
 use gloo_net::http::{Request, Response};
 
 pub enum SaveOutcome {
-    Saved { settings: NetworkSettings, etag: String },
+    Saved {
+        settings: NetworkSettings,
+        etag: String,
+    },
     Invalid(Vec<FieldError>),
     /// Someone else saved since our copy was loaded.
     Conflict,
@@ -32,7 +35,10 @@ async fn error_text(response: Response) -> String {
 }
 
 pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> SaveOutcome {
-    let request = match Request::put(SETTINGS_URL).header("If-Match", etag).json(doc) {
+    let request = match Request::put(SETTINGS_URL)
+        .header("If-Match", etag)
+        .json(doc)
+    {
         Ok(request) => request,
         Err(e) => return SaveOutcome::Failed(e.to_string()),
     };

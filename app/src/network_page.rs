@@ -5,8 +5,8 @@ use crate::api::{PageData, ServerStatus};
 use crate::client::{self, SaveOutcome};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
-    ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host,
-    check_path_prefix, check_port, set_leaf, validate,
+    ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host, check_path_prefix,
+    check_port, set_leaf, validate,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -144,12 +144,18 @@ impl Form {
         self.input_errors
             .with(|m| m.get(field).cloned())
             .or_else(|| {
-                self.validation
-                    .with(|v| v.iter().find(|e| e.field == field).map(|e| e.message.clone()))
+                self.validation.with(|v| {
+                    v.iter()
+                        .find(|e| e.field == field)
+                        .map(|e| e.message.clone())
+                })
             })
             .or_else(|| {
-                self.server_errors
-                    .with(|v| v.iter().find(|e| e.field == field).map(|e| e.message.clone()))
+                self.server_errors.with(|v| {
+                    v.iter()
+                        .find(|e| e.field == field)
+                        .map(|e| e.message.clone())
+                })
             })
     }
 
@@ -231,8 +237,9 @@ fn focus_field(field: &str) {
 
 fn save(form: Form, confirmed: bool) {
     if let Some(first) = form.invalid_fields().first() {
-        form.notice
-            .set(Some(Notice::Error("Correct the marked fields before saving.".into())));
+        form.notice.set(Some(Notice::Error(
+            "Correct the marked fields before saving.".into(),
+        )));
         focus_field(first);
         return;
     }
@@ -500,7 +507,10 @@ fn ReplyPortField(
         }
         Err(message) => form.set_input_error(field, Some(message)),
     };
-    let text = move || form.draft.with(|d| get(d).map(|p| p.to_string()).unwrap_or_default());
+    let text = move || {
+        form.draft
+            .with(|d| get(d).map(|p| p.to_string()).unwrap_or_default())
+    };
     view! {
         <fieldset class="field port">
             <legend>{legend}</legend>
@@ -834,7 +844,12 @@ fn AddressDialog(form: Form, kind: AddressKind, open: RwSignal<bool>) -> impl In
     let host = RwSignal::new(start.host);
     let port = RwSignal::new(start.port.to_string());
     let prefix = RwSignal::new(start.path_prefix.unwrap_or_default());
-    let host_error = Signal::derive(move || host.with(|h| check_host(h.trim(), true).err()));
+    let host_error = Signal::derive(move || {
+        host.with(|h| match h.trim() {
+            "" => Some("enter a host name or IP address".to_owned()),
+            h => check_host(h, true).err(),
+        })
+    });
     let port_error = Signal::derive(move || {
         port.with(|p| match parse_number(p) {
             Ok(n) => check_port(n).err(),
@@ -962,8 +977,9 @@ fn DistributedSection(form: Form) -> impl IntoView {
                 {move || {
                     let n = form.status.with(ServerStatus::alive_servers);
                     format!(
-                        "{n} server{} with a recent heartbeat use this database.",
+                        "{n} server{} with a recent heartbeat {} this database.",
                         if n == 1 { "" } else { "s" },
+                        if n == 1 { "uses" } else { "use" },
                     )
                 }}
             </p>
@@ -1071,8 +1087,9 @@ fn ConflictPanel(form: Form) -> impl IntoView {
             form.reset_to(conflict.current, Some(conflict.etag));
         }
         form.conflict.set(None);
-        form.notice
-            .set(Some(Notice::Success("The form now shows the latest settings.".into())));
+        form.notice.set(Some(Notice::Success(
+            "The form now shows the latest settings.".into(),
+        )));
     };
     move || {
         form.conflict.get().map(|c| {

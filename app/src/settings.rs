@@ -176,7 +176,8 @@ impl NetworkSettings {
         match installation {
             Installation::Ha => self.distributed = None,
             Installation::Standalone => {
-                self.distributed.get_or_insert(Distributed { enabled: false });
+                self.distributed
+                    .get_or_insert(Distributed { enabled: false });
             }
         }
         self
@@ -278,7 +279,10 @@ pub fn check_host(host: &str, required: bool) -> Result<(), String> {
     }
     let name = host.strip_suffix('.').unwrap_or(host);
     let labels: Vec<&str> = name.split('.').collect();
-    if labels.last().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err("is not a valid IPv4 address".into());
     }
     for label in labels {
@@ -325,7 +329,10 @@ pub fn check_path_prefix(prefix: &str) -> Result<(), String> {
     if prefix.contains('?') || prefix.contains('#') {
         return Err("must be a path only, without \"?\" query or \"#\" fragment".into());
     }
-    if prefix.split('/').any(|segment| segment == ".." || segment == ".") {
+    if prefix
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+    {
         return Err("must not contain \".\" or \"..\" segments".into());
     }
     if prefix.contains("//") {
@@ -333,7 +340,9 @@ pub fn check_path_prefix(prefix: &str) -> Result<(), String> {
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~!$&'()*+,;=:@%".contains(c);
     if let Some(c) = prefix.chars().find(|c| !allowed(*c)) {
-        return Err(format!("contains a character not allowed in a URL path: {c:?}"));
+        return Err(format!(
+            "contains a character not allowed in a URL path: {c:?}"
+        ));
     }
     Ok(())
 }
@@ -370,7 +379,10 @@ pub fn validate(s: &NetworkSettings, ctx: ValidationContext) -> Vec<FieldError> 
         check_job_expiration(s.scheduled_jobs.expiration_minutes),
     );
     check("scan.timeout_ms", check_scan_timeout(s.scan.timeout_ms));
-    check("scan.broadcast_ip", check_broadcast_ip(&s.scan.broadcast_ip));
+    check(
+        "scan.broadcast_ip",
+        check_broadcast_ip(&s.scan.broadcast_ip),
+    );
     check("scan.reply_port", check_reply_port(s.scan.reply_port));
     check(
         "cluster_address.host",
@@ -381,7 +393,10 @@ pub fn validate(s: &NetworkSettings, ctx: ValidationContext) -> Vec<FieldError> 
         "enrollment_address.host",
         check_host(&s.enrollment_address.host, s.enrollment_address.enabled),
     );
-    check("enrollment_address.port", check_port(s.enrollment_address.port));
+    check(
+        "enrollment_address.port",
+        check_port(s.enrollment_address.port),
+    );
     check(
         "enrollment_address.path_prefix",
         check_path_prefix(&s.enrollment_address.path_prefix),
@@ -423,7 +438,10 @@ fn expected_type(path: &str) -> String {
 
 /// Reads a whole document sent by a client: unknown, missing and mistyped fields are reported
 /// together with every broken rule.
-pub fn parse_document(input: &Value, ctx: ValidationContext) -> Result<NetworkSettings, Vec<FieldError>> {
+pub fn parse_document(
+    input: &Value,
+    ctx: ValidationContext,
+) -> Result<NetworkSettings, Vec<FieldError>> {
     let template = NetworkSettings::defaults(ctx.installation).to_value();
     let mut errors = Vec::new();
     let mut repaired = input.clone();
@@ -461,7 +479,12 @@ pub fn parse_document(input: &Value, ctx: ValidationContext) -> Result<NetworkSe
         Ok(settings)
     } else {
         let order: Vec<String> = leaf_paths(&template);
-        errors.sort_by_key(|e| order.iter().position(|p| *p == e.field).unwrap_or(usize::MAX));
+        errors.sort_by_key(|e| {
+            order
+                .iter()
+                .position(|p| *p == e.field)
+                .unwrap_or(usize::MAX)
+        });
         Err(errors)
     }
 }
@@ -472,8 +495,15 @@ fn conform_keys(value: &mut Value, template: &Value, prefix: &str, errors: &mut 
         return;
     };
     let Value::Object(actual) = value else {
-        let what = if prefix.is_empty() { "the document" } else { prefix };
-        errors.push(FieldError::new(prefix, format!("{what} must be a JSON object")));
+        let what = if prefix.is_empty() {
+            "the document"
+        } else {
+            prefix
+        };
+        errors.push(FieldError::new(
+            prefix,
+            format!("{what} must be a JSON object"),
+        ));
         *value = template.clone();
         return;
     };
@@ -523,7 +553,9 @@ fn count_leaves(v: &Value) -> usize {
 pub fn leaf_paths(v: &Value) -> Vec<String> {
     fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, sub)| walk(sub, &join(prefix, k), out)),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, sub)| walk(sub, &join(prefix, k), out)),
             _ => out.push(prefix.to_owned()),
         }
     }
@@ -570,7 +602,11 @@ pub fn changes(old: &Value, new: &Value) -> Vec<Change> {
         .filter_map(|field| {
             let o = leaf(old, &field).cloned().unwrap_or(Value::Null);
             let n = leaf(new, &field).cloned().unwrap_or(Value::Null);
-            (o != n).then_some(Change { field, old: o, new: n })
+            (o != n).then_some(Change {
+                field,
+                old: o,
+                new: n,
+            })
         })
         .collect()
 }
@@ -748,7 +784,11 @@ mod tests {
         assert_eq!(long(255).len(), 255);
         assert!(check_host(&long(255), true).is_ok());
         assert_eq!(long(256).len(), 256);
-        assert!(check_host(&long(256), true).unwrap_err().contains("at most 255"));
+        assert!(
+            check_host(&long(256), true)
+                .unwrap_err()
+                .contains("at most 255")
+        );
     }
 
     #[test]
@@ -798,7 +838,12 @@ mod tests {
 
     #[test]
     fn path_prefix() {
-        for ok in ["", "/", "/device-connector/device/.well-known/est", "/a-b_c~d/e"] {
+        for ok in [
+            "",
+            "/",
+            "/device-connector/device/.well-known/est",
+            "/a-b_c~d/e",
+        ] {
             assert!(check_path_prefix(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -819,13 +864,19 @@ mod tests {
     fn disabled_sections_keep_their_values_but_enabled_ones_need_a_host() {
         let mut s = NetworkSettings::defaults(Installation::Standalone);
         s.cluster_address.enabled = true;
-        assert_eq!(fields(&validate(&s, STANDALONE_SQLITE)), ["cluster_address.host"]);
+        assert_eq!(
+            fields(&validate(&s, STANDALONE_SQLITE)),
+            ["cluster_address.host"]
+        );
         s.cluster_address.host = "lb.example.com".into();
         s.cluster_address.enabled = false;
         assert!(validate(&s, STANDALONE_SQLITE).is_empty());
         // a kept but invalid value still counts: it would come back when enabled
         s.cluster_address.host = "bad host".into();
-        assert_eq!(fields(&validate(&s, STANDALONE_SQLITE)), ["cluster_address.host"]);
+        assert_eq!(
+            fields(&validate(&s, STANDALONE_SQLITE)),
+            ["cluster_address.host"]
+        );
     }
 
     #[test]
@@ -850,7 +901,10 @@ mod tests {
         doc["scan"]["broadcast_ip"] = json!("nope");
         doc["cluster_address"]["colour"] = json!("red");
         doc["surprise"] = json!(1);
-        doc["enrollment_address"].as_object_mut().unwrap().remove("port");
+        doc["enrollment_address"]
+            .as_object_mut()
+            .unwrap()
+            .remove("port");
         let errors = parse_document(&doc, STANDALONE_SQLITE).unwrap_err();
         let mut got = fields(&errors);
         got.sort();
@@ -868,7 +922,10 @@ mod tests {
         );
         let unknown = errors.iter().find(|e| e.field == "surprise").unwrap();
         assert!(unknown.message.contains("surprise"));
-        let reply = errors.iter().find(|e| e.field == "online_check.reply_port").unwrap();
+        let reply = errors
+            .iter()
+            .find(|e| e.field == "online_check.reply_port")
+            .unwrap();
         assert!(reply.message.contains("any free port"));
     }
 
@@ -877,7 +934,10 @@ mod tests {
         assert!(parse_document(&json!([1, 2]), STANDALONE_SQLITE).is_err());
         let mut doc = NetworkSettings::defaults(Installation::Standalone).to_value();
         doc["scan"] = json!(5);
-        assert_eq!(fields(&parse_document(&doc, STANDALONE_SQLITE).unwrap_err()), ["scan"]);
+        assert_eq!(
+            fields(&parse_document(&doc, STANDALONE_SQLITE).unwrap_err()),
+            ["scan"]
+        );
         let doc = NetworkSettings::defaults(Installation::Standalone).to_value();
         let errors = parse_document(&doc, HA_PG).unwrap_err();
         assert_eq!(fields(&errors), ["distributed"]);
@@ -924,13 +984,24 @@ mod tests {
         let mut v2 = v2;
         v2["settings"]["online_check"]["response_timeout_ms"] = json!(99);
         let errors = parse_backup(&v2, STANDALONE_SQLITE).unwrap_err();
-        assert_eq!(fields(&errors), ["settings.online_check.response_timeout_ms"]);
+        assert_eq!(
+            fields(&errors),
+            ["settings.online_check.response_timeout_ms"]
+        );
         let v3 = json!({"format_version": 3, "settings": v1["settings"]});
-        assert_eq!(fields(&parse_backup(&v3, STANDALONE_SQLITE).unwrap_err()), ["format_version"]);
+        assert_eq!(
+            fields(&parse_backup(&v3, STANDALONE_SQLITE).unwrap_err()),
+            ["format_version"]
+        );
         // values the rule keeps are not reported
         let mut kept = v1.clone();
         kept["settings"]["online_check"]["response_timeout_ms"] = json!(2500);
-        assert!(parse_backup(&kept, STANDALONE_SQLITE).unwrap().upgraded.is_empty());
+        assert!(
+            parse_backup(&kept, STANDALONE_SQLITE)
+                .unwrap()
+                .upgraded
+                .is_empty()
+        );
     }
 
     #[test]
@@ -942,7 +1013,10 @@ mod tests {
         let c = changes(&a, &b);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].field, "scan.timeout_ms");
-        assert_eq!((c[0].old.clone(), c[0].new.clone()), (json!(6000), json!(7000)));
+        assert_eq!(
+            (c[0].old.clone(), c[0].new.clone()),
+            (json!(6000), json!(7000))
+        );
         assert_eq!(leaf_paths(&a).len(), 16);
     }
 }

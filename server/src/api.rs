@@ -18,7 +18,10 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/v1/settings/network", get(get_settings).put(put_settings))
+        .route(
+            "/api/v1/settings/network",
+            get(get_settings).put(put_settings),
+        )
         .route("/api/v1/settings/network/export", get(export_settings))
         .route(
             "/api/v1/settings/network/import",
@@ -98,7 +101,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
 fn settings_response(snapshot: &Snapshot) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (
                 header::ETAG,
@@ -119,7 +125,10 @@ async fn get_settings(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
     if unchanged {
         return (
             StatusCode::NOT_MODIFIED,
-            [(header::ETAG, HeaderValue::from_str(&snapshot.etag).expect("ASCII"))],
+            [(
+                header::ETAG,
+                HeaderValue::from_str(&snapshot.etag).expect("ASCII"),
+            )],
         )
             .into_response();
     }
@@ -186,7 +195,11 @@ async fn put_settings(
     let (snapshot, replaced) = state
         .replace_settings(expected, settings, &actor, "update")
         .await?;
-    tracing::info!(changes = replaced.changes.len(), revision = snapshot.stored.revision, "network settings saved");
+    tracing::info!(
+        changes = replaced.changes.len(),
+        revision = snapshot.stored.revision,
+        "network settings saved"
+    );
     Ok(settings_response(&snapshot))
 }
 

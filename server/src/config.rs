@@ -70,7 +70,10 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url().map(|u| redact_url(&u)).ok())
+            .field(
+                "database_url",
+                &self.database_url().map(|u| redact_url(&u)).ok(),
+            )
             .field("installation", &self.installation)
             .field("server_name", &self.server_name)
             .field("public_address", &self.public_address)
@@ -166,7 +169,10 @@ mod tests {
             let config = Config::load().expect("loads");
             assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9100)));
             assert_eq!(config.installation, Installation::Ha);
-            assert_eq!(config.database_url().unwrap(), "sqlite:///tmp/x/pharos.db?mode=rwc");
+            assert_eq!(
+                config.database_url().unwrap(),
+                "sqlite:///tmp/x/pharos.db?mode=rwc"
+            );
             assert_eq!(config.database_kind().unwrap(), DatabaseKind::Sqlite);
             jail.set_env("PHAROS_INSTALLATION", "cluster");
             assert!(Config::load().is_err());

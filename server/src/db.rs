@@ -57,7 +57,8 @@ pub trait Store: Send + Sync {
     fn kind(&self) -> DatabaseKind;
 
     /// Stores `defaults` unless settings exist, then returns what is stored.
-    async fn init_settings(&self, defaults: &NetworkSettings) -> Result<StoredSettings, StoreError>;
+    async fn init_settings(&self, defaults: &NetworkSettings)
+    -> Result<StoredSettings, StoreError>;
     async fn load_settings(&self) -> Result<StoredSettings, StoreError>;
     async fn settings_revision(&self) -> Result<i64, StoreError>;
 
@@ -149,7 +150,10 @@ impl Store for SqlStore {
         self.kind
     }
 
-    async fn init_settings(&self, defaults: &NetworkSettings) -> Result<StoredSettings, StoreError> {
+    async fn init_settings(
+        &self,
+        defaults: &NetworkSettings,
+    ) -> Result<StoredSettings, StoreError> {
         sqlx::query(
             "INSERT INTO settings (name, document, revision, updated_at, updated_by) \
              VALUES ($1, $2, 1, $3, 'system') ON CONFLICT (name) DO NOTHING",
@@ -171,10 +175,12 @@ impl Store for SqlStore {
     }
 
     async fn settings_revision(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT revision FROM settings WHERE name = $1")
-            .bind(NETWORK)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT revision FROM settings WHERE name = $1")
+                .bind(NETWORK)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn replace_settings(
@@ -187,23 +193,22 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         // Taking the write lock with the version check first serialises concurrent writers on
         // both databases; a writer that waited sees the new revision and fails the check.
-        let claimed = match expected {
-            Some(revision) => {
-                sqlx::query(
+        let claimed =
+            match expected {
+                Some(revision) => sqlx::query(
                     "UPDATE settings SET revision = revision + 1 WHERE name = $1 AND revision = $2",
                 )
                 .bind(NETWORK)
                 .bind(revision)
                 .execute(&mut *tx)
-                .await?
-            }
-            None => {
-                sqlx::query("UPDATE settings SET revision = revision + 1 WHERE name = $1")
-                    .bind(NETWORK)
-                    .execute(&mut *tx)
-                    .await?
-            }
-        };
+                .await?,
+                None => {
+                    sqlx::query("UPDATE settings SET revision = revision + 1 WHERE name = $1")
+                        .bind(NETWORK)
+                        .execute(&mut *tx)
+                        .await?
+                }
+            };
         if claimed.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
@@ -223,13 +228,15 @@ impl Store for SqlStore {
             });
         }
         let at = now_millis();
-        sqlx::query("UPDATE settings SET document = $1, updated_at = $2, updated_by = $3 WHERE name = $4")
-            .bind(json_text(&new_value))
-            .bind(at)
-            .bind(&actor.name)
-            .bind(NETWORK)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE settings SET document = $1, updated_at = $2, updated_by = $3 WHERE name = $4",
+        )
+        .bind(json_text(&new_value))
+        .bind(at)
+        .bind(&actor.name)
+        .bind(NETWORK)
+        .execute(&mut *tx)
+        .await?;
         for change in &changed {
             sqlx::query(
                 "INSERT INTO audit_log (at, actor, source, action, field, old_value, new_value) \

@@ -37,9 +37,8 @@ pub struct Pharos {
 
 /// Connects the database, registers this server and starts its workers.
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Pharos> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!("creating the data directory {}", config.data_dir.display())
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let database = config.database_kind()?;
     let store: Arc<dyn Store> =
         Arc::new(SqlStore::connect(&config.database_url()?, database).await?);
@@ -84,13 +83,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         }
     }));
     if database == app::settings::DatabaseKind::Postgres {
-        tracker.spawn(repeat("settings-poll", state.poll_interval(), shutdown.clone(), {
-            let state = state.clone();
-            move || {
+        tracker.spawn(repeat(
+            "settings-poll",
+            state.poll_interval(),
+            shutdown.clone(),
+            {
                 let state = state.clone();
-                async move { state.poll_settings().await.map_err(anyhow::Error::from) }
-            }
-        }));
+                move || {
+                    let state = state.clone();
+                    async move { state.poll_settings().await.map_err(anyhow::Error::from) }
+                }
+            },
+        ));
     }
     let router = router(state.clone(), leptos_options(&state.config));
     Ok(Pharos {

@@ -106,7 +106,10 @@ impl AppState {
         if self.ctx.installation == Installation::Ha {
             new.distributed = self.snapshot().stored.settings.distributed.clone();
         }
-        let replaced = self.store.replace_settings(expected, &new, actor, action).await?;
+        let replaced = self
+            .store
+            .replace_settings(expected, &new, actor, action)
+            .await?;
         let snapshot = self.install(replaced.stored.clone());
         Ok((snapshot, replaced))
     }
@@ -122,7 +125,9 @@ impl AppState {
     }
 
     pub async fn heartbeat(&self) -> Result<(), StoreError> {
-        self.store.heartbeat(&self.identity.id, now_millis()).await?;
+        self.store
+            .heartbeat(&self.identity.id, now_millis())
+            .await?;
         let servers = self.store.servers().await?;
         *self.servers.write().expect("servers lock") = Arc::new(servers);
         Ok(())
@@ -130,7 +135,8 @@ impl AppState {
 
     pub fn status(&self) -> ServerStatus {
         let now = now_millis();
-        let timeout = i64::try_from(self.config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX);
+        let timeout =
+            i64::try_from(self.config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX);
         let entry = |row: &ServerRow| ServerEntry {
             id: row.id.clone(),
             name: row.name.clone(),
@@ -140,16 +146,26 @@ impl AppState {
             alive: now - row.last_heartbeat <= timeout,
             this_server: row.id == self.identity.id,
         };
-        let servers: Vec<ServerEntry> = self.servers.read().expect("servers lock").iter().map(entry).collect();
-        let this = servers.iter().find(|s| s.this_server).cloned().unwrap_or_else(|| {
-            entry(&ServerRow {
-                id: self.identity.id.clone(),
-                name: self.identity.name.clone(),
-                addresses: self.identity.addresses.clone(),
-                started_at: self.identity.started_at,
-                last_heartbeat: now,
-            })
-        });
+        let servers: Vec<ServerEntry> = self
+            .servers
+            .read()
+            .expect("servers lock")
+            .iter()
+            .map(entry)
+            .collect();
+        let this = servers
+            .iter()
+            .find(|s| s.this_server)
+            .cloned()
+            .unwrap_or_else(|| {
+                entry(&ServerRow {
+                    id: self.identity.id.clone(),
+                    name: self.identity.name.clone(),
+                    addresses: self.identity.addresses.clone(),
+                    started_at: self.identity.started_at,
+                    last_heartbeat: now,
+                })
+            });
         let configured = self.snapshot().stored.settings.distributed_enabled();
         ServerStatus {
             server: this,
@@ -185,6 +201,9 @@ impl AppState {
 pub fn rfc3339(millis: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| millis.to_string())
 }

@@ -148,7 +148,13 @@ impl Reply {
     }
 }
 
-async fn call(router: &Router, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -259,7 +265,11 @@ async fn defaults_and_health(db: Db) {
     assert_eq!(server.body["installation"], "standalone");
     assert_eq!(
         server.body["database"],
-        if db == Db::Sqlite { "sqlite" } else { "postgres" }
+        if db == Db::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
     );
     assert_eq!(server.body["server"]["name"], "one");
     assert_eq!(server.body["servers"].as_array().unwrap().len(), 1);
@@ -294,17 +304,37 @@ async fn put_replaces_and_audits(db: Db) {
             assert_eq!(e["actor"], "admin");
             assert_eq!(e["action"], "update");
             assert!(e["at"].as_str().unwrap().contains('T'));
-            (e["field"].as_str().unwrap().to_owned(), e["old_value"].clone(), e["new_value"].clone())
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["old_value"].clone(),
+                e["new_value"].clone(),
+            )
         })
         .collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         got,
         vec![
-            ("settings.network.cluster_address.enabled".into(), json!(false), json!(true)),
-            ("settings.network.cluster_address.host".into(), json!(""), json!("lb.example.com")),
-            ("settings.network.cluster_address.port".into(), json!(8443), json!(443)),
-            ("settings.network.online_check.response_timeout_ms".into(), json!(1000), json!(2500)),
+            (
+                "settings.network.cluster_address.enabled".into(),
+                json!(false),
+                json!(true)
+            ),
+            (
+                "settings.network.cluster_address.host".into(),
+                json!(""),
+                json!("lb.example.com")
+            ),
+            (
+                "settings.network.cluster_address.port".into(),
+                json!(8443),
+                json!(443)
+            ),
+            (
+                "settings.network.online_check.response_timeout_ms".into(),
+                json!(1000),
+                json!(2500)
+            ),
         ]
     );
 
@@ -332,7 +362,12 @@ async fn invalid_documents_change_nothing(db: Db) {
     doc["scheduled_jobs"]["expiration_minutes"] = json!("forty");
     doc["scan"]["colour"] = json!("blue");
     let reply = put(&app.router, &etag, &doc).await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
     let mut fields = reply.error_fields();
     fields.sort();
     assert_eq!(
@@ -370,11 +405,25 @@ async fn preconditions(db: Db) {
     assert_eq!(missing.status, StatusCode::PRECONDITION_REQUIRED);
     assert!(missing.text.contains("If-Match"));
 
-    let malformed = call(&app.router, Method::PUT, uri, &[json_type, ("if-match", &etag)], Some("{\"online_check\": ")).await;
+    let malformed = call(
+        &app.router,
+        Method::PUT,
+        uri,
+        &[json_type, ("if-match", &etag)],
+        Some("{\"online_check\": "),
+    )
+    .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert!(malformed.text.contains("malformed JSON"));
 
-    let not_json = call(&app.router, Method::PUT, uri, &[("content-type", "text/plain"), ("if-match", &etag)], Some(&doc)).await;
+    let not_json = call(
+        &app.router,
+        Method::PUT,
+        uri,
+        &[("content-type", "text/plain"), ("if-match", &etag)],
+        Some(&doc),
+    )
+    .await;
     assert_eq!(not_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let mut changed = defaults();
@@ -412,9 +461,16 @@ async fn concurrent_writers_one_wins(db: Db) {
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
     assert_eq!(
-        statuses.iter().filter(|s| **s == StatusCode::PRECONDITION_FAILED).count(),
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+            .count(),
         7
     );
     let audit = get(&app.router, "/api/v1/audit").await;
@@ -427,7 +483,10 @@ async fn export_and_import(db: Db) {
     let app = env.start().await;
     let export = get(&app.router, "/api/v1/settings/network/export").await;
     assert_eq!(export.status, StatusCode::OK);
-    assert_eq!(export.body, json!({"format_version": 2, "settings": defaults()}));
+    assert_eq!(
+        export.body,
+        json!({"format_version": 2, "settings": defaults()})
+    );
     assert!(
         export.headers[header::CONTENT_DISPOSITION]
             .to_str()
@@ -445,7 +504,10 @@ async fn export_and_import(db: Db) {
         reply.body["upgraded"],
         json!([{"field": "online_check.response_timeout_ms", "old": 100, "new": 1000}])
     );
-    assert_eq!(reply.body["settings"]["online_check"]["response_timeout_ms"], 1000);
+    assert_eq!(
+        reply.body["settings"]["online_check"]["response_timeout_ms"],
+        1000
+    );
     assert_eq!(reply.body["settings"]["scan"]["timeout_ms"], 9000);
     let now = get(&app.router, "/api/v1/settings/network").await;
     assert_eq!(now.body, reply.body["settings"]);
@@ -460,10 +522,24 @@ async fn export_and_import(db: Db) {
     let before = get(&app.router, "/api/v1/settings/network").await;
     let reply = import(&app.router, &json!({"format_version": 2, "settings": high})).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reply.error_fields(), ["settings.online_check.response_timeout_ms"]);
-    let reply = import(&app.router, &json!({"format_version": 7, "settings": defaults()})).await;
+    assert_eq!(
+        reply.error_fields(),
+        ["settings.online_check.response_timeout_ms"]
+    );
+    let reply = import(
+        &app.router,
+        &json!({"format_version": 7, "settings": defaults()}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let reply = call(&app.router, Method::POST, "/api/v1/settings/network/import", &[("content-type", "application/json")], Some("not json")).await;
+    let reply = call(
+        &app.router,
+        Method::POST,
+        "/api/v1/settings/network/import",
+        &[("content-type", "application/json")],
+        Some("not json"),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let after = get(&app.router, "/api/v1/settings/network").await;
     assert_eq!(after.body, before.body);
@@ -475,7 +551,13 @@ async fn export_and_import(db: Db) {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["upgraded"], json!([]));
     let audit = get(&app.router, "/api/v1/audit").await;
-    assert!(audit.body["entries"].as_array().unwrap().iter().all(|e| e["action"] == "import"));
+    assert!(
+        audit.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] == "import")
+    );
     app.stop().await;
 }
 
@@ -526,7 +608,13 @@ async fn distributed_mode_rules(db: Db) {
     let other = env.start_as("two", "standalone").await;
     let server = get(&other.router, "/api/v1/server").await;
     assert_eq!(server.body["servers"].as_array().unwrap().len(), 2);
-    assert!(server.body["servers"].as_array().unwrap().iter().all(|s| s["alive"] == true));
+    assert!(
+        server.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["alive"] == true)
+    );
     assert_eq!(
         server.body["distributed"],
         json!({"configured": true, "running": true, "restart_required": false})
@@ -545,7 +633,10 @@ async fn distributed_mode_rules(db: Db) {
     assert_eq!(put(&app.router, &etag, &doc).await.status, StatusCode::OK);
     let fresh = get(&app.router, "/api/v1/settings/network").await.etag();
     doc["scan"]["timeout_ms"] = json!(5555);
-    assert_eq!(put(&other.router, &fresh, &doc).await.status, StatusCode::OK);
+    assert_eq!(
+        put(&other.router, &fresh, &doc).await.status,
+        StatusCode::OK
+    );
     other.stop().await;
     app.stop().await;
 }
@@ -565,7 +656,11 @@ async fn ha_installation_has_no_distributed_section(db: Db) {
     let reply = put(&app.router, &etag, &doc).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let audit = get(&app.router, "/api/v1/audit").await;
-    assert_eq!(audit.body["entries"].as_array().unwrap().len(), 1, "no change to a hidden section");
+    assert_eq!(
+        audit.body["entries"].as_array().unwrap().len(),
+        1,
+        "no change to a hidden section"
+    );
     let server = get(&app.router, "/api/v1/server").await;
     assert_eq!(server.body["installation"], "ha");
     assert_eq!(server.body["distributed"], Value::Null);
@@ -633,10 +728,15 @@ async fn heartbeats_mark_servers_gone() {
     let env = Env::new(Db::Postgres).await;
     let mut config = env.config("one", "standalone");
     config.heartbeat_timeout_secs = 1;
-    let app = server::start(config, CancellationToken::new()).await.unwrap();
+    let app = server::start(config, CancellationToken::new())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let status = app.state.status();
-    assert!(!status.servers[0].alive, "no heartbeat for 2 s with a 1 s timeout");
+    assert!(
+        !status.servers[0].alive,
+        "no heartbeat for 2 s with a 1 s timeout"
+    );
     app.state.heartbeat().await.unwrap();
     assert!(app.state.status().servers[0].alive);
     app.stop().await;
