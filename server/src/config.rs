@@ -82,6 +82,32 @@ impl fmt::Debug for Config {
     }
 }
 
+/// Keys of the file, and of `PHAROS_*` variables in lower case.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "installation",
+    "server_name",
+    "public_address",
+    "site_root",
+    "heartbeat_interval_secs",
+    "heartbeat_timeout_secs",
+    "settings_poll_millis",
+];
+
+/// `PHAROS_*` variables that configure nothing (a typo, most likely), for a warning at start.
+/// Variables of the tools around Pharos (`PHAROS_CONFIG`, `PHAROS_TEST_*`) are not counted.
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars()
+        .filter_map(|(name, _)| {
+            let key = name.strip_prefix("PHAROS_")?.to_ascii_lowercase();
+            let known = KEYS.contains(&key.as_str()) || key == "config" || key.starts_with("test_");
+            (!known).then_some(name)
+        })
+        .collect()
+}
+
 impl Config {
     /// Reads the configuration file named by `PHAROS_CONFIG` (default `pharos.toml`, if present)
     /// and the environment.
@@ -92,7 +118,7 @@ impl Config {
         }
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("PHAROS_").ignore(&["config"]))
+            .merge(Env::prefixed("PHAROS_").only(KEYS))
             .extract()
             .with_context(|| format!("reading the configuration ({file} and PHAROS_* variables)"))
     }
@@ -176,6 +202,13 @@ mod tests {
             assert_eq!(config.database_kind().unwrap(), DatabaseKind::Sqlite);
             jail.set_env("PHAROS_INSTALLATION", "cluster");
             assert!(Config::load().is_err());
+            jail.set_env("PHAROS_INSTALLATION", "standalone");
+            jail.set_env("PHAROS_LISTN", "127.0.0.1:1");
+            assert!(Config::load().is_ok());
+            assert!(unknown_env_vars().contains(&"PHAROS_LISTN".to_owned()));
+            jail.create_file("pharos.toml", "listn = \"127.0.0.1:9000\"")?;
+            let err = format!("{:#}", Config::load().unwrap_err());
+            assert!(err.contains("listn"), "{err}");
             Ok(())
         });
     }

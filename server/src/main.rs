@@ -13,6 +13,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = server::config::Config::load()?;
     tracing::info!(?config, "starting");
+    for name in server::config::unknown_env_vars() {
+        tracing::warn!(
+            variable = name,
+            "this PHAROS_ variable configures nothing; ignored"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
