@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,37 @@ const port = Number(process.env.E2E_PHAROS_PORT ?? 8181);
 const binary = process.env.E2E_PHAROS_BIN ?? 'target/debug/pharos';
 const dataDir = process.env.E2E_PHAROS_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'pharos-e2e-'));
 process.env.E2E_PHAROS_DATA_DIR = dataDir; // workers re-read this file: keep one directory
+
+// Two more servers share one PostgreSQL database (a fresh one per run) for the multi-server
+// tests. Without a reachable PostgreSQL the run fails: it is never skipped.
+export const PG_PORTS = [port + 1, port + 2];
+const adminUrl = process.env.PHAROS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+if (!process.env.E2E_PHAROS_PG_URL) {
+  const name = `pharos_e2e_${process.pid}`;
+  const psql = (sql: string) => execFileSync('psql', [adminUrl, '-qtAc', sql], { stdio: 'pipe' });
+  psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  psql(`CREATE DATABASE ${name}`);
+  process.env.E2E_PHAROS_PG_URL = adminUrl.replace(/\/[^/]*$/, `/${name}`);
+  process.env.E2E_PHAROS_PG_NAME = name;
+}
+const pgUrl = process.env.E2E_PHAROS_PG_URL!;
+
+/** One `pharos` process on its own port and data directory; `env` adds to its configuration. */
+const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
+  command: binary,
+  cwd: '..',
+  url: `http://127.0.0.1:${p}/healthz`,
+  reuseExistingServer: false,
+  timeout: 60_000,
+  env: {
+    PHAROS_LISTEN: `127.0.0.1:${p}`,
+    PHAROS_DATA_DIR: join(dataDir, name),
+    PHAROS_SERVER_NAME: name,
+    RUST_LOG: 'warn',
+    ...env,
+  },
+});
+const pgEnv = { PHAROS_DATABASE_URL: pgUrl, PHAROS_SETTINGS_POLL_MILLIS: '200' };
 
 export default defineConfig({
   testDir: './tests',
@@ -35,17 +67,10 @@ export default defineConfig({
     },
     viewport: { width: 1366, height: 768 },
   },
-  webServer: {
-    command: `${binary}`,
-    cwd: '..',
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    env: {
-      PHAROS_LISTEN: `127.0.0.1:${port}`,
-      PHAROS_DATA_DIR: dataDir,
-      PHAROS_SERVER_NAME: 'e2e',
-      RUST_LOG: 'warn',
-    },
-  },
+  globalTeardown: './teardown.ts',
+  webServer: [
+    pharos(port, 'e2e'),
+    pharos(PG_PORTS[0], 'pg-a', pgEnv),
+    pharos(PG_PORTS[1], 'pg-b', pgEnv),
+  ],
 });
