@@ -39,7 +39,11 @@ const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
     ...env,
   },
 });
-const pgEnv = { PHAROS_DATABASE_URL: pgUrl, PHAROS_SETTINGS_POLL_MILLIS: '200' };
+const pgEnv = {
+  PHAROS_DATABASE_URL: pgUrl,
+  PHAROS_SETTINGS_POLL_MILLIS: '200',
+  PHAROS_HEARTBEAT_INTERVAL_SECS: '1',
+};
 
 export default defineConfig({
   testDir: './tests',

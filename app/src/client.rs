@@ -1,6 +1,5 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
-#[cfg(not(feature = "ssr"))]
 use crate::api::PageData;
 use crate::api::{ErrorBody, SERVER_URL, SETTINGS_URL, ServerStatus};
 use crate::settings::{FieldError, NetworkSettings};
@@ -87,7 +86,6 @@ pub async fn get_status() -> Result<ServerStatus, String> {
     response.json().await.map_err(|e| e.to_string())
 }
 
-#[cfg(not(feature = "ssr"))]
 pub async fn get_page_data() -> Result<PageData, String> {
     let (settings, etag) = get_settings().await?;
     let status = get_status().await?;

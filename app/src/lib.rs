@@ -11,17 +11,16 @@ pub mod settings;
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
 pub use network_page::NetworkSettingsPage;
 
-/// Where the server renders page data from; provided as context by the server.
+/// Where the server renders page data from (memory, never a query); provided as context.
 #[cfg(feature = "ssr")]
-#[async_trait::async_trait]
 pub trait PageBackend: Send + Sync {
-    async fn page_data(&self) -> Result<api::PageData, String>;
+    fn page_data(&self) -> api::PageData;
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -62,7 +61,6 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("settings"), StaticSegment("network"))
                         view=NetworkSettingsPage
-                        ssr=SsrMode::Async
                     />
                 </Routes>
             </main>

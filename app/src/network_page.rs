@@ -6,7 +6,7 @@ use crate::client::{self, SaveOutcome};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
     ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host, check_path_prefix,
-    check_port, set_leaf, validate,
+    check_port, leaf_paths, set_leaf, validate,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 
 #[component]
 pub fn NetworkSettingsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_page_data());
+    // Read from memory while the server renders and handed to the browser inside the page, so
+    // neither side waits. After a client-side navigation nothing was handed over: load it then.
+    let handed_over = SharedValue::new(server_page_data).into_inner();
     view! {
         <Title text="Server Network Settings" />
         <nav aria-label="Breadcrumb" class="breadcrumb">
@@ -27,39 +29,47 @@ pub fn NetworkSettingsPage() -> impl IntoView {
             </ol>
         </nav>
         <h1>"Server Network Settings"</h1>
-        <Suspense fallback=|| view! { <p>"Loading the settings…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(data) => view! { <SettingsForm data /> }.into_any(),
-                    Err(e) => {
-                        view! {
-                            <p class="notice error" role="alert">
-                                {format!("The settings could not be loaded: {e}")}
-                            </p>
-                        }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        {match handed_over {
+            Some(data) => show_page(data),
+            None => view! { <LoadInBrowser /> }.into_any(),
+        }}
     }
 }
 
-fn load_page_data() -> impl Future<Output = Result<PageData, String>> {
+fn server_page_data() -> Option<Result<PageData, String>> {
     #[cfg(feature = "ssr")]
     {
-        let backend = use_context::<std::sync::Arc<dyn crate::PageBackend>>();
-        async move {
-            match backend {
-                Some(backend) => backend.page_data().await,
-                None => Err("the page has no data source".to_owned()),
-            }
-        }
+        Some(
+            use_context::<std::sync::Arc<dyn crate::PageBackend>>()
+                .map(|backend| backend.page_data())
+                .ok_or_else(|| "the page has no data source".to_owned()),
+        )
     }
-    // The browser's fetch futures are not `Send`, but the browser runs on one thread.
     #[cfg(not(feature = "ssr"))]
     {
-        send_wrapper::SendWrapper::new(client::get_page_data())
+        None
+    }
+}
+
+fn show_page(data: Result<PageData, String>) -> AnyView {
+    match data {
+        Ok(data) => view! { <SettingsForm data /> }.into_any(),
+        Err(e) => view! {
+            <p class="notice error" role="alert">
+                {format!("The settings could not be loaded: {e}")}
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn LoadInBrowser() -> impl IntoView {
+    let data = LocalResource::new(client::get_page_data);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading the settings…"</p> }>
+            {move || Suspend::new(async move { show_page(data.await) })}
+        </Suspense>
     }
 }
 
@@ -89,7 +99,8 @@ struct Form {
     input_errors: RwSignal<BTreeMap<String, String>>,
     /// Errors the server reported for the last save, until the next edit.
     server_errors: RwSignal<Vec<FieldError>>,
-    validation: Memo<Vec<FieldError>>,
+    /// Every current error, one per field, in document order: what is shown and what blocks Save.
+    errors: Memo<Vec<FieldError>>,
     status: RwSignal<ServerStatus>,
     notice: RwSignal<Option<Notice>>,
     conflict: RwSignal<Option<Conflict>>,
@@ -104,14 +115,35 @@ impl Form {
             database: data.status.database,
         };
         let draft = RwSignal::new(data.settings.clone());
+        let input_errors = RwSignal::new(BTreeMap::<String, String>::new());
+        let server_errors = RwSignal::new(Vec::<FieldError>::new());
+        let order = leaf_paths(&NetworkSettings::defaults(Installation::Standalone).to_value());
+        let errors = Memo::new(move |_| {
+            let mut all: Vec<FieldError> = input_errors.with(|m| {
+                m.iter()
+                    .map(|(f, msg)| FieldError::new(f.clone(), msg.clone()))
+                    .collect()
+            });
+            let later = draft
+                .with(|d| validate(d, ctx))
+                .into_iter()
+                .chain(server_errors.get());
+            for e in later {
+                if !all.iter().any(|a| a.field == e.field) {
+                    all.push(e);
+                }
+            }
+            all.sort_by_key(|e| order.iter().position(|p| *p == e.field));
+            all
+        });
         Form {
             ctx,
             base: RwSignal::new(data.settings),
             etag: RwSignal::new(data.etag),
             draft,
-            input_errors: RwSignal::new(BTreeMap::new()),
-            server_errors: RwSignal::new(Vec::new()),
-            validation: Memo::new(move |_| draft.with(|d| validate(d, ctx))),
+            input_errors,
+            server_errors,
+            errors,
             status: RwSignal::new(data.status),
             notice: RwSignal::new(None),
             conflict: RwSignal::new(None),
@@ -141,30 +173,16 @@ impl Form {
     /// The message shown under a field: unreadable text first, then the shared rules, then what the
     /// server said.
     fn error_for(&self, field: &str) -> Option<String> {
-        self.input_errors
-            .with(|m| m.get(field).cloned())
-            .or_else(|| {
-                self.validation.with(|v| {
-                    v.iter()
-                        .find(|e| e.field == field)
-                        .map(|e| e.message.clone())
-                })
-            })
-            .or_else(|| {
-                self.server_errors.with(|v| {
-                    v.iter()
-                        .find(|e| e.field == field)
-                        .map(|e| e.message.clone())
-                })
-            })
+        self.errors.with(|v| {
+            v.iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone())
+        })
     }
 
-    fn invalid_fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.input_errors.with(|m| m.keys().cloned().collect());
-        for list in [self.validation.get(), self.server_errors.get()] {
-            fields.extend(list.into_iter().map(|e| e.field));
-        }
-        fields
+    fn first_invalid_field(&self) -> Option<String> {
+        self.errors
+            .with_untracked(|v| v.first().map(|e| e.field.clone()))
     }
 
     fn dirty(&self) -> bool {
@@ -236,11 +254,11 @@ fn focus_field(field: &str) {
 }
 
 fn save(form: Form, confirmed: bool) {
-    if let Some(first) = form.invalid_fields().first() {
+    if let Some(first) = form.first_invalid_field() {
         form.notice.set(Some(Notice::Error(
             "Correct the marked fields before saving.".into(),
         )));
-        focus_field(first);
+        focus_field(&first);
         return;
     }
     let draft = form.draft.get_untracked();
@@ -313,12 +331,8 @@ fn save(form: Form, confirmed: bool) {
 fn SettingsForm(data: PageData) -> impl IntoView {
     let form = Form::new(data);
     let ha = form.ctx.installation == Installation::Ha;
-    let save_disabled = move || {
-        form.saving.get()
-            || !form.dirty()
-            || !form.input_errors.with(BTreeMap::is_empty)
-            || !form.validation.with(Vec::is_empty)
-    };
+    let save_disabled =
+        move || form.saving.get() || !form.dirty() || !form.errors.with(Vec::is_empty);
     let discard = move |_| {
         form.reset_to(form.base.get_untracked(), None);
         form.notice.set(None);

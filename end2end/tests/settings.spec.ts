@@ -239,3 +239,18 @@ test('escape closes the address dialog without changing anything', async ({ page
   await expect(save(page)).toBeDisabled();
   expect(errors).toEqual([]);
 });
+
+test('reached by client-side navigation, the page loads its data itself', async ({ page }) => {
+  const errors = watchErrors(page);
+  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
+  await page.goto('/');
+  await wasm;
+  const api = page.waitForResponse((r) => r.url().endsWith('/api/v1/settings/network'));
+  await expect(async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Server Network Settings' }).click();
+    await expect(page.locator('form.settings')).toHaveAttribute('data-hydrated', 'true', { timeout: 1000 });
+  }).toPass();
+  await api;
+  await expect(page.locator('#online_check-response_timeout_ms')).toHaveValue('1000');
+  expect(errors).toEqual([]);
+});

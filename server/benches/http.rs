@@ -76,7 +76,8 @@ async fn measure(addr: SocketAddr, load: Load, o: &Options) -> f64 {
     let counter = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..o.connections {
-        let (stop, done, counter, load) = (stop.clone(), done.clone(), counter.clone(), load.clone());
+        let (stop, done, counter, load) =
+            (stop.clone(), done.clone(), counter.clone(), load.clone());
         tasks.push(tokio::spawn(async move {
             let stream = TcpStream::connect(addr).await.expect("connect");
             stream.set_nodelay(true).ok();
@@ -86,21 +87,28 @@ async fn measure(addr: SocketAddr, load: Load, o: &Options) -> f64 {
             tokio::spawn(conn);
             while !stop.load(Ordering::Relaxed) {
                 let request = match &load {
-                    Load::Get(path) => Request::get(*path).header("host", "bench").body(Full::new(Bytes::new())),
+                    Load::Get(path) => Request::get(*path)
+                        .header("host", "bench")
+                        .body(Full::new(Bytes::new())),
                     Load::PutSettings => Request::builder()
                         .method(Method::PUT)
                         .uri("/api/v1/settings/network")
                         .header("host", "bench")
                         .header("content-type", "application/json")
                         .header("if-match", "*")
-                        .body(Full::new(settings_body(counter.fetch_add(1, Ordering::Relaxed)))),
+                        .body(Full::new(settings_body(
+                            counter.fetch_add(1, Ordering::Relaxed),
+                        ))),
                 }
                 .expect("request");
                 sender.ready().await.expect("connection ready");
                 let response = sender.send_request(request).await.expect("response");
                 let status = response.status();
                 response.into_body().collect().await.expect("body");
-                assert!(status.is_success() || status == StatusCode::NOT_MODIFIED, "answer {status}");
+                assert!(
+                    status.is_success() || status == StatusCode::NOT_MODIFIED,
+                    "answer {status}"
+                );
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -162,7 +170,10 @@ async fn run(o: Options) {
         .execute(format!("CREATE DATABASE {db_name}").as_str())
         .await
         .expect("create bench database");
-    let pg_url = format!("{}/{db_name}", admin.rsplit_once('/').expect("database in URL").0);
+    let pg_url = format!(
+        "{}/{db_name}",
+        admin.rsplit_once('/').expect("database in URL").0
+    );
 
     let bare = serve(Router::new().route("/", get(|| async { "ok" }))).await;
     let quiet = |name: &str, url: String| Config {
@@ -183,11 +194,23 @@ async fn run(o: Options) {
     );
     let runs: Vec<(&str, SocketAddr, Load)> = vec![
         ("bare axum route (ceiling)", bare, Load::Get("/")),
-        ("GET /api/v1/settings/network", sqlite, Load::Get("/api/v1/settings/network")),
+        (
+            "GET /api/v1/settings/network",
+            sqlite,
+            Load::Get("/api/v1/settings/network"),
+        ),
         ("GET / (small SSR page, same shell)", sqlite, Load::Get("/")),
-        ("GET /settings/network (SSR page)", sqlite, Load::Get("/settings/network")),
+        (
+            "GET /settings/network (SSR page)",
+            sqlite,
+            Load::Get("/settings/network"),
+        ),
         ("PUT settings + audit, SQLite", sqlite, Load::PutSettings),
-        ("PUT settings + audit, PostgreSQL", postgres, Load::PutSettings),
+        (
+            "PUT settings + audit, PostgreSQL",
+            postgres,
+            Load::PutSettings,
+        ),
     ];
     let mut ceiling = None;
     println!("{:<36} {:>10} {:>9}", "what", "req/s", "of bare");
@@ -202,9 +225,16 @@ async fn run(o: Options) {
     }
     if o.only.is_none() {
         let audit_rows = sqlite_app.state.store.audit(None, 1).await.expect("audit");
-        assert!(!audit_rows.entries.is_empty(), "the PUT runs wrote audit rows");
+        assert!(
+            !audit_rows.entries.is_empty(),
+            "the PUT runs wrote audit rows"
+        );
     }
     sqlite_app.stop().await;
     postgres_app.stop().await;
-    drop(admin_conn.execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str()).await);
+    drop(
+        admin_conn
+            .execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str())
+            .await,
+    );
 }

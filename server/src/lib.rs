@@ -168,10 +168,9 @@ where
 
 struct Backend(Arc<AppState>);
 
-#[async_trait::async_trait]
 impl PageBackend for Backend {
-    async fn page_data(&self) -> Result<PageData, String> {
-        Ok(self.0.page_data())
+    fn page_data(&self) -> PageData {
+        self.0.page_data()
     }
 }
 
