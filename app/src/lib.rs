@@ -44,6 +44,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: the marker tells tests and scripts the page is live.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="leptos" href="/pkg/pharos.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
@@ -55,7 +58,7 @@ pub fn App() -> impl IntoView {
                     <A href="/settings/network">"Server Network Settings"</A>
                 </nav>
             </header>
-            <main id="main">
+            <main id="main" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=Home />
                     <Route

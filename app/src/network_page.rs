@@ -344,13 +344,9 @@ fn SettingsForm(data: PageData) -> impl IntoView {
             "The defaults are in the form; Save to apply them.".into(),
         )));
     };
-    // Effects run only in the browser: the marker tells tests and scripts the form is live.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     view! {
         <form
             class="settings"
-            data-hydrated=move || hydrated.get().to_string()
             novalidate
             on:submit=move |ev| {
                 ev.prevent_default();

@@ -18,7 +18,7 @@ async function putSettings(page: Page, base: string, change: (doc: any) => void)
 
 async function open(page: Page, base: string) {
   await page.goto(`${base}/settings/network`);
-  await expect(page.locator('form.settings')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
 }
 
 test('a change saved on one server shows on the other', async ({ page }) => {
