@@ -185,6 +185,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test harness signature
     fn file_then_environment() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -173,13 +173,13 @@ impl AppState {
             installation: self.ctx.installation,
             database: self.ctx.database,
             servers,
-            distributed: (self.ctx.installation == Installation::Standalone).then(|| {
+            distributed: (self.ctx.installation == Installation::Standalone).then_some(
                 DistributedStatus {
                     configured,
                     running: self.distributed_running,
                     restart_required: configured != self.distributed_running,
-                }
-            }),
+                },
+            ),
         }
     }
 
