@@ -256,3 +256,29 @@ test('reached by client-side navigation, the page loads its data itself', async 
   await expect(page.locator('#online_check-response_timeout_ms')).toHaveValue('1000');
   expect(errors).toEqual([]);
 });
+
+test('a refusal by the server is shown at the field, which gets the focus', async ({ page }) => {
+  const errors = watchErrors(page, [422]);
+  await openSettings(page);
+  // A rule only the server can apply (a newer server, say): answer the save with a refusal.
+  await page.route('**/api/v1/settings/network', async (route) => {
+    if (route.request().method() !== 'PUT') return route.fallback();
+    await route.fulfill({
+      status: 422,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        errors: [{ field: 'scan.timeout_ms', message: 'is longer than this site allows' }],
+      }),
+    });
+  });
+  await field(page, 'scan-timeout_ms').fill('9000');
+  await save(page).click();
+  await expect(page.locator('.notice-area')).toContainText('The server refused the changes');
+  await expect(errorOf(page, 'scan-timeout_ms')).toHaveText('is longer than this site allows');
+  await expect(field(page, 'scan-timeout_ms')).toBeFocused();
+  await expect(save(page)).toBeDisabled(); // until the value is edited
+  await field(page, 'scan-timeout_ms').fill('8000');
+  await expect(errorOf(page, 'scan-timeout_ms')).toBeHidden();
+  await expect(save(page)).toBeEnabled();
+  expect(errors).toEqual([]);
+});

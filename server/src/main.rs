@@ -29,7 +29,15 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let shutdown = CancellationToken::new();
     let pharos = server::start(config, shutdown.clone()).await?;
-    let addr = listener.local_addr()?;
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        // listening on every interface: this machine's loopback is one of them
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
     println!("Pharos is ready: http://{addr}/settings/network");
     tokio::spawn(drain_on_signal(shutdown));
     server::serve(pharos, listener).await
