@@ -62,27 +62,25 @@ pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> SaveOutcome {
     }
 }
 
-pub async fn get_settings() -> Result<(NetworkSettings, String), String> {
-    let response = Request::get(SETTINGS_URL)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.ok() {
-        return Err(error_text(response).await);
+/// A GET that answered 2xx, or the reason it did not.
+async fn get_ok(url: &str) -> Result<Response, String> {
+    let response = Request::get(url).send().await.map_err(|e| e.to_string())?;
+    if response.ok() {
+        Ok(response)
+    } else {
+        Err(error_text(response).await)
     }
+}
+
+pub async fn get_settings() -> Result<(NetworkSettings, String), String> {
+    let response = get_ok(SETTINGS_URL).await?;
     let etag = etag_of(&response);
     let settings = response.json().await.map_err(|e| e.to_string())?;
     Ok((settings, etag))
 }
 
 pub async fn get_status() -> Result<ServerStatus, String> {
-    let response = Request::get(SERVER_URL)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.ok() {
-        return Err(error_text(response).await);
-    }
+    let response = get_ok(SERVER_URL).await?;
     response.json().await.map_err(|e| e.to_string())
 }
 

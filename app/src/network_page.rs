@@ -1,7 +1,7 @@
 //! Administration › Global Configuration › Server Network Settings.
 
 use crate::addresses::{RequestKind, device_endpoint, host_port};
-use crate::api::{PageData, ServerStatus};
+use crate::api::{EXPORT_URL, PageData, ServerStatus};
 use crate::client::{self, SaveOutcome};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
@@ -373,6 +373,9 @@ fn SettingsForm(data: PageData) -> impl IntoView {
                 <button type="button" on:click=restore_defaults>
                     "Restore defaults"
                 </button>
+                <a class="backup" href=EXPORT_URL download>
+                    "Download a backup"
+                </a>
                 <p class="notice-area" role="status" aria-live="polite">
                     {move || {
                         form.notice

@@ -282,3 +282,14 @@ test('a refusal by the server is shown at the field, which gets the focus', asyn
   await expect(save(page)).toBeEnabled();
   expect(errors).toEqual([]);
 });
+
+test('a backup downloads from the page', async ({ page }) => {
+  await openSettings(page);
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download a backup' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('pharos-network-settings.json');
+  const text = await (await file.createReadStream()).toArray();
+  const backup = JSON.parse(Buffer.concat(text).toString());
+  expect(backup).toEqual({ format_version: 2, settings: DEFAULTS });
+});

@@ -22,12 +22,12 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/settings/network",
             get(get_settings).put(put_settings),
         )
-        .route("/api/v1/settings/network/export", get(export_settings))
+        .route(app::api::EXPORT_URL, get(export_settings))
         .route(
             "/api/v1/settings/network/import",
             axum::routing::post(import_settings),
         )
-        .route("/api/v1/server", get(get_server))
+        .route(app::api::SERVER_URL, get(get_server))
         .route("/api/v1/audit", get(get_audit))
 }
 
