@@ -70,6 +70,8 @@ pub struct AuditEntry {
     pub id: i64,
     pub at: String,
     pub actor: String,
+    /// The client address the change came from, where known.
+    pub source: Option<String>,
     pub action: String,
     pub field: String,
     pub old_value: Value,

@@ -265,7 +265,7 @@ impl Store for SqlStore {
     async fn audit(&self, before: Option<i64>, limit: i64) -> Result<AuditPage, StoreError> {
         let limit = limit.clamp(1, 500);
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, field, old_value, new_value FROM audit_log \
+            "SELECT id, at, actor, source, action, field, old_value, new_value FROM audit_log \
              WHERE id < $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(before.unwrap_or(i64::MAX))
@@ -280,10 +280,11 @@ impl Store for SqlStore {
                     id: row.try_get(0)?,
                     at: crate::state::rfc3339(row.try_get(1)?),
                     actor: row.try_get(2)?,
-                    action: row.try_get(3)?,
-                    field: row.try_get(4)?,
-                    old_value: json(row.try_get(5)?),
-                    new_value: json(row.try_get(6)?),
+                    source: row.try_get(3)?,
+                    action: row.try_get(4)?,
+                    field: row.try_get(5)?,
+                    old_value: json(row.try_get(6)?),
+                    new_value: json(row.try_get(7)?),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -741,3 +741,50 @@ async fn heartbeats_mark_servers_gone() {
     assert!(app.state.status().servers[0].alive);
     app.stop().await;
 }
+
+/// Over a real socket: the audit log records the client's address, and shutdown drains.
+#[tokio::test]
+async fn served_over_tcp_records_the_client_and_shuts_down() {
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+
+    let env = Env::new(Db::Sqlite).await;
+    let token = CancellationToken::new();
+    let pharos = server::start(env.config("one", "standalone"), token.clone())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(server::serve(pharos, listener));
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut doc = defaults();
+    doc["scan"]["timeout_ms"] = json!(7777);
+    let request = hyper::Request::put("/api/v1/settings/network")
+        .header("host", "pharos")
+        .header("content-type", "application/json")
+        .header("if-match", "*")
+        .body(Full::new(bytes::Bytes::from(doc.to_string())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(sender);
+
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("shutdown drains within 10 s")
+        .unwrap()
+        .unwrap();
+
+    // the stored change and its audit row outlive the server
+    let again = env.start().await;
+    let audit = get(&again.router, "/api/v1/audit").await;
+    assert_eq!(audit.body["entries"][0]["source"], "127.0.0.1");
+    assert_eq!(audit.body["entries"][0]["new_value"], 7777);
+    again.stop().await;
+}
