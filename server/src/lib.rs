@@ -114,24 +114,17 @@ impl Pharos {
     }
 }
 
-/// Serves until the shutdown token fires, then waits for the workers.
+/// Serves until the shutdown token fires, lets running requests finish, then stops the workers.
 pub async fn serve(pharos: Pharos, listener: TcpListener) -> anyhow::Result<()> {
-    let Pharos {
-        state,
-        router,
-        tracker,
-        shutdown,
-    } = pharos;
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let token = shutdown.clone();
+    let app = pharos
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { token.cancelled().await })
+        .with_graceful_shutdown(pharos.shutdown.clone().cancelled_owned())
         .await
         .context("serving HTTP")?;
-    shutdown.cancel();
-    tracker.close();
-    tracker.wait().await;
-    drop(state);
+    pharos.stop().await;
     Ok(())
 }
 
