@@ -8,6 +8,7 @@ use serde_json::Value;
 pub const SETTINGS_URL: &str = "/api/v1/settings/network";
 pub const SERVER_URL: &str = "/api/v1/server";
 pub const EXPORT_URL: &str = "/api/v1/settings/network/export";
+pub const IMPORT_URL: &str = "/api/v1/settings/network/import";
 
 /// Body of every refused request: field errors for 422, one field-less message otherwise.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

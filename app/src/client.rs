@@ -1,7 +1,7 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
 use crate::api::PageData;
-use crate::api::{ErrorBody, SERVER_URL, SETTINGS_URL, ServerStatus};
+use crate::api::{ErrorBody, IMPORT_URL, ImportResult, SERVER_URL, SETTINGS_URL, ServerStatus};
 use crate::settings::{FieldError, NetworkSettings};
 use gloo_net::http::{Request, Response};
 
@@ -92,4 +92,39 @@ pub async fn get_page_data() -> Result<PageData, String> {
         etag,
         status,
     })
+}
+
+pub enum ImportOutcome {
+    Restored { result: ImportResult, etag: String },
+    Invalid(Vec<FieldError>),
+    Failed(String),
+}
+
+/// Restores a backup file's text (the server validates and upgrades it).
+pub async fn import_backup(text: String) -> ImportOutcome {
+    let request = match Request::post(IMPORT_URL)
+        .header("Content-Type", "application/json")
+        .body(text)
+    {
+        Ok(request) => request,
+        Err(e) => return ImportOutcome::Failed(e.to_string()),
+    };
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return ImportOutcome::Failed(format!("the server could not be reached ({e})")),
+    };
+    match response.status() {
+        200 => {
+            let etag = etag_of(&response);
+            match response.json::<ImportResult>().await {
+                Ok(result) => ImportOutcome::Restored { result, etag },
+                Err(e) => ImportOutcome::Failed(e.to_string()),
+            }
+        }
+        422 => match response.json::<ErrorBody>().await {
+            Ok(body) => ImportOutcome::Invalid(body.errors),
+            Err(e) => ImportOutcome::Failed(e.to_string()),
+        },
+        _ => ImportOutcome::Failed(error_text(response).await),
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::addresses::{RequestKind, device_endpoint, host_port};
 use crate::api::{EXPORT_URL, PageData, ServerStatus};
-use crate::client::{self, SaveOutcome};
+use crate::client::{self, ImportOutcome, SaveOutcome};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
     ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host, check_path_prefix,
@@ -373,9 +373,21 @@ fn SettingsForm(data: PageData) -> impl IntoView {
                 <button type="button" on:click=restore_defaults>
                     "Restore defaults"
                 </button>
-                <a class="backup" href=EXPORT_URL download>
-                    "Download a backup"
-                </a>
+                <span class="backup">
+                    <a href=EXPORT_URL download>
+                        "Download a backup"
+                    </a>
+                    <input
+                        type="file"
+                        id="restore-backup"
+                        class="visually-hidden"
+                        accept="application/json,.json"
+                        on:change=move |ev| restore_backup(form, ev)
+                    />
+                    <label for="restore-backup" class="button">
+                        "Restore a backup…"
+                    </label>
+                </span>
                 <p class="notice-area" role="status" aria-live="polite">
                     {move || {
                         form.notice
@@ -389,6 +401,75 @@ fn SettingsForm(data: PageData) -> impl IntoView {
             </div>
         </form>
     }
+}
+
+/// Restores the settings from a backup file the administrator picked.
+fn restore_backup(form: Form, ev: leptos::ev::Event) {
+    use wasm_bindgen::JsCast;
+    let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return;
+    };
+    let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        return;
+    };
+    input.set_value(""); // so that picking the same file again is a change too
+    if form.dirty() {
+        form.notice.set(Some(Notice::Error(
+            "Save or discard your changes before restoring a backup.".into(),
+        )));
+        return;
+    }
+    spawn_local(async move {
+        let text = match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+            Ok(text) => text.as_string().unwrap_or_default(),
+            Err(_) => {
+                form.notice
+                    .set(Some(Notice::Error("The file could not be read.".into())));
+                return;
+            }
+        };
+        let notice = match client::import_backup(text).await {
+            ImportOutcome::Restored { result, etag } => {
+                form.reset_to(result.settings, Some(etag));
+                if let Ok(status) = client::get_status().await {
+                    form.status.set(status);
+                }
+                let upgraded: Vec<String> = result
+                    .upgraded
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {} → {}",
+                            field_label(&c.field),
+                            show_value(&c.field, &c.old),
+                            show_value(&c.field, &c.new)
+                        )
+                    })
+                    .collect();
+                Notice::Success(if upgraded.is_empty() {
+                    "The backup was restored.".into()
+                } else {
+                    format!(
+                        "The backup was restored. Upgraded from the older format: {}.",
+                        upgraded.join("; ")
+                    )
+                })
+            }
+            ImportOutcome::Invalid(errors) => Notice::Error(format!(
+                "The backup was refused and nothing changed: {}",
+                errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            ImportOutcome::Failed(e) => Notice::Error(format!("The backup was not restored: {e}")),
+        };
+        form.notice.set(Some(notice));
+    });
 }
 
 #[component]

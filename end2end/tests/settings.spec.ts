@@ -293,3 +293,31 @@ test('a backup downloads from the page', async ({ page }) => {
   const backup = JSON.parse(Buffer.concat(text).toString());
   expect(backup).toEqual({ format_version: 2, settings: DEFAULTS });
 });
+
+test('restoring a backup from the page upgrades an old one and refuses a bad one', async ({ page }) => {
+  const errors = watchErrors(page, [422]);
+  await openSettings(page);
+  const restore = page.locator('#restore-backup');
+  const old = {
+    format_version: 1,
+    settings: { ...DEFAULTS, online_check: { ...DEFAULTS.online_check, response_timeout_ms: 100 } },
+  };
+  await restore.setInputFiles({ name: 'old.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(old)) });
+  await expect(page.locator('.notice-area')).toContainText(
+    'Upgraded from the older format: Online check response timeout: 100 → 1000',
+  );
+  await expect(field(page, 'online_check-response_timeout_ms')).toHaveValue('1000');
+
+  const bad = { format_version: 2, settings: { ...DEFAULTS, scan: { ...DEFAULTS.scan, timeout_ms: 50 } } };
+  await restore.setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(bad)) });
+  await expect(page.locator('.notice-area')).toContainText('refused and nothing changed: settings.scan.timeout_ms');
+  const stored = await (await page.request.get('/api/v1/settings/network')).json();
+  expect(stored.scan.timeout_ms).toBe(6000);
+
+  // unsaved edits are never overwritten by a restore
+  await field(page, 'scan-timeout_ms').fill('7000');
+  await restore.setInputFiles({ name: 'old.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(old)) });
+  await expect(page.locator('.notice-area')).toContainText('Save or discard your changes');
+  await expect(field(page, 'scan-timeout_ms')).toHaveValue('7000');
+  expect(errors).toEqual([]);
+});

@@ -23,10 +23,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(get_settings).put(put_settings),
         )
         .route(app::api::EXPORT_URL, get(export_settings))
-        .route(
-            "/api/v1/settings/network/import",
-            axum::routing::post(import_settings),
-        )
+        .route(app::api::IMPORT_URL, axum::routing::post(import_settings))
         .route(app::api::SERVER_URL, get(get_server))
         .route("/api/v1/audit", get(get_audit))
 }
