@@ -28,6 +28,9 @@ struct Options {
     connections: usize,
     /// Runs only the rows whose name contains this (the ceiling always runs).
     only: Option<String>,
+    /// The rows run one after another this many times, each for `seconds / rounds`, so that a
+    /// change in the machine's load touches every row alike.
+    rounds: u32,
 }
 
 fn options() -> Options {
@@ -35,6 +38,7 @@ fn options() -> Options {
         seconds: 5.0,
         connections: 32,
         only: None,
+        rounds: 5,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -42,6 +46,7 @@ fn options() -> Options {
             "--seconds" => o.seconds = pair[1].parse().expect("--seconds N"),
             "--connections" => o.connections = pair[1].parse().expect("--connections N"),
             "--only" => o.only = Some(pair[1].clone()),
+            "--rounds" => o.rounds = pair[1].parse().expect("--rounds N"),
             _ => {}
         }
     }
@@ -117,7 +122,10 @@ async fn measure(addr: SocketAddr, load: Load, o: &Options) -> f64 {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start_count = done.load(Ordering::Relaxed);
     let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(o.seconds)).await;
+    tokio::time::sleep(Duration::from_secs_f64(
+        o.seconds / f64::from(o.rounds.max(1)),
+    ))
+    .await;
     let count = done.load(Ordering::Relaxed) - start_count;
     let elapsed = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -187,9 +195,10 @@ async fn run(o: Options) {
     let (postgres, postgres_app) = pharos(quiet("postgres", pg_url)).await;
 
     println!(
-        "{} connections, {:.0} s per row, {} cores",
+        "{} connections, {:.0} s per row in {} rounds, {} cores",
         o.connections,
         o.seconds,
+        o.rounds,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let runs: Vec<(&str, SocketAddr, Load)> = vec![
@@ -212,15 +221,24 @@ async fn run(o: Options) {
             Load::PutSettings,
         ),
     ];
-    let mut ceiling = None;
-    println!("{:<36} {:>10} {:>9}", "what", "req/s", "of bare");
-    for (name, addr, load) in runs {
-        let wanted = o.only.as_deref().is_none_or(|only| name.contains(only));
-        if ceiling.is_some() && !wanted {
-            continue;
+    let runs: Vec<_> = runs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _, _))| {
+            *i == 0 || o.only.as_deref().is_none_or(|only| name.contains(only))
+        })
+        .map(|(_, run)| run)
+        .collect();
+    let mut totals = vec![0.0; runs.len()];
+    for _ in 0..o.rounds.max(1) {
+        for (total, (_, addr, load)) in totals.iter_mut().zip(&runs) {
+            *total += measure(*addr, load.clone(), &o).await;
         }
-        let rate = measure(addr, load, &o).await;
-        let ceiling = *ceiling.get_or_insert(rate);
+    }
+    println!("{:<36} {:>10} {:>9}", "what", "req/s", "of bare");
+    for (total, (name, _, _)) in totals.iter().zip(&runs) {
+        let rate = total / f64::from(o.rounds.max(1));
+        let ceiling = totals[0] / f64::from(o.rounds.max(1));
         println!("{name:<36} {rate:>10.0} {:>8.1}%", 100.0 * rate / ceiling);
     }
     if o.only.is_none() {
