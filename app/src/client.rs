@@ -5,13 +5,14 @@ use crate::api::{ErrorBody, IMPORT_URL, ImportResult, SERVER_URL, SETTINGS_URL, 
 use crate::settings::{FieldError, NetworkSettings};
 use gloo_net::http::{Request, Response};
 
-pub enum SaveOutcome {
-    Saved {
-        settings: NetworkSettings,
+/// How the server answered a write.
+pub enum Answer<T> {
+    Stored {
+        value: T,
         etag: String,
     },
     Invalid(Vec<FieldError>),
-    /// Someone else saved since our copy was loaded.
+    /// Someone else saved since our copy was loaded (412).
     Conflict,
     Failed(String),
 }
@@ -33,33 +34,52 @@ async fn error_text(response: Response) -> String {
     }
 }
 
-pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> SaveOutcome {
-    let request = match Request::put(SETTINGS_URL)
-        .header("If-Match", etag)
-        .json(doc)
-    {
-        Ok(request) => request,
-        Err(e) => return SaveOutcome::Failed(e.to_string()),
+/// Sends a write and reads the answer: the stored value and its ETag, or why not.
+async fn write<T: serde::de::DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Answer<T> {
+    let response = match request {
+        Ok(request) => request.send().await,
+        Err(e) => return Answer::Failed(e.to_string()),
     };
-    let response = match request.send().await {
+    let response = match response {
         Ok(response) => response,
-        Err(e) => return SaveOutcome::Failed(format!("the server could not be reached ({e})")),
+        Err(e) => return Answer::Failed(format!("the server could not be reached ({e})")),
     };
     match response.status() {
         200 => {
             let etag = etag_of(&response);
-            match response.json::<NetworkSettings>().await {
-                Ok(settings) => SaveOutcome::Saved { settings, etag },
-                Err(e) => SaveOutcome::Failed(e.to_string()),
+            match response.json::<T>().await {
+                Ok(value) => Answer::Stored { value, etag },
+                Err(e) => Answer::Failed(e.to_string()),
             }
         }
-        412 => SaveOutcome::Conflict,
+        412 => Answer::Conflict,
         422 => match response.json::<ErrorBody>().await {
-            Ok(body) => SaveOutcome::Invalid(body.errors),
-            Err(e) => SaveOutcome::Failed(e.to_string()),
+            Ok(body) => Answer::Invalid(body.errors),
+            Err(e) => Answer::Failed(e.to_string()),
         },
-        _ => SaveOutcome::Failed(error_text(response).await),
+        _ => Answer::Failed(error_text(response).await),
     }
+}
+
+pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> Answer<NetworkSettings> {
+    write(
+        Request::put(SETTINGS_URL)
+            .header("If-Match", etag)
+            .json(doc),
+    )
+    .await
+}
+
+/// Restores a backup file's text (the server validates and upgrades it).
+pub async fn import_backup(text: String) -> Answer<ImportResult> {
+    write(
+        Request::post(IMPORT_URL)
+            .header("Content-Type", "application/json")
+            .body(text),
+    )
+    .await
 }
 
 /// A GET that answered 2xx, or the reason it did not.
@@ -92,39 +112,4 @@ pub async fn get_page_data() -> Result<PageData, String> {
         etag,
         status,
     })
-}
-
-pub enum ImportOutcome {
-    Restored { result: ImportResult, etag: String },
-    Invalid(Vec<FieldError>),
-    Failed(String),
-}
-
-/// Restores a backup file's text (the server validates and upgrades it).
-pub async fn import_backup(text: String) -> ImportOutcome {
-    let request = match Request::post(IMPORT_URL)
-        .header("Content-Type", "application/json")
-        .body(text)
-    {
-        Ok(request) => request,
-        Err(e) => return ImportOutcome::Failed(e.to_string()),
-    };
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(e) => return ImportOutcome::Failed(format!("the server could not be reached ({e})")),
-    };
-    match response.status() {
-        200 => {
-            let etag = etag_of(&response);
-            match response.json::<ImportResult>().await {
-                Ok(result) => ImportOutcome::Restored { result, etag },
-                Err(e) => ImportOutcome::Failed(e.to_string()),
-            }
-        }
-        422 => match response.json::<ErrorBody>().await {
-            Ok(body) => ImportOutcome::Invalid(body.errors),
-            Err(e) => ImportOutcome::Failed(e.to_string()),
-        },
-        _ => ImportOutcome::Failed(error_text(response).await),
-    }
 }

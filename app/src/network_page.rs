@@ -2,7 +2,7 @@
 
 use crate::addresses::{RequestKind, device_endpoint, host_port};
 use crate::api::{EXPORT_URL, PageData, ServerStatus};
-use crate::client::{self, ImportOutcome, SaveOutcome};
+use crate::client::{self, Answer};
 use crate::settings::{
     Change, FieldError, Installation, JOB_EXPIRATION, NetworkSettings, NumberRule,
     ONLINE_CHECK_TIMEOUT, SCAN_TIMEOUT, ValidationContext, changes, check_host, check_path_prefix,
@@ -277,7 +277,10 @@ fn save(form: Form, confirmed: bool) {
     let etag = form.etag.get_untracked();
     spawn_local(async move {
         match client::put_settings(&draft, &etag).await {
-            SaveOutcome::Saved { settings, etag } => {
+            Answer::Stored {
+                value: settings,
+                etag,
+            } => {
                 form.reset_to(settings, Some(etag));
                 form.notice
                     .set(Some(Notice::Success("The settings were saved.".into())));
@@ -285,7 +288,7 @@ fn save(form: Form, confirmed: bool) {
                     form.status.set(status);
                 }
             }
-            SaveOutcome::Invalid(errors) => {
+            Answer::Invalid(errors) => {
                 let first = errors.first().map(|e| e.field.clone());
                 form.notice.set(Some(Notice::Error(format!(
                     "The server refused the changes: {}",
@@ -300,7 +303,7 @@ fn save(form: Form, confirmed: bool) {
                     focus_field(&first);
                 }
             }
-            SaveOutcome::Conflict => match client::get_settings().await {
+            Answer::Conflict => match client::get_settings().await {
                 Ok((current, etag)) => {
                     let (base, mine) = (base.to_value(), draft.to_value());
                     form.conflict.set(Some(Conflict {
@@ -319,7 +322,7 @@ fn save(form: Form, confirmed: bool) {
                     "Someone else saved first, and the current settings could not be loaded: {e}"
                 )))),
             },
-            SaveOutcome::Failed(e) => form
+            Answer::Failed(e) => form
                 .notice
                 .set(Some(Notice::Error(format!("Nothing was saved: {e}")))),
         }
@@ -432,7 +435,10 @@ fn restore_backup(form: Form, ev: leptos::ev::Event) {
             }
         };
         let notice = match client::import_backup(text).await {
-            ImportOutcome::Restored { result, etag } => {
+            Answer::Stored {
+                value: result,
+                etag,
+            } => {
                 form.reset_to(result.settings, Some(etag));
                 if let Ok(status) = client::get_status().await {
                     form.status.set(status);
@@ -458,7 +464,7 @@ fn restore_backup(form: Form, ev: leptos::ev::Event) {
                     )
                 })
             }
-            ImportOutcome::Invalid(errors) => Notice::Error(format!(
+            Answer::Invalid(errors) => Notice::Error(format!(
                 "The backup was refused and nothing changed: {}",
                 errors
                     .iter()
@@ -466,7 +472,9 @@ fn restore_backup(form: Form, ev: leptos::ev::Event) {
                     .collect::<Vec<_>>()
                     .join("; ")
             )),
-            ImportOutcome::Failed(e) => Notice::Error(format!("The backup was not restored: {e}")),
+            // a restore needs no version, so 412 cannot come; reported like any failure
+            Answer::Conflict => Notice::Error("The backup was not restored: conflict".into()),
+            Answer::Failed(e) => Notice::Error(format!("The backup was not restored: {e}")),
         };
         form.notice.set(Some(notice));
     });

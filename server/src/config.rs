@@ -118,7 +118,7 @@ impl Config {
         }
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("PHAROS_").only(KEYS))
+            .merge(Env::prefixed("PHAROS_").filter(|key| KEYS.iter().any(|k| key == *k)))
             .extract()
             .with_context(|| format!("reading the configuration ({file} and PHAROS_* variables)"))
     }

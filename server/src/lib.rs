@@ -85,7 +85,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     if database == app::settings::DatabaseKind::Postgres {
         tracker.spawn(repeat(
             "settings-poll",
-            state.poll_interval(),
+            state.config.settings_poll(),
             shutdown.clone(),
             {
                 let state = state.clone();

@@ -8,7 +8,6 @@ use app::api::{DistributedStatus, PageData, ServerEntry, ServerStatus};
 use app::settings::{Installation, NetworkSettings, ValidationContext};
 use bytes::Bytes;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 /// The settings as stored and as served, serialised once per change.
 #[derive(Debug)]
@@ -190,10 +189,6 @@ impl AppState {
             etag: snapshot.etag.clone(),
             status: self.status(),
         }
-    }
-
-    pub fn poll_interval(&self) -> Duration {
-        self.config.settings_poll()
     }
 }
 
