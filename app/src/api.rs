@@ -1,7 +1,6 @@
 //! Data transfer objects of the REST API, shared by the server and the page.
 
-use crate::addresses::OwnAddress;
-use crate::settings::{Change, DatabaseKind, FieldError, Installation, NetworkSettings};
+use crate::model::{Change, DatabaseKind, FieldError, Installation, NetworkSettings, OwnAddress};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

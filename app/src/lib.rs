@@ -2,11 +2,12 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
-pub mod addresses;
 pub mod api;
+#[cfg(feature = "hydrate")]
 mod client;
-mod network_page;
-pub mod settings;
+mod components;
+pub mod model;
+mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -14,8 +15,7 @@ use leptos_router::{
     StaticSegment,
     components::{A, Route, Router, Routes},
 };
-
-pub use network_page::NetworkSettingsPage;
+use pages::{Home, NetworkSettingsPage, NotFound};
 
 /// Where the server renders page data from (memory, never a query); provided as context.
 #[cfg(feature = "ssr")]
@@ -68,32 +68,5 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
-    }
-}
-
-#[component]
-fn Home() -> impl IntoView {
-    view! {
-        <Title text="Home" />
-        <h1>"Pharos"</h1>
-        <p>"Self-hosted management of a fleet of thin-client devices."</p>
-        <ul>
-            <li>
-                <a href="/settings/network">"Administration › Global Configuration › Server Network Settings"</a>
-            </li>
-        </ul>
-    }
-}
-
-#[component]
-fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-    view! {
-        <Title text="Not found" />
-        <h1>"Page not found"</h1>
-        <p><a href="/">"Back to the start page"</a></p>
     }
 }

@@ -1,8 +1,11 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
-use crate::api::PageData;
-use crate::api::{ErrorBody, IMPORT_URL, ImportResult, SERVER_URL, SETTINGS_URL, ServerStatus};
-use crate::settings::{FieldError, NetworkSettings};
+mod network_settings;
+
+pub use network_settings::{get_page_data, get_settings, get_status, import_backup, put_settings};
+
+use crate::api::ErrorBody;
+use crate::model::FieldError;
 use gloo_net::http::{Request, Response};
 
 /// How the server answered a write.
@@ -63,25 +66,6 @@ async fn write<T: serde::de::DeserializeOwned>(
     }
 }
 
-pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> Answer<NetworkSettings> {
-    write(
-        Request::put(SETTINGS_URL)
-            .header("If-Match", etag)
-            .json(doc),
-    )
-    .await
-}
-
-/// Restores a backup file's text (the server validates and upgrades it).
-pub async fn import_backup(text: String) -> Answer<ImportResult> {
-    write(
-        Request::post(IMPORT_URL)
-            .header("Content-Type", "application/json")
-            .body(text),
-    )
-    .await
-}
-
 /// A GET that answered 2xx, or the reason it did not.
 async fn get_ok(url: &str) -> Result<Response, String> {
     let response = Request::get(url).send().await.map_err(|e| e.to_string())?;
@@ -90,26 +74,4 @@ async fn get_ok(url: &str) -> Result<Response, String> {
     } else {
         Err(error_text(response).await)
     }
-}
-
-pub async fn get_settings() -> Result<(NetworkSettings, String), String> {
-    let response = get_ok(SETTINGS_URL).await?;
-    let etag = etag_of(&response);
-    let settings = response.json().await.map_err(|e| e.to_string())?;
-    Ok((settings, etag))
-}
-
-pub async fn get_status() -> Result<ServerStatus, String> {
-    let response = get_ok(SERVER_URL).await?;
-    response.json().await.map_err(|e| e.to_string())
-}
-
-pub async fn get_page_data() -> Result<PageData, String> {
-    let (settings, etag) = get_settings().await?;
-    let status = get_status().await?;
-    Ok(PageData {
-        settings,
-        etag,
-        status,
-    })
 }

@@ -1,7 +1,7 @@
 //! Which address devices use for each kind of request, given the settings and the server's own
 //! addresses (the rules of the cluster and enrollment addresses).
 
-use crate::settings::{EST_PATH, NetworkSettings};
+use super::types::{EST_PATH, NetworkSettings};
 use serde::{Deserialize, Serialize};
 
 /// The kinds of device traffic the address settings decide about.
@@ -168,7 +168,7 @@ pub fn device_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Installation;
+    use crate::model::Installation;
 
     fn own(public: Option<&str>) -> OwnAddress {
         OwnAddress {

@@ -1,0 +1,30 @@
+//! The typed models the page shares with the server, and their rules.
+
+mod addresses;
+mod backup;
+mod document;
+mod fields;
+mod rules;
+#[cfg(test)]
+mod testing;
+mod types;
+
+pub use addresses::{
+    AddressSource, Endpoint, OwnAddress, RequestKind, device_endpoint, est_path, host_port,
+};
+pub use backup::{
+    BACKUP_FORMAT_VERSION, Backup, Restore, parse_backup, upgrade_online_check_timeout,
+};
+pub use document::{Change, apply_changes, changes, parse_document};
+pub use fields::{Field, Kind};
+pub use rules::{
+    FieldError, check_broadcast_ip, check_distributed, check_host, check_job_expiration,
+    check_number, check_online_check_timeout, check_path_prefix, check_port, check_reply_port,
+    check_scan_timeout, sort_in_page_order, validate,
+};
+pub use types::{
+    ClusterAddress, DEFAULT_BROADCAST_IP, DatabaseKind, Distributed, EST_PATH, EnrollmentAddress,
+    HOST_MAX_LEN, Installation, JOB_EXPIRATION, LABEL_MAX_LEN, NetworkSettings, NumberRule,
+    ONLINE_CHECK_TIMEOUT, OnlineCheck, PATH_PREFIX_MAX_LEN, PORT, SCAN_TIMEOUT, Scan,
+    ScheduledJobs, ValidationContext,
+};
