@@ -30,7 +30,7 @@ pub enum Field {
 
 /// What kind of value a field holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum FieldKind {
     Switch,
     Number(NumberRule),
     Port,
@@ -104,22 +104,22 @@ impl Field {
         }
     }
 
-    pub fn kind(self) -> Kind {
+    pub fn kind(self) -> FieldKind {
         match self {
             Field::OnlineCheckEnabled
             | Field::ScheduledJobsNeverExpire
             | Field::ClusterAddressEnabled
             | Field::EnrollmentAddressEnabled
-            | Field::DistributedEnabled => Kind::Switch,
-            Field::OnlineCheckResponseTimeoutMs => Kind::Number(ONLINE_CHECK_TIMEOUT),
-            Field::ScheduledJobsExpirationMinutes => Kind::Number(JOB_EXPIRATION),
-            Field::ScanTimeoutMs => Kind::Number(SCAN_TIMEOUT),
-            Field::OnlineCheckReplyPort | Field::ScanReplyPort => Kind::ReplyPort,
-            Field::ClusterAddressPort | Field::EnrollmentAddressPort => Kind::Port,
+            | Field::DistributedEnabled => FieldKind::Switch,
+            Field::OnlineCheckResponseTimeoutMs => FieldKind::Number(ONLINE_CHECK_TIMEOUT),
+            Field::ScheduledJobsExpirationMinutes => FieldKind::Number(JOB_EXPIRATION),
+            Field::ScanTimeoutMs => FieldKind::Number(SCAN_TIMEOUT),
+            Field::OnlineCheckReplyPort | Field::ScanReplyPort => FieldKind::ReplyPort,
+            Field::ClusterAddressPort | Field::EnrollmentAddressPort => FieldKind::Port,
             Field::ScanBroadcastIp
             | Field::ClusterAddressHost
             | Field::EnrollmentAddressHost
-            | Field::EnrollmentAddressPathPrefix => Kind::Text,
+            | Field::EnrollmentAddressPathPrefix => FieldKind::Text,
         }
     }
 
@@ -142,13 +142,13 @@ impl Field {
     /// What the field must hold, for a value of the wrong JSON type.
     pub fn expected_type(self) -> String {
         match self.kind() {
-            Kind::Switch => "must be true or false".into(),
-            Kind::Number(rule) => {
+            FieldKind::Switch => "must be true or false".into(),
+            FieldKind::Number(rule) => {
                 format!("must be a whole number from {} to {}", rule.min, rule.max)
             }
-            Kind::Port => "must be a port from 1 to 65535".into(),
-            Kind::ReplyPort => "must be null (any free port) or a port from 1 to 65535".into(),
-            Kind::Text => "must be a string".into(),
+            FieldKind::Port => "must be a port from 1 to 65535".into(),
+            FieldKind::ReplyPort => "must be null (any free port) or a port from 1 to 65535".into(),
+            FieldKind::Text => "must be a string".into(),
         }
     }
 

@@ -16,7 +16,7 @@ pub use backup::{
     BACKUP_FORMAT_VERSION, Backup, Restore, parse_backup, upgrade_online_check_timeout,
 };
 pub use document::{Change, apply_changes, changes, parse_document};
-pub use fields::{Field, Kind};
+pub use fields::{Field, FieldKind};
 pub use rules::{
     FieldError, check_broadcast_ip, check_distributed, check_host, check_job_expiration,
     check_number, check_online_check_timeout, check_path_prefix, check_port, check_reply_port,

@@ -112,7 +112,7 @@ pub fn check_broadcast_ip(ip: &str) -> Result<(), String> {
 
 /// Only digits and dots: meant as an IPv4 address.
 fn is_dotted_numbers(text: &str) -> bool {
-    text.chars().all(|c| c.is_ascii_digit() || c == '.')
+    text.chars().any(|c| c.is_ascii_digit()) && text.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// Why digits and dots that do not parse are not an IPv4 address.
@@ -204,10 +204,10 @@ fn check_host_name(host: &str) -> Result<(), String> {
         return Err(ipv4_problem(host));
     }
     let name = host.strip_suffix('.').unwrap_or(host);
-    if name.starts_with('.') {
+    if name.is_empty() || name.starts_with('.') {
         return Err("must not start with a dot".into());
     }
-    if name.contains("..") || name.is_empty() {
+    if name.contains("..") {
         return Err("must not contain two dots in a row (\"..\")".into());
     }
     let labels: Vec<&str> = name.split('.').collect();
@@ -526,6 +526,8 @@ mod tests {
         assert!(message("10.0.0.01").contains("leading zero"));
         assert!(message("1..2.3").contains("a number is missing"));
         assert_eq!(message(".example.com"), "must not start with a dot");
+        assert_eq!(message("."), "must not start with a dot");
+        assert_eq!(message(".."), "must not start with a dot");
         assert_eq!(
             message("lb..example.com"),
             "must not contain two dots in a row (\"..\")"

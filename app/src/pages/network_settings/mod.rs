@@ -7,13 +7,15 @@ mod conflict;
 mod distributed;
 mod online_check;
 mod preview;
+#[cfg(all(test, feature = "ssr"))]
+mod rendered;
 mod save;
 mod scan;
 mod scheduled_jobs;
 
 use crate::api::{PageData, ServerStatus};
 use crate::components::{Draft, Loadable, Notice, NoticeArea, WithPageData};
-use crate::model::{Change, Kind, NetworkSettings, ValidationContext};
+use crate::model::{Change, FieldKind, NetworkSettings, ValidationContext};
 use address::{AddressKind, AddressSection};
 use backup::BackupControls;
 use conflict::{Conflict, ConflictPanel};
@@ -120,7 +122,7 @@ impl Form {
 /// A changed value as the page lists it: "Scan timeout: 6000 → 7000".
 fn change_text(change: &Change) -> String {
     let show = |v: &Value| match v {
-        Value::Null if change.field.kind() == Kind::ReplyPort => "any free port".into(),
+        Value::Null if change.field.kind() == FieldKind::ReplyPort => "any free port".into(),
         Value::Null => "(none)".into(),
         Value::Bool(true) => "on".into(),
         Value::Bool(false) => "off".into(),
