@@ -240,7 +240,7 @@ fn check_host_name(host: &str) -> Result<(), String> {
     match labels.last() {
         Some(last) if labels.len() > 1 && last.chars().all(|c| c.is_ascii_digit()) => Err(format!(
             "ends in \"{last}\", which is not a top-level domain: the last part of a host \
-                 name has letters"
+             name has letters"
         )),
         _ => Ok(()),
     }
