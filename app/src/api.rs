@@ -1,6 +1,8 @@
 //! Data transfer objects of the REST API, shared by the server and the page.
 
-use crate::model::{Change, DatabaseKind, FieldError, Installation, NetworkSettings, OwnAddress};
+use crate::model::{
+    Change, DatabaseKind, Field, FieldError, Installation, NetworkSettings, OwnAddress,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -8,6 +10,8 @@ pub const SETTINGS_URL: &str = "/api/v1/settings/network";
 pub const SERVER_URL: &str = "/api/v1/server";
 pub const EXPORT_URL: &str = "/api/v1/settings/network/export";
 pub const IMPORT_URL: &str = "/api/v1/settings/network/import";
+pub const AUDIT_URL: &str = "/api/v1/audit";
+pub const EVENTS_URL: &str = "/api/v1/events";
 
 /// Body of every refused request: field errors for 422, one field-less message otherwise.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -63,6 +67,28 @@ pub struct ImportResult {
     pub settings: NetworkSettings,
     /// Values the format upgrade changed (empty for a current-format backup).
     pub upgraded: Vec<Change>,
+    /// Sections kept as they are on this server, not taken from the backup: `distributed` when
+    /// the backup comes from the other kind of installation.
+    pub kept: Vec<String>,
+}
+
+/// One event of `GET /api/v1/events` (server-sent events, JSON data tagged by `type`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// The settings were saved, on this server or another one sharing the database.
+    SettingsChanged {
+        etag: String,
+        fields: Vec<Field>,
+    },
+    ServerJoined {
+        server: ServerEntry,
+    },
+    ServerLeft {
+        server: ServerEntry,
+    },
+    /// Events may have been missed (the stream just opened, or fell behind): re-read what is shown.
+    Resync,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

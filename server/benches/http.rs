@@ -1,258 +1,506 @@
-//! Requests per second of Pharos's hot paths, measured side by side in one run against a bare
-//! axum route (the ceiling on this machine), so the ratios hold on a noisy shared machine.
+//! Pharos measured from outside, as users meet it: the release `pharos` binary runs as its own
+//! process (tracing on, gzip when asked, real `If-Match` on writes), pinned to one core, and `wrk`
+//! loads it from the other core. Every row is a ratio to a baseline measured by the same load
+//! generator in the same run, the rows taking turns in rounds so that the machine's changing load
+//! touches them alike.
 //!
-//! `cargo bench -p server --bench http` (options after `--`: `--seconds N`, `--connections N`).
-//! PostgreSQL comes from `PHAROS_TEST_POSTGRES_URL` (default: the local `test` database); a fresh
-//! database is made for the run and dropped after it.
+//! `scripts/bench [--seconds S] [--rounds R] [--connections C] [--only TEXT]` builds what it needs
+//! and runs this (see BENCHMARKS.md).
 
-use axum::{Router, routing::get};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use server::config::Config;
 use sqlx::{Connection, Executor, PgConnection};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-
-// The same allocator as the `pharos` binary, so the figures are the server's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Options {
-    seconds: f64,
-    connections: usize,
-    /// Runs only the rows whose name contains this (the ceiling always runs).
-    only: Option<String>,
-    /// The rows run one after another this many times, each for `seconds / rounds`, so that a
-    /// change in the machine's load touches every row alike.
+    seconds: u32,
     rounds: u32,
+    connections: u32,
+    only: Option<String>,
+    saves: u32,
 }
 
 fn options() -> Options {
     let mut o = Options {
-        seconds: 5.0,
+        seconds: 5,
+        rounds: 3,
         connections: 32,
         only: None,
-        rounds: 5,
+        saves: 100,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
+        let value = || pair[1].parse().expect("a number");
         match pair[0].as_str() {
-            "--seconds" => o.seconds = pair[1].parse().expect("--seconds N"),
-            "--connections" => o.connections = pair[1].parse().expect("--connections N"),
+            "--seconds" => o.seconds = value(),
+            "--rounds" => o.rounds = value(),
+            "--connections" => o.connections = value(),
+            "--saves" => o.saves = value(),
             "--only" => o.only = Some(pair[1].clone()),
-            "--rounds" => o.rounds = pair[1].parse().expect("--rounds N"),
             _ => {}
         }
     }
     o
 }
 
-/// What one load run sends.
-#[derive(Clone)]
-enum Load {
-    Get(&'static str),
-    /// Replaces the settings with a different scan timeout each time: a real change, audited.
-    PutSettings,
+/// The two cores: the servers on one, the load generator on the other (when there are two).
+fn cores() -> (String, String) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n >= 2 {
+        ("1".into(), "0".into())
+    } else {
+        ("0".into(), "0".into())
+    }
 }
 
-fn settings_body(n: u64) -> Bytes {
-    let doc = serde_json::json!({
-      "online_check":       { "enabled": true, "response_timeout_ms": 1000, "reply_port": null },
-      "scheduled_jobs":     { "never_expire": true, "expiration_minutes": 40 },
-      "scan":               { "timeout_ms": 1000 + (n % 50_000), "broadcast_ip": "127.255.255.255", "reply_port": null },
-      "cluster_address":    { "enabled": true, "host": "lb.example.com", "port": 443 },
-      "enrollment_address": { "enabled": false, "host": "", "port": 8443, "path_prefix": "" },
-      "distributed":        { "enabled": false }
-    });
-    Bytes::from(doc.to_string())
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
-/// Keeps `connections` keep-alive connections busy for `seconds`; returns successful requests per
-/// second. Any non-2xx answer aborts the run: a benchmark of errors measures nothing.
-async fn measure(addr: SocketAddr, load: Load, o: &Options) -> f64 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let counter = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..o.connections {
-        let (stop, done, counter, load) =
-            (stop.clone(), done.clone(), counter.clone(), load.clone());
-        tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(addr).await.expect("connect");
-            stream.set_nodelay(true).ok();
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+fn binary(relative: &str) -> PathBuf {
+    let path = workspace().join("target/release").join(relative);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the benchmark with scripts/bench, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// A child process that is stopped when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_ready(url: &str, child: &mut Process) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    while Instant::now() < deadline {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("{url} exited at start: {status}");
+        }
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not start");
+}
+
+/// The release `pharos` on its own data directory, pinned to the server core.
+fn pharos(dir: &Path, name: &str, database_url: &str) -> (Process, String) {
+    let port = free_port();
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut child = Process(
+        Command::new("taskset")
+            .args(["-c", &cores().0])
+            .arg(binary("pharos"))
+            .current_dir(workspace())
+            .env("PHAROS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PHAROS_DATA_DIR", &data)
+            .env("PHAROS_DATABASE_URL", database_url)
+            .env("PHAROS_SERVER_NAME", name)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start pharos"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, &mut child);
+    (child, url)
+}
+
+fn bare_axum() -> (Process, String) {
+    let port = free_port();
+    let mut child = Process(
+        Command::new("taskset")
+            .args(["-c", &cores().0])
+            .arg(binary("examples/bare_axum"))
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start bare_axum"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, &mut child);
+    (child, url)
+}
+
+/// What one measurement gave.
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    per_second: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn duration_us(text: &str) -> f64 {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n,
+        "ms" => n * 1e3,
+        "s" => n * 1e6,
+        _ => f64::NAN,
+    }
+}
+
+/// Runs `wrk` on the load core and reads its figures; any answer that is not 2xx/3xx aborts the
+/// run, since a benchmark of errors measures nothing.
+fn wrk(
+    url: &str,
+    connections: u32,
+    seconds: u32,
+    headers: &[&str],
+    script: Option<&Path>,
+) -> Figures {
+    let mut command = Command::new("taskset");
+    command.args(["-c", &cores().1, "wrk", "-t1", "--latency"]);
+    command
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"));
+    for h in headers {
+        command.args(["-H", h]);
+    }
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let out = command
+        .arg(url)
+        .output()
+        .expect("wrk runs (scripts/setup --bench installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("Non-2xx or 3xx responses") && !text.contains("Socket errors"),
+        "{url}: errors under load\n{text}"
+    );
+    let mut figures = Figures::default();
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", n] => figures.per_second = n.parse().unwrap(),
+            ["50%", d] => figures.p50_us = duration_us(d),
+            ["99%", d] => figures.p99_us = duration_us(d),
+            _ => {}
+        }
+    }
+    assert!(figures.per_second > 0.0, "{url}: nothing measured\n{text}");
+    figures
+}
+
+/// The plain sqlx loop, pinned where the server runs.
+fn sqlx_put(database_url: &str, seconds: u32) -> Figures {
+    let out = Command::new("taskset")
+        .args(["-c", &cores().0])
+        .arg(binary("examples/sqlx_put"))
+        .arg(database_url)
+        .arg(seconds.to_string())
+        .output()
+        .expect("sqlx_put runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sqlx_put failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: Vec<f64> = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    Figures {
+        per_second: n[0],
+        p50_us: n[1],
+        p99_us: n[2],
+    }
+}
+
+/// A `wrk` script that replaces the settings one request after another, each time with the
+/// ETag the last answer gave (a real `If-Match`) and a different scan timeout (a real change,
+/// audited).
+fn put_script(dir: &Path) -> PathBuf {
+    let path = dir.join("put.lua");
+    std::fs::write(
+        &path,
+        r#"
+local etag = "*"
+local n = 0
+local doc = '{"online_check":{"enabled":true,"response_timeout_ms":1000,"reply_port":null},' ..
+  '"scheduled_jobs":{"never_expire":true,"expiration_minutes":40},' ..
+  '"scan":{"timeout_ms":%d,"broadcast_ip":"127.255.255.255","reply_port":null},' ..
+  '"cluster_address":{"enabled":true,"host":"lb.example.com","port":443},' ..
+  '"enrollment_address":{"enabled":false,"host":"","port":8443,"path_prefix":""},' ..
+  '"distributed":{"enabled":false}}'
+request = function()
+  n = n + 1
+  return wrk.format("PUT", "/api/v1/settings/network",
+    {["Content-Type"] = "application/json", ["If-Match"] = etag},
+    string.format(doc, 1000 + n % 50000))
+end
+response = function(status, headers, body)
+  if status == 200 then etag = headers["ETag"] or headers["etag"] end
+end
+"#,
+    )
+    .unwrap();
+    path
+}
+
+fn admin_url() -> String {
+    std::env::var("PHAROS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL database for this run, dropped at the end.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+impl PgDatabase {
+    fn create(tag: &str) -> PgDatabase {
+        let name = format!("pharos_bench_{tag}_{}", std::process::id());
+        block_on(async {
+            let mut conn = PgConnection::connect(&admin_url())
                 .await
-                .expect("handshake");
-            tokio::spawn(conn);
-            while !stop.load(Ordering::Relaxed) {
-                let request = match &load {
-                    Load::Get(path) => Request::get(*path)
-                        .header("host", "bench")
-                        .body(Full::new(Bytes::new())),
-                    Load::PutSettings => Request::builder()
-                        .method(Method::PUT)
-                        .uri("/api/v1/settings/network")
-                        .header("host", "bench")
-                        .header("content-type", "application/json")
-                        .header("if-match", "*")
-                        .body(Full::new(settings_body(
-                            counter.fetch_add(1, Ordering::Relaxed),
-                        ))),
-                }
-                .expect("request");
-                sender.ready().await.expect("connection ready");
-                let response = sender.send_request(request).await.expect("response");
-                let status = response.status();
-                response.into_body().collect().await.expect("body");
-                assert!(
-                    status.is_success() || status == StatusCode::NOT_MODIFIED,
-                    "answer {status}"
-                );
-                done.fetch_add(1, Ordering::Relaxed);
+                .expect("PostgreSQL");
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
+        });
+        let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        block_on(async move {
+            if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                let _ = conn
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await;
             }
-        }));
+        });
     }
-    // Warm-up, then the measured window.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let start_count = done.load(Ordering::Relaxed);
-    let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(
-        o.seconds / f64::from(o.rounds.max(1)),
-    ))
-    .await;
-    let count = done.load(Ordering::Relaxed) - start_count;
-    let elapsed = start.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.expect("load task");
-    }
-    count as f64 / elapsed
 }
 
-async fn serve(router: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    addr
+/// A row of the table: how to measure it once, and what it is compared with.
+struct Row {
+    name: &'static str,
+    baseline: Option<&'static str>,
+    measure: Box<dyn Fn(u32) -> Figures>,
 }
 
-async fn pharos(config: Config) -> (SocketAddr, server::Pharos) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let pharos = server::start(config, CancellationToken::new())
-        .await
-        .expect("pharos starts");
-    let router = pharos.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    (addr, pharos)
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
 }
 
 fn main() {
     let o = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(o));
-}
-
-async fn run(o: Options) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let admin = std::env::var("PHAROS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let db_name = format!("pharos_bench_{}", std::process::id());
-    let mut admin_conn = PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL (PHAROS_TEST_POSTGRES_URL) is needed for the PUT benchmark");
-    admin_conn
-        .execute(format!("DROP DATABASE IF EXISTS {db_name}").as_str())
-        .await
-        .expect("drop old bench database");
-    admin_conn
-        .execute(format!("CREATE DATABASE {db_name}").as_str())
-        .await
-        .expect("create bench database");
-    let pg_url = format!(
-        "{}/{db_name}",
-        admin.rsplit_once('/').expect("database in URL").0
-    );
-
-    let bare = serve(Router::new().route("/", get(|| async { "ok" }))).await;
-    let quiet = |name: &str, url: String| Config {
-        data_dir: dir.path().join(name),
-        database_url: Some(url),
-        server_name: Some(name.into()),
-        ..Config::default()
-    };
-    let sqlite_url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-    let (sqlite, sqlite_app) = pharos(quiet("sqlite", sqlite_url)).await;
-    let (postgres, postgres_app) = pharos(quiet("postgres", pg_url)).await;
-
+    let dir = tempfile::tempdir().unwrap();
+    let (core_server, core_load) = cores();
     println!(
-        "{} connections, {:.0} s per row in {} rounds, {} cores",
-        o.connections,
-        o.seconds,
-        o.rounds,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "servers on core {core_server}, wrk on core {core_load}; {} rounds of {} s per row, {} connections",
+        o.rounds, o.seconds, o.connections
     );
-    let runs: Vec<(&str, SocketAddr, Load)> = vec![
-        ("bare axum route (ceiling)", bare, Load::Get("/")),
-        (
-            "GET /api/v1/settings/network",
-            sqlite,
-            Load::Get("/api/v1/settings/network"),
-        ),
-        ("GET / (small SSR page, same shell)", sqlite, Load::Get("/")),
-        (
-            "GET /settings/network (SSR page)",
-            sqlite,
-            Load::Get("/settings/network"),
-        ),
-        ("PUT settings + audit, SQLite", sqlite, Load::PutSettings),
-        (
-            "PUT settings + audit, PostgreSQL",
-            postgres,
-            Load::PutSettings,
-        ),
+
+    let (_bare, bare) = bare_axum();
+    let sqlite_url = format!(
+        "sqlite://{}/pharos.db?mode=rwc",
+        dir.path().join("sqlite").display()
+    );
+    let (_sqlite, on_sqlite) = pharos(dir.path(), "sqlite", &sqlite_url);
+    let pg = PgDatabase::create("put");
+    let (_pg, on_pg) = pharos(dir.path(), "postgres", &pg.url);
+    let plain_sqlite = format!("sqlite://{}/plain.db?mode=rwc", dir.path().display());
+    let plain_pg = PgDatabase::create("plain");
+    let script = put_script(dir.path());
+    let c = o.connections;
+    let get = |url: String, headers: &'static [&'static str]| -> Box<dyn Fn(u32) -> Figures> {
+        Box::new(move |s| wrk(&url, c, s, headers, None))
+    };
+    let gzip: &'static [&'static str] = &["Accept-Encoding: gzip"];
+    let put = |url: &str| -> Box<dyn Fn(u32) -> Figures> {
+        let (url, script) = (url.to_owned(), script.clone());
+        Box::new(move |s| wrk(&url, 1, s, &[], Some(&script)))
+    };
+    let plain =
+        |url: String| -> Box<dyn Fn(u32) -> Figures> { Box::new(move |s| sqlx_put(&url, s)) };
+    let rows = vec![
+        Row {
+            name: "bare axum GET (ceiling)",
+            baseline: None,
+            measure: get(format!("{bare}/"), &[]),
+        },
+        Row {
+            name: "GET /api/v1/settings/network",
+            baseline: Some("bare axum GET (ceiling)"),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), &[]),
+        },
+        Row {
+            name: "GET /api/v1/settings/network, gzip accepted",
+            baseline: Some("GET /api/v1/settings/network"),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), gzip),
+        },
+        Row {
+            name: "GET /settings/network (SSR page)",
+            baseline: Some("bare axum GET (ceiling)"),
+            measure: get(format!("{on_sqlite}/settings/network"), &[]),
+        },
+        Row {
+            name: "GET /settings/network (SSR page), gzip",
+            baseline: Some("GET /settings/network (SSR page)"),
+            measure: get(format!("{on_sqlite}/settings/network"), gzip),
+        },
+        Row {
+            name: "plain sqlx UPDATE + INSERT, SQLite",
+            baseline: None,
+            measure: plain(plain_sqlite),
+        },
+        Row {
+            name: "PUT + audit, SQLite",
+            baseline: Some("plain sqlx UPDATE + INSERT, SQLite"),
+            measure: put(&format!("{on_sqlite}/api/v1/settings/network")),
+        },
+        Row {
+            name: "plain sqlx UPDATE + INSERT, PostgreSQL",
+            baseline: None,
+            measure: plain(plain_pg.url.clone()),
+        },
+        Row {
+            name: "PUT + audit, PostgreSQL",
+            baseline: Some("plain sqlx UPDATE + INSERT, PostgreSQL"),
+            measure: put(&format!("{on_pg}/api/v1/settings/network")),
+        },
     ];
-    let runs: Vec<_> = runs
-        .into_iter()
-        .enumerate()
-        .filter(|(i, (name, _, _))| {
-            *i == 0 || o.only.as_deref().is_none_or(|only| name.contains(only))
+    let wanted = |row: &Row| {
+        o.only.as_ref().is_none_or(|only| {
+            row.name.contains(only.as_str())
+                || rows
+                    .iter()
+                    .any(|r| r.name.contains(only.as_str()) && r.baseline == Some(row.name))
         })
-        .map(|(_, run)| run)
-        .collect();
-    let mut totals = vec![0.0; runs.len()];
-    for _ in 0..o.rounds.max(1) {
-        for (total, (_, addr, load)) in totals.iter_mut().zip(&runs) {
-            *total += measure(*addr, load.clone(), &o).await;
+    };
+    // warm-up: one short pass so that caches, connections and the database are settled
+    for row in rows.iter().filter(|r| wanted(r)) {
+        (row.measure)(1);
+    }
+    let mut runs: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
+    for round in 1..=o.rounds {
+        for row in rows.iter().filter(|r| wanted(r)) {
+            let f = (row.measure)(o.seconds);
+            println!(
+                "round {round}: {:<46} {:>10.0}/s  p50 {:>8.0} µs  p99 {:>8.0} µs",
+                row.name, f.per_second, f.p50_us, f.p99_us
+            );
+            runs.entry(row.name).or_default().push(f);
         }
     }
-    println!("{:<36} {:>10} {:>9}", "what", "req/s", "of bare");
-    for (total, (name, _, _)) in totals.iter().zip(&runs) {
-        let rate = total / f64::from(o.rounds.max(1));
-        let ceiling = totals[0] / f64::from(o.rounds.max(1));
-        println!("{name:<36} {rate:>10.0} {:>8.1}%", 100.0 * rate / ceiling);
-    }
-    if o.only.is_none() {
-        let audit_rows = sqlite_app.state.store.audit(None, 1).await.expect("audit");
-        assert!(
-            !audit_rows.entries.is_empty(),
-            "the PUT runs wrote audit rows"
+    println!(
+        "\n| Row | per second | ratio (median of rounds) | to | p50 | p99 |\n|---|---:|---:|---|---:|---:|"
+    );
+    for row in rows.iter().filter(|r| wanted(r)) {
+        let figures = &runs[row.name];
+        let per_second = median(figures.iter().map(|f| f.per_second).collect());
+        let ratio = row.baseline.and_then(|b| runs.get(b)).map(|base| {
+            median(
+                figures
+                    .iter()
+                    .zip(base)
+                    .map(|(f, b)| f.per_second / b.per_second)
+                    .collect(),
+            )
+        });
+        println!(
+            "| {} | {:.0} | {} | {} | {:.0} µs | {:.0} µs |",
+            row.name,
+            per_second,
+            ratio.map_or("".into(), |r| format!("{r:.2}")),
+            row.baseline.unwrap_or(""),
+            median(figures.iter().map(|f| f.p50_us).collect()),
+            median(figures.iter().map(|f| f.p99_us).collect()),
         );
     }
-    sqlite_app.stop().await;
-    postgres_app.stop().await;
-    drop(
-        admin_conn
-            .execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str())
-            .await,
-    );
+
+    if o.only
+        .as_ref()
+        .is_none_or(|only| "propagation".contains(only.as_str()))
+    {
+        let (_b, on_pg_b) = pharos(dir.path(), "postgres-b", &pg.url);
+        let out = Command::new("taskset")
+            .args(["-c", &core_load])
+            .arg(binary("examples/propagation"))
+            .args([&on_pg, &on_pg_b, &o.saves.to_string()])
+            .output()
+            .expect("propagation runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "propagation failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n: Vec<f64> = text
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        println!(
+            "\nsettings propagation between two servers on one PostgreSQL, {} saves: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            o.saves,
+            n[0] / 1e3,
+            n[1] / 1e3,
+            n[2] / 1e3
+        );
+    }
 }

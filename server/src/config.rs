@@ -1,13 +1,15 @@
 //! Server configuration: defaults, then a TOML file, then `PHAROS_*` environment variables.
 
 use anyhow::Context;
-use app::settings::{DatabaseKind, Installation};
+use app::model::{DatabaseKind, Installation};
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use url::Url;
 
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -17,7 +19,8 @@ pub struct Config {
     /// Where the embedded database, the server id and other state live; created if missing.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default: `pharos.db` in the data directory.
-    pub database_url: Option<String>,
+    #[serde(skip_serializing)]
+    pub database_url: Option<DatabaseUrl>,
     pub installation: Installation,
     /// Name shown for this server; default: the host name.
     pub server_name: Option<String>,
@@ -30,8 +33,11 @@ pub struct Config {
     pub heartbeat_interval_secs: u64,
     /// A server whose last heartbeat is older than this counts as gone.
     pub heartbeat_timeout_secs: u64,
-    /// How often a server sharing a database looks for settings saved by another server.
+    /// A safety net on PostgreSQL: how often to look for settings saved by another server even
+    /// without a notification.
     pub settings_poll_millis: u64,
+    /// How long running requests may take to finish once the server is asked to stop.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -46,22 +52,67 @@ impl Default for Config {
             site_root: None,
             heartbeat_interval_secs: 5,
             heartbeat_timeout_secs: 30,
-            settings_poll_millis: 2000,
+            settings_poll_millis: 10_000,
+            shutdown_timeout_secs: 10,
         }
     }
 }
 
-/// The database URL with any password replaced, for logs.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+/// A database URL: it may hold a password (in the user info or a query parameter), so it is kept
+/// as a secret and shown only redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(SecretString::from(url.into()))
+    }
+
+    /// For the driver only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL with every secret replaced by `***`, for logs and messages.
+    pub fn redacted(&self) -> String {
+        let Ok(mut url) = Url::parse(self.expose()) else {
+            return "(an unreadable URL)".into();
+        };
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
         }
-        _ => url.to_owned(),
+        let secret_key = |key: &str| {
+            let key = key.to_ascii_lowercase();
+            ["pass", "secret", "token"].iter().any(|s| key.contains(s))
+        };
+        if url.query_pairs().any(|(k, _)| secret_key(&k)) {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if secret_key(&k) {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.to_string()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl PartialEq for DatabaseUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
     }
 }
 
@@ -70,10 +121,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url().map(|u| redact_url(&u)).ok(),
-            )
+            .field("database_url", &self.database_url().ok())
             .field("installation", &self.installation)
             .field("server_name", &self.server_name)
             .field("public_address", &self.public_address)
@@ -94,6 +142,7 @@ const KEYS: &[&str] = &[
     "heartbeat_interval_secs",
     "heartbeat_timeout_secs",
     "settings_poll_millis",
+    "shutdown_timeout_secs",
 ];
 
 /// `PHAROS_*` variables that configure nothing (a typo, most likely), for a warning at start.
@@ -123,7 +172,7 @@ impl Config {
             .with_context(|| format!("reading the configuration ({file} and PHAROS_* variables)"))
     }
 
-    pub fn database_url(&self) -> anyhow::Result<String> {
+    pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
         match &self.database_url {
             Some(url) => Ok(url.clone()),
             None => {
@@ -131,22 +180,21 @@ impl Config {
                 let path = path
                     .to_str()
                     .context("the data directory path is not valid UTF-8")?;
-                Ok(format!("sqlite://{path}?mode=rwc"))
+                Ok(DatabaseUrl::new(format!("sqlite://{path}?mode=rwc")))
             }
         }
     }
 
     pub fn database_kind(&self) -> anyhow::Result<DatabaseKind> {
         let url = self.database_url()?;
-        if url.starts_with("sqlite:") {
-            Ok(DatabaseKind::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(DatabaseKind::Postgres)
-        } else {
-            anyhow::bail!(
+        let scheme = url.expose().split_once(':').map(|(scheme, _)| scheme);
+        match scheme {
+            Some("sqlite") => Ok(DatabaseKind::Sqlite),
+            Some("postgres" | "postgresql") => Ok(DatabaseKind::Postgres),
+            _ => anyhow::bail!(
                 "PHAROS_DATABASE_URL must start with sqlite:// or postgres:// (got {})",
-                redact_url(&url)
-            )
+                url.redacted()
+            ),
         }
     }
 
@@ -161,6 +209,10 @@ impl Config {
     pub fn settings_poll(&self) -> Duration {
         Duration::from_millis(self.settings_poll_millis.max(100))
     }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
 }
 
 #[cfg(test)]
@@ -168,20 +220,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_redacted() {
+    fn secrets_in_database_urls_are_redacted() {
+        let redacted = |url: &str| DatabaseUrl::new(url).redacted();
         assert_eq!(
-            redact_url("postgres://pharos:s3cret@db:5432/pharos"),
+            redacted("postgres://pharos:s3cret@db:5432/pharos"),
             "postgres://pharos:***@db:5432/pharos"
         );
         assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
+            redacted("postgres://postgres@127.0.0.1/test"),
             "postgres://postgres@127.0.0.1/test"
         );
+        assert_eq!(
+            redacted("postgres://db/pharos?user=p&password=s3cret&sslmode=require&sslpassword=k3y"),
+            "postgres://db/pharos?user=p&password=***&sslmode=require&sslpassword=***"
+        );
+        assert_eq!(
+            redacted("sqlite:///tmp/x/pharos.db?mode=rwc"),
+            "sqlite:///tmp/x/pharos.db?mode=rwc"
+        );
         let config = Config {
-            database_url: Some("postgres://u:pw@h/db".into()),
+            database_url: Some(DatabaseUrl::new("postgres://u:pw1@h/db?password=pw2")),
             ..Config::default()
         };
-        assert!(!format!("{config:?}").contains("pw"));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pw1") && !shown.contains("pw2"), "{shown}");
+        let config = Config {
+            database_url: Some(DatabaseUrl::new("mysql://u:pw3@h/db")),
+            ..Config::default()
+        };
+        let err = config.database_kind().unwrap_err().to_string();
+        assert!(
+            err.contains("mysql://u:***@h/db") && !err.contains("pw3"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -197,7 +268,7 @@ mod tests {
             assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9100)));
             assert_eq!(config.installation, Installation::Ha);
             assert_eq!(
-                config.database_url().unwrap(),
+                config.database_url().unwrap().expose(),
                 "sqlite:///tmp/x/pharos.db?mode=rwc"
             );
             assert_eq!(config.database_kind().unwrap(), DatabaseKind::Sqlite);

@@ -22,7 +22,13 @@ pub struct Backup {
 pub struct Restore {
     pub settings: NetworkSettings,
     pub upgraded: Vec<Change>,
+    /// The backup comes from the other kind of installation (High Availability or standalone),
+    /// which has (or lacks) the distributed section: that section stays as it is stored here.
+    pub keeps_distributed: bool,
 }
+
+/// The section only a standalone installation has.
+const DISTRIBUTED: &str = "distributed";
 
 /// Format 1 allowed any online check timeout and defaulted to 100; format 2 has a range and a new
 /// default. The rule maps a stored old value onto the new range.
@@ -80,9 +86,34 @@ pub fn parse_backup(input: &Value, ctx: ValidationContext) -> Result<Restore, Ve
             return Err(errors);
         }
     }
+    // A backup from the other kind of installation restores everything but the distributed
+    // section, which the caller keeps as stored; the section is shaped for this installation
+    // here so the rest is validated strictly.
+    let mut keeps_distributed = false;
+    if let Value::Object(map) = &mut settings {
+        let has = map.contains_key(DISTRIBUTED);
+        let wants = NetworkSettings::defaults(ctx.installation)
+            .distributed
+            .map(|d| serde_json::to_value(d).expect("serializes"));
+        match (has, wants) {
+            (true, None) => {
+                map.remove(DISTRIBUTED);
+                keeps_distributed = true;
+            }
+            (false, Some(placeholder)) => {
+                map.insert(DISTRIBUTED.into(), placeholder);
+                keeps_distributed = true;
+            }
+            _ => {}
+        }
+    }
     let prefixed = |e: FieldError| FieldError::new(join("settings", &e.field), e.message);
     match parse_document(&settings, ctx) {
-        Ok(settings) if errors.is_empty() => Ok(Restore { settings, upgraded }),
+        Ok(settings) if errors.is_empty() => Ok(Restore {
+            settings,
+            upgraded,
+            keeps_distributed,
+        }),
         Ok(_) => Err(errors),
         Err(e) => {
             errors.extend(e.into_iter().map(prefixed));
@@ -97,6 +128,25 @@ mod tests {
     use crate::model::Installation;
     use crate::model::testing::{STANDALONE_SQLITE, paths};
     use serde_json::json;
+
+    #[test]
+    fn backups_cross_installation_kinds() {
+        use crate::model::testing::HA_PG;
+        let standalone = NetworkSettings::defaults(Installation::Standalone).to_value();
+        let mut ha = standalone.clone();
+        ha.as_object_mut().unwrap().remove("distributed");
+        let read = |settings: &Value, ctx| {
+            parse_backup(&json!({"format_version": 2, "settings": settings}), ctx).unwrap()
+        };
+        let restore = read(&ha, STANDALONE_SQLITE);
+        assert!(restore.keeps_distributed);
+        assert!(restore.settings.distributed.is_some());
+        let restore = read(&standalone, HA_PG);
+        assert!(restore.keeps_distributed);
+        assert!(restore.settings.distributed.is_none());
+        assert!(!read(&standalone, STANDALONE_SQLITE).keeps_distributed);
+        assert!(!read(&ha, HA_PG).keeps_distributed);
+    }
 
     #[test]
     fn format_one_upgrade_rule() {

@@ -1,234 +1,8 @@
-//! API and storage tests, each run on SQLite and on PostgreSQL.
-//!
-//! PostgreSQL comes from `PHAROS_TEST_POSTGRES_URL` (default: the local `test` database); every
-//! test gets a database of its own. An unreachable PostgreSQL fails these tests: it is never
-//! skipped.
+//! The settings area: read, replace, preconditions, audit, backups, installation kinds.
 
-use axum::{
-    Router,
-    body::Body,
-    http::{HeaderMap, Method, Request, StatusCode, header},
-};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use server::{Pharos, config::Config};
-use sqlx::{Connection, Executor, PgConnection};
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+use super::*;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-fn admin_url() -> String {
-    std::env::var("PHAROS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A PostgreSQL database made for one test and dropped after it.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> PgDatabase {
-        let admin = admin_url();
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is needed for these tests (set PHAROS_TEST_POSTGRES_URL): {e}")
-        });
-        let name = format!("pharos_t_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create test database");
-        let base = admin.rsplit_once('/').expect("URL has a database").0;
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside any runtime we could block; a short-lived one does the clean-up.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let _ = conn
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// One database (and data directory) that several server instances can use in turn or at once.
-struct Env {
-    db: Db,
-    dir: tempfile::TempDir,
-    pg: Option<PgDatabase>,
-}
-
-impl Env {
-    async fn new(db: Db) -> Env {
-        Env {
-            db,
-            dir: tempfile::tempdir().expect("temp dir"),
-            pg: match db {
-                Db::Sqlite => None,
-                Db::Postgres => Some(PgDatabase::create().await),
-            },
-        }
-    }
-
-    fn config(&self, server: &str, installation: &str) -> Config {
-        let data_dir = self.dir.path().join(server);
-        Config {
-            data_dir,
-            database_url: match self.db {
-                Db::Sqlite => Some(format!(
-                    "sqlite://{}/pharos.db?mode=rwc",
-                    self.dir.path().display()
-                )),
-                Db::Postgres => Some(self.pg.as_ref().expect("pg").url.clone()),
-            },
-            installation: serde_json::from_value(json!(installation)).expect("installation"),
-            server_name: Some(server.into()),
-            site_root: Some(self.dir.path().join("site")),
-            ..Config::default()
-        }
-    }
-
-    async fn start_as(&self, server: &str, installation: &str) -> Pharos {
-        server::start(self.config(server, installation), CancellationToken::new())
-            .await
-            .expect("server starts")
-    }
-
-    async fn start(&self) -> Pharos {
-        self.start_as("one", "standalone").await
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
-}
-
-impl Reply {
-    fn etag(&self) -> String {
-        self.headers
-            .get(header::ETAG)
-            .expect("ETag header")
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn error_fields(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .map(|e| e["field"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-async fn call(
-    router: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let request = request
-        .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-        text,
-    }
-}
-
-async fn get(router: &Router, uri: &str) -> Reply {
-    call(router, Method::GET, uri, &[], None).await
-}
-
-async fn put(router: &Router, etag: &str, doc: &Value) -> Reply {
-    call(
-        router,
-        Method::PUT,
-        "/api/v1/settings/network",
-        &[("content-type", "application/json"), ("if-match", etag)],
-        Some(&doc.to_string()),
-    )
-    .await
-}
-
-async fn import(router: &Router, doc: &Value) -> Reply {
-    call(
-        router,
-        Method::POST,
-        "/api/v1/settings/network/import",
-        &[("content-type", "application/json")],
-        Some(&doc.to_string()),
-    )
-    .await
-}
-
-fn defaults() -> Value {
-    json!({
-      "online_check":       { "enabled": true, "response_timeout_ms": 1000, "reply_port": null },
-      "scheduled_jobs":     { "never_expire": true, "expiration_minutes": 40 },
-      "scan":               { "timeout_ms": 6000, "broadcast_ip": "255.255.255.255", "reply_port": null },
-      "cluster_address":    { "enabled": false, "host": "", "port": 8443 },
-      "enrollment_address": { "enabled": false, "host": "", "port": 8443, "path_prefix": "" },
-      "distributed":        { "enabled": false }
-    })
-}
-
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Db::Postgres).await
-            }
-        }
-    )*};
-}
-
-on_both_databases!(
+crate::on_both_databases!(
     defaults_and_health,
     put_replaces_and_audits,
     invalid_documents_change_nothing,
@@ -240,6 +14,10 @@ on_both_databases!(
     ha_installation_has_no_distributed_section,
     page_is_rendered_with_current_values,
     audit_pages,
+    a_new_database_never_repeats_an_etag,
+    backups_cross_installation_kinds,
+    ha_writes_keep_the_stored_distributed_section,
+    oversized_bodies_are_refused,
 );
 
 async fn defaults_and_health(db: Db) {
@@ -260,6 +38,16 @@ async fn defaults_and_health(db: Db) {
     )
     .await;
     assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    // a proxy that compresses weakens the tag; If-None-Match compares weakly (RFC 9110)
+    let weakened = call(
+        &app.router,
+        Method::GET,
+        "/api/v1/settings/network",
+        &[("if-none-match", &format!("W/{etag}"))],
+        None,
+    )
+    .await;
+    assert_eq!(weakened.status, StatusCode::NOT_MODIFIED);
     let server = get(&app.router, "/api/v1/server").await;
     assert_eq!(server.status, StatusCode::OK);
     assert_eq!(server.body["installation"], "standalone");
@@ -368,20 +156,19 @@ async fn invalid_documents_change_nothing(db: Db) {
         "{}",
         reply.text
     );
-    let mut fields = reply.error_fields();
-    fields.sort();
+    // in the order of the page, unknown fields last
     assert_eq!(
-        fields,
+        reply.error_fields(),
         [
+            "online_check.response_timeout_ms",
+            "online_check.reply_port",
+            "scheduled_jobs.expiration_minutes",
+            "scan.broadcast_ip",
+            "scan.reply_port",
             "cluster_address.host",
             "enrollment_address.host",
             "enrollment_address.path_prefix",
-            "online_check.reply_port",
-            "online_check.response_timeout_ms",
-            "scan.broadcast_ip",
             "scan.colour",
-            "scan.reply_port",
-            "scheduled_jobs.expiration_minutes",
         ]
     );
     assert!(reply.text.contains("colour"));
@@ -545,18 +332,52 @@ async fn export_and_import(db: Db) {
     assert_eq!(after.body, before.body);
     assert_eq!(after.etag(), before.etag());
 
-    // an export imports back unchanged
+    // an export imports back unchanged: no change, so no audit row and the same ETag
+    let audit_rows = |reply: &Reply| reply.body["entries"].as_array().unwrap().clone();
+    let before = audit_rows(&get(&app.router, "/api/v1/audit").await);
+    let etag = get(&app.router, "/api/v1/settings/network").await.etag();
     let export = get(&app.router, "/api/v1/settings/network/export").await;
     let reply = import(&app.router, &export.body).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["upgraded"], json!([]));
-    let audit = get(&app.router, "/api/v1/audit").await;
-    assert!(
-        audit.body["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["action"] == "import")
+    assert_eq!(reply.etag(), etag);
+    assert_eq!(audit_rows(&get(&app.router, "/api/v1/audit").await), before);
+
+    // a backup that differs in two values adds exactly those two rows
+    let mut two = export.body.clone();
+    two["settings"]["scan"]["timeout_ms"] = json!(4444);
+    two["settings"]["cluster_address"]["host"] = json!("lb.example.net");
+    assert_eq!(import(&app.router, &two).await.status, StatusCode::OK);
+    let after = audit_rows(&get(&app.router, "/api/v1/audit").await);
+    assert_eq!(after.len(), before.len() + 2);
+    let mut added: Vec<(String, Value, Value, Value)> = after[..2]
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["old_value"].clone(),
+                e["new_value"].clone(),
+                e["action"].clone(),
+            )
+        })
+        .collect();
+    added.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        added,
+        [
+            (
+                "settings.network.cluster_address.host".to_owned(),
+                json!(""),
+                json!("lb.example.net"),
+                json!("import")
+            ),
+            (
+                "settings.network.scan.timeout_ms".to_owned(),
+                json!(6000),
+                json!(4444),
+                json!("import")
+            ),
+        ]
     );
     app.stop().await;
 }
@@ -624,14 +445,28 @@ async fn distributed_mode_rules(db: Db) {
     let etag = get(&app.router, "/api/v1/settings/network").await.etag();
     doc["scan"]["timeout_ms"] = json!(1234);
     assert_eq!(put(&app.router, &etag, &doc).await.status, StatusCode::OK);
-    other.state.poll_settings().await.unwrap();
-    let seen = get(&other.router, "/api/v1/settings/network").await;
-    assert_eq!(seen.body["scan"]["timeout_ms"], 1234);
-    // and a write based on a revision the other server has not polled yet is judged by the database
+    eventually(
+        Duration::from_secs(5),
+        "the change reaches the other server",
+        || async {
+            get(&other.router, "/api/v1/settings/network").await.body["scan"]["timeout_ms"] == 1234
+        },
+    )
+    .await;
+    // a write based on a version the other server has not installed yet is judged by the
+    // database: the change is made behind the servers' backs, so no notification tells them
     let etag = get(&app.router, "/api/v1/settings/network").await.etag();
-    doc["scan"]["timeout_ms"] = json!(4321);
-    assert_eq!(put(&app.router, &etag, &doc).await.status, StatusCode::OK);
-    let fresh = get(&app.router, "/api/v1/settings/network").await.etag();
+    let seen = get(&other.router, "/api/v1/settings/network").await.etag();
+    assert_eq!(seen, etag);
+    sql(&env, "UPDATE settings SET revision = revision + 1").await;
+    let revision: i64 = etag
+        .trim_matches('"')
+        .rsplit('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let fresh = etag.replace(&format!(".{revision}\""), &format!(".{}\"", revision + 1));
     doc["scan"]["timeout_ms"] = json!(5555);
     assert_eq!(
         put(&other.router, &fresh, &doc).await.status,
@@ -723,68 +558,110 @@ async fn audit_pages(db: Db) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn heartbeats_mark_servers_gone() {
-    let env = Env::new(Db::Postgres).await;
-    let mut config = env.config("one", "standalone");
-    config.heartbeat_timeout_secs = 1;
-    let app = server::start(config, CancellationToken::new())
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let status = app.state.status();
-    assert!(
-        !status.servers[0].alive,
-        "no heartbeat for 2 s with a 1 s timeout"
+async fn a_new_database_never_repeats_an_etag(db: Db) {
+    let (one, two) = (Env::new(db).await, Env::new(db).await);
+    let (a, b) = (one.start().await, two.start().await);
+    let (tag_a, tag_b) = (
+        get(&a.router, "/api/v1/settings/network").await.etag(),
+        get(&b.router, "/api/v1/settings/network").await.etag(),
     );
-    app.state.heartbeat().await.unwrap();
-    assert!(app.state.status().servers[0].alive);
-    app.stop().await;
+    assert_ne!(tag_a, tag_b, "both are revision 1 of a new database");
+    // a client holding the other database's tag cannot overwrite this one
+    assert_eq!(
+        put(&a.router, &tag_b, &defaults()).await.status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    a.stop().await;
+    b.stop().await;
 }
 
-/// Over a real socket: the audit log records the client's address, and shutdown drains.
-#[tokio::test]
-async fn served_over_tcp_records_the_client_and_shuts_down() {
-    use http_body_util::Full;
-    use hyper_util::rt::TokioIo;
-
-    let env = Env::new(Db::Sqlite).await;
-    let token = CancellationToken::new();
-    let pharos = server::start(env.config("one", "standalone"), token.clone())
+async fn backups_cross_installation_kinds(db: Db) {
+    let env = Env::new(db).await;
+    // a backup taken on an HA installation has no distributed section
+    let ha = env.start_as("ha", "ha").await;
+    let ha_backup = get(&ha.router, "/api/v1/settings/network/export")
         .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = tokio::spawn(server::serve(pharos, listener));
+        .body;
+    assert!(ha_backup["settings"].get("distributed").is_none());
+    ha.stop().await;
 
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let standalone = env.start_as("standalone", "standalone").await;
+    let mut from_ha = ha_backup.clone();
+    from_ha["settings"]["scan"]["timeout_ms"] = json!(2222);
+    let reply = import(&standalone.router, &from_ha).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["settings"]["scan"]["timeout_ms"], 2222);
+    assert_eq!(
+        reply.body["settings"]["distributed"],
+        json!({"enabled": false})
+    );
+    assert_eq!(
+        reply.body["kept"],
+        json!(["distributed"]),
+        "the answer says so"
+    );
+
+    // and a standalone backup restores on an HA installation, which has no such section
+    let standalone_backup = get(&standalone.router, "/api/v1/settings/network/export")
         .await
-        .unwrap();
-    tokio::spawn(conn);
+        .body;
+    assert!(standalone_backup["settings"].get("distributed").is_some());
+    standalone.stop().await;
+    let ha = env.start_as("ha", "ha").await;
+    let reply = import(&ha.router, &standalone_backup).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(reply.body["settings"].get("distributed").is_none());
+    assert_eq!(reply.body["kept"], json!(["distributed"]));
+    // a backup of the same kind keeps nothing back
+    let same = get(&ha.router, "/api/v1/settings/network/export")
+        .await
+        .body;
+    assert_eq!(import(&ha.router, &same).await.body["kept"], json!([]));
+    ha.stop().await;
+}
+
+async fn ha_writes_keep_the_stored_distributed_section(db: Db) {
+    let env = Env::new(db).await;
+    let app = env.start_as("one", "ha").await;
+    // the stored section changes behind this server's back (another server's earlier write):
+    // its cached copy is now stale
+    sql(
+        &env,
+        "UPDATE settings SET document = replace(document, '\"distributed\":{\"enabled\":false}',          '\"distributed\":{\"enabled\":true}')",
+    )
+    .await;
     let mut doc = defaults();
-    doc["scan"]["timeout_ms"] = json!(7777);
-    let request = hyper::Request::put("/api/v1/settings/network")
-        .header("host", "pharos")
-        .header("content-type", "application/json")
-        .header("if-match", "*")
-        .body(Full::new(bytes::Bytes::from(doc.to_string())))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    drop(sender);
-
-    token.cancel();
-    tokio::time::timeout(Duration::from_secs(10), serving)
+    doc.as_object_mut().unwrap().remove("distributed");
+    doc["scan"]["timeout_ms"] = json!(3100);
+    assert_eq!(put(&app.router, "*", &doc).await.status, StatusCode::OK);
+    app.stop().await;
+    let standalone = env.start_as("two", "standalone").await;
+    let stored = get(&standalone.router, "/api/v1/settings/network")
         .await
-        .expect("shutdown drains within 10 s")
-        .unwrap()
-        .unwrap();
+        .body;
+    assert_eq!(stored["scan"]["timeout_ms"], 3100);
+    assert_eq!(
+        stored["distributed"],
+        json!({"enabled": true}),
+        "the HA write kept the stored value, not its stale copy"
+    );
+    standalone.stop().await;
+}
 
-    // the stored change and its audit row outlive the server
-    let again = env.start().await;
-    let audit = get(&again.router, "/api/v1/audit").await;
-    assert_eq!(audit.body["entries"][0]["source"], "127.0.0.1");
-    assert_eq!(audit.body["entries"][0]["new_value"], 7777);
-    again.stop().await;
+async fn oversized_bodies_are_refused(db: Db) {
+    let env = Env::new(db).await;
+    let app = env.start().await;
+    let etag = get(&app.router, "/api/v1/settings/network").await.etag();
+    let mut doc = defaults();
+    doc["scan"]["broadcast_ip"] = json!("x".repeat(70 * 1024));
+    let reply = put(&app.router, &etag, &doc).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(reply.text.contains("65536 bytes"), "{}", reply.text);
+    let reply = import(&app.router, &json!({"format_version": 2, "settings": doc})).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        get(&app.router, "/api/v1/settings/network").await.etag(),
+        etag
+    );
+    app.stop().await;
 }

@@ -1,0 +1,142 @@
+//! The change bus. Every committed change publishes an [`Event`] to this server's subscribers
+//! (the event stream of the pages, the areas' own followers). On PostgreSQL the writing
+//! transaction also sends a notification, which every server sharing the database receives: each
+//! re-reads what changed and publishes its own event. After a lost connection a server re-reads
+//! everything, since notifications sent while it was away are gone.
+
+use crate::db::{Backend, Tx};
+use crate::workers::Workers;
+use app::api::LiveEvent;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// The PostgreSQL notification channel of Pharos.
+const CHANNEL: &str = "pharos_changes";
+
+/// What a notification from the database says changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    Settings,
+    Servers,
+}
+
+impl Topic {
+    fn as_str(self) -> &'static str {
+        match self {
+            Topic::Settings => "settings",
+            Topic::Servers => "servers",
+        }
+    }
+
+    fn parse(payload: &str) -> Option<Topic> {
+        match payload {
+            "settings" => Some(Topic::Settings),
+            "servers" => Some(Topic::Servers),
+            _ => None,
+        }
+    }
+}
+
+/// A signal from the database to this server's followers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// Another server (or this one) committed a change of this kind.
+    Changed(Topic),
+    /// The connection was lost and is back: anything may have changed meanwhile.
+    Reconnected,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bus {
+    events: broadcast::Sender<LiveEvent>,
+    remote: broadcast::Sender<Remote>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus::new()
+    }
+}
+
+impl Bus {
+    pub fn new() -> Bus {
+        Bus {
+            events: broadcast::channel(256).0,
+            remote: broadcast::channel(64).0,
+        }
+    }
+
+    /// Tells this server's subscribers about a committed change.
+    pub fn publish(&self, event: LiveEvent) {
+        tracing::debug!(?event, "event");
+        // no subscriber is not an error
+        let _ = self.events.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    /// Signals from the database, for the areas that keep a copy of shared state.
+    pub fn follow(&self) -> broadcast::Receiver<Remote> {
+        self.remote.subscribe()
+    }
+
+    /// Listens for the notifications of every server sharing the PostgreSQL database until the
+    /// server stops, reconnecting after a lost connection.
+    pub fn listen(&self, workers: &Workers, pool: PgPool) {
+        let remote = self.remote.clone();
+        workers.spawn("bus-listener", async move {
+            let mut connected_before = false;
+            loop {
+                match listen_once(&pool, &remote, &mut connected_before).await {
+                    Ok(()) => tracing::warn!("lost the database notification connection"),
+                    Err(e) => tracing::warn!(error = %e, "database notifications failed"),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+}
+
+/// One connection's worth of notifications; returns when the connection is lost.
+async fn listen_once(
+    pool: &PgPool,
+    remote: &broadcast::Sender<Remote>,
+    connected_before: &mut bool,
+) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    if *connected_before {
+        tracing::info!("database notifications are back; re-reading shared state");
+        let _ = remote.send(Remote::Reconnected);
+    }
+    *connected_before = true;
+    // `try_recv` answers `None` when the connection is lost. sqlx would reconnect on the next
+    // call, silently; a new listener instead lets this loop say "re-read everything".
+    while let Some(notification) = listener.try_recv().await? {
+        match Topic::parse(notification.payload()) {
+            Some(topic) => {
+                let _ = remote.send(Remote::Changed(topic));
+            }
+            None => tracing::debug!(payload = notification.payload(), "unknown notification"),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the transaction notify every server sharing the database when it commits (PostgreSQL
+/// delivers notifications only on commit). On SQLite there is only this server: the writer
+/// publishes its event itself.
+pub async fn notify(tx: &mut Tx, topic: Topic) -> Result<(), sqlx::Error> {
+    if let Backend::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(topic.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

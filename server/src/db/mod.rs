@@ -1,0 +1,178 @@
+//! The database: one pool per backend (embedded SQLite, or PostgreSQL shared by several servers),
+//! migrations per backend, and transactions. Most SQL is the same on both; [`on_backend!`] runs
+//! one piece of code against whichever pool or transaction is in use, and the few statements that
+//! differ are chosen with a plain `match`.
+
+use anyhow::Context;
+use app::model::DatabaseKind;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A value that exists once per backend: a pool, a transaction.
+#[derive(Clone, Debug)]
+pub enum Backend<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// Runs `$body` with `$x` bound to the SQLite or the PostgreSQL variant of `$value`; the body is
+/// compiled once per backend, so the same `sqlx::query(..)` code serves both.
+#[macro_export]
+macro_rules! on_backend {
+    ($value:expr, $x:ident => $body:expr) => {
+        match $value {
+            $crate::db::Backend::Sqlite($x) => $body,
+            $crate::db::Backend::Postgres($x) => $body,
+        }
+    };
+}
+
+impl<S, P> Backend<S, P> {
+    /// The database clock as an SQL expression (Unix milliseconds), for statements that stamp
+    /// rows with it.
+    pub fn now_sql(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+            Backend::Postgres(_) => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+        }
+    }
+}
+
+pub type Pool = Backend<SqlitePool, PgPool>;
+pub type Tx = Backend<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The stored version is not the one the change was based on.
+    #[error("the data was changed by someone else")]
+    Conflict,
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// The database of this server, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: Pool,
+    /// Made when the database was created: tells this database from a re-created one whose
+    /// counters (revisions, ids) start again from 1.
+    pub id: String,
+}
+
+impl Db {
+    /// Connects (creating an SQLite file if needed) and applies the migrations.
+    pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<Db> {
+        let pool = match kind {
+            DatabaseKind::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .context("reading the SQLite database URL")?
+                    .create_if_missing(true)
+                    // WAL lets readers go on while one writer commits; FULL keeps every
+                    // committed change across a power loss.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    // one writer at a time anyway; readers are served from memory
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("opening the SQLite database")?;
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .context("applying the database migrations")?;
+                Pool::Sqlite(pool)
+            }
+            DatabaseKind::Postgres => {
+                let options = PgConnectOptions::from_str(url)
+                    .context("reading the PostgreSQL database URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .context("applying the database migrations")?;
+                Pool::Postgres(pool)
+            }
+        };
+        let id = database_id(&pool).await?;
+        Ok(Db { pool, id })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Backend::Sqlite(_) => DatabaseKind::Sqlite,
+            Backend::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.pool {
+            Backend::Sqlite(pool) => Backend::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Backend::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// The database's clock in Unix milliseconds: the one clock every server sharing the
+    /// database agrees on.
+    pub async fn now_millis(&self) -> Result<i64, sqlx::Error> {
+        let sql = format!("SELECT {}", self.now_sql());
+        on_backend!(&self.pool, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)
+    }
+
+    pub fn now_sql(&self) -> &'static str {
+        self.pool.now_sql()
+    }
+
+    pub async fn close(&self) {
+        on_backend!(&self.pool, pool => pool.close().await)
+    }
+}
+
+/// The id stored at the database's first start (created by whichever server comes first).
+async fn database_id(pool: &Pool) -> anyhow::Result<String> {
+    let new = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    on_backend!(pool, pool => {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('database_id', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(&new)
+            .execute(pool)
+            .await?;
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'database_id'")
+            .fetch_one(pool)
+            .await
+    })
+    .context("reading the database id")
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        on_backend!(self, tx => tx.commit().await)
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        on_backend!(self, tx => tx.rollback().await)
+    }
+}
+
+/// Unix milliseconds as an RFC 3339 UTC time.
+pub fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| millis.to_string())
+}

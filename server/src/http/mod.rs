@@ -1,0 +1,12 @@
+//! Shared parts of the HTTP side: errors, request bodies, conditional requests, the client's
+//! address and the layers around every route. Areas build their routes on these.
+
+pub mod body;
+pub mod client;
+pub mod conditional;
+mod error;
+pub mod layers;
+
+pub use body::{JsonValue, SETTINGS_BODY_LIMIT};
+pub use client::ClientAddr;
+pub use error::ApiError;

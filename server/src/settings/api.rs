@@ -1,0 +1,148 @@
+//! `/api/v1/settings/network`: read, replace, export and import.
+
+use super::{Settings, Snapshot};
+use crate::audit::Actor;
+use crate::http::conditional::{etag_value, matches, not_modified};
+use crate::http::{ApiError, ClientAddr, JsonValue, SETTINGS_BODY_LIMIT};
+use app::api::{EXPORT_URL, IMPORT_URL, ImportResult, SETTINGS_URL};
+use app::model::{BACKUP_FORMAT_VERSION, Backup, parse_backup, parse_document};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use axum_extra::TypedHeader;
+use headers::{HeaderMapExt, IfMatch, IfNoneMatch};
+use std::sync::Arc;
+
+type Document = JsonValue<SETTINGS_BODY_LIMIT>;
+
+pub fn routes() -> Router<Arc<Settings>> {
+    Router::new()
+        .route(SETTINGS_URL, get(get_settings).put(put_settings))
+        .route(EXPORT_URL, get(export_settings))
+        .route(IMPORT_URL, post(import_settings))
+}
+
+/// Every change is made by `admin` until accounts exist; the client address is recorded.
+fn actor(client: ClientAddr) -> Actor {
+    Actor {
+        name: "admin".into(),
+        source: client.0.map(|ip| ip.to_string()),
+    }
+}
+
+fn settings_response(snapshot: &Snapshot) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::ETAG, etag_value(&snapshot.tag)),
+        ],
+        snapshot.json.clone(),
+    )
+        .into_response()
+}
+
+async fn get_settings(
+    State(settings): State<Arc<Settings>>,
+    if_none_match: Option<TypedHeader<IfNoneMatch>>,
+) -> Response {
+    let snapshot = settings.snapshot();
+    if let Some(TypedHeader(if_none_match)) = if_none_match
+        && not_modified(&if_none_match, &snapshot.tag)
+    {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag_value(&snapshot.tag))],
+        )
+            .into_response();
+    }
+    settings_response(&snapshot)
+}
+
+/// The revision a write must replace: `None` for `If-Match: *`.
+async fn expected_revision(
+    settings: &Settings,
+    headers: &HeaderMap,
+) -> Result<Option<i64>, ApiError> {
+    // (an absent header would decode as an empty list, which matches nothing)
+    if !headers.contains_key(header::IF_MATCH) {
+        return Err(ApiError::PreconditionRequired);
+    }
+    let if_match: IfMatch = headers
+        .typed_get()
+        .ok_or_else(|| ApiError::BadRequest("If-Match is not a list of entity tags".into()))?;
+    if if_match == IfMatch::any() {
+        return Ok(None);
+    }
+    let current = settings.snapshot();
+    if matches(&if_match, &current.tag) {
+        return Ok(Some(current.stored.revision));
+    }
+    // Another server sharing the database may have saved a version this one has not installed
+    // yet; the client may hold that one.
+    let stored = settings.stored_revision().await?;
+    if stored != current.stored.revision && matches(&if_match, &settings.tag(stored)) {
+        return Ok(Some(stored));
+    }
+    Err(ApiError::PreconditionFailed)
+}
+
+async fn put_settings(
+    State(settings): State<Arc<Settings>>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    JsonValue(document): Document,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&settings, &headers).await?;
+    let new = parse_document(&document, settings.ctx).map_err(ApiError::Invalid)?;
+    let (snapshot, replaced) = settings.replace(expected, new, &actor(client)).await?;
+    tracing::info!(
+        changes = replaced.changes.len(),
+        revision = snapshot.stored.revision,
+        "network settings saved"
+    );
+    Ok(settings_response(&snapshot))
+}
+
+async fn export_settings(State(settings): State<Arc<Settings>>) -> Response {
+    let backup = Backup {
+        format_version: BACKUP_FORMAT_VERSION,
+        settings: settings.snapshot().view.to_value(),
+    };
+    (
+        [(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"pharos-network-settings.json\""),
+        )],
+        Json(backup),
+    )
+        .into_response()
+}
+
+async fn import_settings(
+    State(settings): State<Arc<Settings>>,
+    client: ClientAddr,
+    JsonValue(document): Document,
+) -> Result<Response, ApiError> {
+    let restore = parse_backup(&document, settings.ctx).map_err(ApiError::Invalid)?;
+    let (snapshot, _) = settings
+        .restore(restore.settings, restore.keeps_distributed, &actor(client))
+        .await?;
+    let result = ImportResult {
+        settings: snapshot.view.clone(),
+        upgraded: restore.upgraded,
+        kept: if restore.keeps_distributed {
+            vec!["distributed".into()]
+        } else {
+            Vec::new()
+        },
+    };
+    Ok(([(header::ETAG, etag_value(&snapshot.tag))], Json(result)).into_response())
+}

@@ -1,0 +1,104 @@
+//! The server-rendered pages and the built site's static files.
+
+use crate::config::Config;
+use app::{App, PageBackend, shell};
+use axum::{
+    Router,
+    http::{HeaderValue, StatusCode, header},
+    response::IntoResponse,
+};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeader;
+
+pub fn routes(backend: Arc<dyn PageBackend>, options: LeptosOptions) -> Router {
+    Router::new()
+        .nest_service("/pkg", package_files(&options))
+        .leptos_routes_with_context(
+            &options,
+            generate_route_list(App),
+            move || provide_context(backend.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        // Pages are rendered whole (async SSR) but leave the renderer in many small chunks;
+        // sending them as one body saves a write and a TCP segment per chunk.
+        .layer(axum::middleware::map_response(whole_body))
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+}
+
+/// The wasm, JavaScript and CSS of the front end. Built with content-hashed names they never
+/// change under a name, so browsers keep them for a year without asking again; a release build
+/// also brings brotli and gzip copies made at build time, sent instead of compressing per request.
+fn package_files(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
+    let dir = PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let cache = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    SetResponseHeader::overriding(
+        ServeDir::new(dir).precompressed_br().precompressed_gzip(),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache),
+    )
+}
+
+/// Whether the build gave the files content-hashed names: cargo-leptos then writes their hashes
+/// to `hash.txt` next to the server binary, where Leptos reads them.
+fn hashed_names() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(HASH_FILE)))
+        .is_some_and(|file| file.is_file())
+}
+
+const HASH_FILE: &str = "hash.txt";
+
+async fn whole_body(response: axum::response::Response) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => axum::response::Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Where the built site is: configured, else `target/site` here, else beside the executable
+/// (`target/release/pharos` → `target/site`).
+fn site_root(config: &Config) -> PathBuf {
+    if let Some(root) = &config.site_root {
+        return root.clone();
+    }
+    if let Ok(root) = std::env::var("LEPTOS_SITE_ROOT") {
+        return PathBuf::from(root);
+    }
+    let here = PathBuf::from("target/site");
+    if here.join("pkg").is_dir() {
+        return here;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|p| p.join("pkg").is_dir())
+        .unwrap_or(here)
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("pharos")
+        .site_root(site_root(config).to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .hash_files(hashed_names())
+        .hash_file(HASH_FILE.into())
+        .build()
+}

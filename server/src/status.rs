@@ -1,0 +1,61 @@
+//! What this server is and how it runs: `GET /api/v1/server` and the data the settings page is
+//! rendered with. Both combine the server registry with the settings.
+
+use crate::cluster::Registry;
+use crate::settings::Settings;
+use app::api::{DistributedStatus, PageData, SERVER_URL, ServerStatus};
+use app::model::Installation;
+use axum::{Json, Router, extract::State, routing::get};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Status {
+    pub registry: Arc<Registry>,
+    pub settings: Arc<Settings>,
+}
+
+impl Status {
+    pub fn status(&self) -> ServerStatus {
+        let (server, servers) = self.registry.servers();
+        let ctx = self.settings.ctx;
+        let configured = self
+            .settings
+            .snapshot()
+            .stored
+            .settings
+            .distributed_enabled();
+        let running = self.settings.distributed_running;
+        ServerStatus {
+            server,
+            device_address: self.registry.identity().device_address.clone(),
+            installation: ctx.installation,
+            database: ctx.database,
+            servers,
+            distributed: (ctx.installation == Installation::Standalone).then_some(
+                DistributedStatus {
+                    configured,
+                    running,
+                    restart_required: configured != running,
+                },
+            ),
+        }
+    }
+}
+
+impl app::PageBackend for Status {
+    fn page_data(&self) -> PageData {
+        let snapshot = self.settings.snapshot();
+        PageData {
+            settings: snapshot.view.clone(),
+            etag: snapshot.etag(),
+            status: self.status(),
+        }
+    }
+}
+
+pub fn routes() -> Router<Status> {
+    Router::new().route(
+        SERVER_URL,
+        get(|State(status): State<Status>| async move { Json(status.status()) }),
+    )
+}

@@ -1,0 +1,337 @@
+//! API and storage tests, most of them run on SQLite and on PostgreSQL (one test binary keeps
+//! link times down; each area's tests are a module).
+//!
+//! PostgreSQL comes from `PHAROS_TEST_POSTGRES_URL` (default: the local `test` database); every
+//! test gets a database of its own. An unreachable PostgreSQL fails these tests: it is never
+//! skipped.
+
+mod cluster;
+mod serving;
+mod settings;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use server::{
+    Pharos,
+    config::{Config, DatabaseUrl},
+};
+use sqlx::{Connection, Executor, PgConnection};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+fn admin_url() -> String {
+    std::env::var("PHAROS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct PgDatabase {
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> PgDatabase {
+        let admin = admin_url();
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed for these tests (set PHAROS_TEST_POSTGRES_URL): {e}")
+        });
+        let name = format!("pharos_t_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').expect("URL has a database").0;
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime we could block; a short-lived one does the clean-up.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// One database (and data directory) that several server instances can use in turn or at once.
+pub struct Env {
+    pub db: Db,
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgDatabase>,
+}
+
+impl Env {
+    pub async fn new(db: Db) -> Env {
+        Env {
+            db,
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg: match db {
+                Db::Sqlite => None,
+                Db::Postgres => Some(PgDatabase::create().await),
+            },
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match self.db {
+            Db::Sqlite => format!("sqlite://{}/pharos.db?mode=rwc", self.dir.path().display()),
+            Db::Postgres => self.pg.as_ref().expect("pg").url.clone(),
+        }
+    }
+
+    /// A server's configuration. Settings saved elsewhere reach it only through the change bus
+    /// (the safety-net poll is an hour), so tests of propagation test the bus.
+    pub fn config(&self, server: &str, installation: &str) -> Config {
+        let data_dir = self.dir.path().join(server);
+        Config {
+            data_dir,
+            database_url: Some(DatabaseUrl::new(self.database_url())),
+            settings_poll_millis: 3_600_000,
+            installation: serde_json::from_value(json!(installation)).expect("installation"),
+            server_name: Some(server.into()),
+            site_root: Some(self.dir.path().join("site")),
+            ..Config::default()
+        }
+    }
+
+    pub async fn start_as(&self, server: &str, installation: &str) -> Pharos {
+        server::start(self.config(server, installation), CancellationToken::new())
+            .await
+            .expect("server starts")
+    }
+
+    pub async fn start(&self) -> Pharos {
+        self.start_as("one", "standalone").await
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .expect("ETag header")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+pub async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request
+        .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+pub async fn get(router: &Router, uri: &str) -> Reply {
+    call(router, Method::GET, uri, &[], None).await
+}
+
+pub async fn put(router: &Router, etag: &str, doc: &Value) -> Reply {
+    call(
+        router,
+        Method::PUT,
+        "/api/v1/settings/network",
+        &[("content-type", "application/json"), ("if-match", etag)],
+        Some(&doc.to_string()),
+    )
+    .await
+}
+
+pub async fn import(router: &Router, doc: &Value) -> Reply {
+    call(
+        router,
+        Method::POST,
+        "/api/v1/settings/network/import",
+        &[("content-type", "application/json")],
+        Some(&doc.to_string()),
+    )
+    .await
+}
+
+pub fn defaults() -> Value {
+    json!({
+      "online_check":       { "enabled": true, "response_timeout_ms": 1000, "reply_port": null },
+      "scheduled_jobs":     { "never_expire": true, "expiration_minutes": 40 },
+      "scan":               { "timeout_ms": 6000, "broadcast_ip": "255.255.255.255", "reply_port": null },
+      "cluster_address":    { "enabled": false, "host": "", "port": 8443 },
+      "enrollment_address": { "enabled": false, "host": "", "port": 8443, "path_prefix": "" },
+      "distributed":        { "enabled": false }
+    })
+}
+
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Db::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// Polls `check` every 20 ms until it holds; panics after `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A plain connection to a test's database, for what the API cannot do (rewind a clock, change
+/// a row behind the servers' backs).
+pub async fn sql(env: &Env, statement: &str) {
+    match env.db {
+        Db::Postgres => {
+            let mut conn = PgConnection::connect(&env.database_url()).await.unwrap();
+            conn.execute(statement).await.unwrap();
+        }
+        Db::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&env.database_url())
+                .await
+                .unwrap();
+            conn.execute(statement).await.unwrap();
+        }
+    }
+}
+
+/// The server-sent events of `GET /api/v1/events`, read one at a time.
+pub struct Events {
+    body: Body,
+    buffer: String,
+}
+
+impl Events {
+    pub async fn open(router: &Router) -> Events {
+        let request = Request::get("/api/v1/events").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        Events {
+            body: response.into_body(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event's data, or `None` when the stream ended; keep-alive comments are skipped.
+    pub async fn next(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(serde_json::from_str(&data).expect("event data is JSON"));
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .expect("an event in time");
+            match frame {
+                None => return None,
+                Some(frame) => {
+                    if let Ok(data) = frame.unwrap().into_data() {
+                        self.buffer.push_str(&String::from_utf8_lossy(&data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips events until one of `kind` comes.
+    pub async fn next_of(&mut self, kind: &str, limit: Duration) -> Value {
+        loop {
+            let event = self.next(limit).await.expect("the stream is open");
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+}
