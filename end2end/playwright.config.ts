@@ -13,6 +13,9 @@ process.env.E2E_PHAROS_DATA_DIR = dataDir; // workers re-read this file: keep on
 // Two more servers share one PostgreSQL database (a fresh one per run) for the multi-server
 // tests. Without a reachable PostgreSQL the run fails: it is never skipped.
 export const PG_PORTS = [port + 1, port + 2];
+/** A port for a server a test starts and stops itself. */
+export const SPARE_PORT = port + 3;
+export const PHAROS_BIN = binary;
 const adminUrl = process.env.PHAROS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!process.env.E2E_PHAROS_PG_URL) {
   const name = `pharos_e2e_${process.pid}`;
@@ -39,9 +42,9 @@ const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
     ...env,
   },
 });
+// Settings reach the other server through the change bus (the poll is only a slow safety net).
 const pgEnv = {
   PHAROS_DATABASE_URL: pgUrl,
-  PHAROS_SETTINGS_POLL_MILLIS: '200',
   PHAROS_HEARTBEAT_INTERVAL_SECS: '1',
 };
 

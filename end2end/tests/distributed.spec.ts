@@ -1,5 +1,8 @@
 import { test, expect, Page } from '@playwright/test';
-import { PG_PORTS } from '../playwright.config';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { PG_PORTS, PHAROS_BIN, SPARE_PORT } from '../playwright.config';
 
 // Two servers, pg-a and pg-b, share one PostgreSQL database.
 const A = `http://127.0.0.1:${PG_PORTS[0]}`;
@@ -23,7 +26,7 @@ async function open(page: Page, base: string) {
 
 test('a change saved on one server shows on the other', async ({ page }) => {
   await putSettings(page, B, (doc) => (doc.scan.timeout_ms = 4444));
-  // settings are polled every 200 ms, the server list refreshed with each 1 s heartbeat
+  // the change travels through the database's notifications; the heartbeat is 1 s
   await expect(async () => {
     await open(page, A);
     await expect(page.locator('#scan-timeout_ms')).toHaveValue('4444', { timeout: 500 });
@@ -61,4 +64,41 @@ test('turning distributed mode off with two live servers asks first', async ({ p
   expect(stored.distributed.enabled).toBe(false);
   // stored off, running off: no restart due any more
   await expect(page.getByText(/Restart required/)).toBeHidden();
+});
+
+test('a change saved on another server is announced on the open page', async ({ page }) => {
+  await open(page, A);
+  const before = await page.locator('#scan-timeout_ms').inputValue();
+  await putSettings(page, B, (doc) => (doc.scan.timeout_ms = Number(before) === 5151 ? 5252 : 5151));
+  const live = page.locator('.live-change');
+  await expect(live).toContainText('Scan timeout');
+  await live.getByRole('button', { name: 'Load the new values' }).click();
+  await expect(page.locator('#scan-timeout_ms')).not.toHaveValue(before);
+  await expect(live).toBeHidden();
+});
+
+test('the server list follows servers joining and leaving, without a reload', async ({ page }) => {
+  await open(page, A);
+  const count = (n: number) => page.getByText(`${n} servers with a recent heartbeat use this database.`);
+  await expect(count(2)).toBeVisible();
+  const third = spawn(PHAROS_BIN, [], {
+    cwd: '..',
+    env: {
+      ...process.env,
+      PHAROS_LISTEN: `127.0.0.1:${SPARE_PORT}`,
+      PHAROS_DATA_DIR: join(process.env.E2E_PHAROS_DATA_DIR!, 'pg-c'),
+      PHAROS_SERVER_NAME: 'pg-c',
+      PHAROS_DATABASE_URL: process.env.E2E_PHAROS_PG_URL!,
+      RUST_LOG: 'warn',
+    },
+    stdio: 'inherit',
+  });
+  try {
+    await expect(count(3)).toBeVisible();
+  } finally {
+    third.kill('SIGTERM');
+    await once(third, 'exit');
+  }
+  // a server that stops cleanly says so: the others see it leave at once, not after the timeout
+  await expect(count(2)).toBeVisible({ timeout: 5_000 });
 });

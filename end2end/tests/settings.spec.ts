@@ -321,3 +321,69 @@ test('restoring a backup from the page upgrades an old one and refuses a bad one
   await expect(field(page, 'scan-timeout_ms')).toHaveValue('7000');
   expect(errors).toEqual([]);
 });
+
+async function saveElsewhere(request: APIRequestContext, change: (doc: any) => void) {
+  const current = await request.get('/api/v1/settings/network');
+  const doc = await current.json();
+  change(doc);
+  const reply = await request.put('/api/v1/settings/network', {
+    data: doc,
+    headers: { 'If-Match': current.headers()['etag'] },
+  });
+  expect(reply.status()).toBe(200);
+}
+
+test('a change saved by another administrator shows at once and can be loaded', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  await openSettings(page);
+  await saveElsewhere(request, (doc) => {
+    doc.online_check.enabled = false;
+    doc.scan.timeout_ms = 6500;
+  });
+  const live = page.locator('.live-change');
+  await expect(live).toContainText('Online check enabled, Scan timeout');
+  await expect(field(page, 'scan-timeout_ms')).toHaveValue('6000'); // nothing replaced unasked
+  await live.getByRole('button', { name: 'Load the new values' }).click();
+  await expect(field(page, 'scan-timeout_ms')).toHaveValue('6500');
+  await expect(field(page, 'online_check-enabled')).not.toBeChecked();
+  await expect(live).toBeHidden();
+  await expect(save(page)).toBeDisabled();
+  expect(errors).toEqual([]);
+});
+
+test('edits are kept when another administrator saves, and saving shows both sides', async ({ page, request }) => {
+  const errors = watchErrors(page, [412]);
+  await openSettings(page);
+  await field(page, 'online_check-response_timeout_ms').fill('3000');
+  await saveElsewhere(request, (doc) => (doc.scan.timeout_ms = 7000));
+  const live = page.locator('.live-change');
+  await expect(live).toContainText('Scan timeout');
+  await expect(live).toContainText('Your edits are kept');
+  await expect(field(page, 'online_check-response_timeout_ms')).toHaveValue('3000');
+  await save(page).click();
+  const conflict = page.locator('.conflict');
+  await expect(conflict.locator('ul.theirs')).toContainText('Scan timeout: 6000 → 7000');
+  await expect(conflict.locator('ul.mine')).toContainText('Online check response timeout: 1000 → 3000');
+  expect(errors).toEqual([]);
+});
+
+test('saving works behind a proxy that compresses answers and weakens their ETags', async ({ page }) => {
+  const errors = watchErrors(page);
+  // what nginx's `gzip on` does to the answers it compresses: the strong tag becomes W/"…"
+  await page.route('**/api/v1/settings/network', async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    if (headers['etag'] && !headers['etag'].startsWith('W/')) headers['etag'] = `W/${headers['etag']}`;
+    await route.fulfill({ response, headers });
+  });
+  await openSettings(page);
+  for (const value of ['7100', '7200']) {
+    await field(page, 'scan-timeout_ms').fill(value);
+    await save(page).click();
+    await expect(page.getByRole('status').filter({ hasText: 'saved' })).toBeVisible();
+    await expect(save(page)).toBeDisabled();
+  }
+  const stored = await (await page.request.get('/api/v1/settings/network')).json();
+  expect(stored.scan.timeout_ms).toBe(7200);
+  expect(errors).toEqual([]);
+});

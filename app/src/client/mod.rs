@@ -1,7 +1,9 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
+mod events;
 mod network_settings;
 
+pub use events::follow_events;
 pub use network_settings::{get_page_data, get_settings, get_status, import_backup, put_settings};
 
 use crate::api::ErrorBody;
@@ -20,8 +22,15 @@ pub enum Answer<T> {
     Failed(String),
 }
 
+/// The ETag of an answer. A reverse proxy that compresses answers (nginx's `gzip on`) turns a
+/// strong tag into a weak one, `W/"…"`; the version it names is the same, and a write's
+/// `If-Match` needs the strong form, so the page keeps that.
 fn etag_of(response: &Response) -> String {
-    response.headers().get("etag").unwrap_or_default()
+    let etag = response.headers().get("etag").unwrap_or_default();
+    match etag.strip_prefix("W/") {
+        Some(strong) => strong.to_owned(),
+        None => etag,
+    }
 }
 
 async fn error_text(response: Response) -> String {

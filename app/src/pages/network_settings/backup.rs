@@ -74,14 +74,20 @@ fn restore_picked_file(form: Form, picker: NodeRef<html::Input>) {
                     form.status.set(status);
                 }
                 let upgraded: Vec<String> = result.upgraded.iter().map(change_text).collect();
-                Notice::Success(if upgraded.is_empty() {
-                    "The backup was restored.".into()
-                } else {
-                    format!(
-                        "The backup was restored. Upgraded from the older format: {}.",
+                let mut text = String::from("The backup was restored.");
+                if !upgraded.is_empty() {
+                    text.push_str(&format!(
+                        " Upgraded from the older format: {}.",
                         upgraded.join("; ")
-                    )
-                })
+                    ));
+                }
+                if result.kept.iter().any(|s| s == "distributed") {
+                    text.push_str(
+                        " Distributed mode was kept as it is here: the backup comes from the \
+                         other kind of installation.",
+                    );
+                }
+                Notice::Success(text)
             }
             Answer::Invalid(errors) => Notice::Error(format!(
                 "The backup was refused and nothing changed: {}",

@@ -5,6 +5,7 @@ mod address_dialog;
 mod backup;
 mod conflict;
 mod distributed;
+mod live;
 mod online_check;
 mod preview;
 #[cfg(all(test, feature = "ssr"))]
@@ -22,6 +23,7 @@ use conflict::{Conflict, ConflictPanel};
 use distributed::{DistributedSection, RestartBanner};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use live::{LiveNotice, RemoteChange};
 use online_check::OnlineCheckSection;
 use preview::Preview;
 use save::{ConfirmDistributed, save};
@@ -82,6 +84,8 @@ struct Form {
     status: RwSignal<ServerStatus>,
     notice: RwSignal<Option<Notice>>,
     conflict: RwSignal<Option<Conflict>>,
+    /// Settings saved elsewhere since the form was loaded, until the form catches up.
+    remote: RwSignal<Option<RemoteChange>>,
     saving: RwSignal<bool>,
     confirm_distributed: RwSignal<bool>,
 }
@@ -100,6 +104,7 @@ impl Form {
             status: RwSignal::new(data.status),
             notice: RwSignal::new(None),
             conflict: RwSignal::new(None),
+            remote: RwSignal::new(None),
             saving: RwSignal::new(false),
             confirm_distributed: RwSignal::new(false),
         }
@@ -109,12 +114,14 @@ impl Form {
         self.draft.settings.with(|d| self.base.with(|b| d != b))
     }
 
-    /// Shows the given settings as saved, with nothing edited.
+    /// Shows the given settings as saved, with nothing edited. With their ETag they are the
+    /// latest known version, so a notice of changes made elsewhere is settled.
     fn reset_to(&self, settings: NetworkSettings, etag: Option<String>) {
         self.base.set(settings.clone());
         self.draft.reset(settings);
         if let Some(etag) = etag {
             self.etag.set(etag);
+            self.remote.set(None);
         }
     }
 }
@@ -141,6 +148,8 @@ fn change_text(change: &Change) -> String {
 #[component]
 fn SettingsForm(data: PageData) -> impl IntoView {
     let form = Form::new(data);
+    #[cfg(feature = "hydrate")]
+    live::follow(form);
     let draft = form.draft;
     let ha = form.ctx.installation == crate::model::Installation::Ha;
     let save_disabled =
@@ -165,6 +174,7 @@ fn SettingsForm(data: PageData) -> impl IntoView {
             }
         >
             <RestartBanner status=form.status />
+            <LiveNotice form />
             <OnlineCheckSection draft />
             <ScheduledJobsSection draft />
             <ScanSection draft />
