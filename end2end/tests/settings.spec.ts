@@ -387,3 +387,12 @@ test('saving works behind a proxy that compresses answers and weakens their ETag
   expect(stored.scan.timeout_ms).toBe(7200);
   expect(errors).toEqual([]);
 });
+
+test('the front end files have content-hashed names and are cached for good', async ({ page }) => {
+  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
+  await page.goto('/settings/network');
+  const response = await wasm;
+  expect(response.url()).toMatch(/\/pkg\/pharos\.[A-Za-z0-9_-]+\.wasm$/);
+  expect(response.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+  expect(response.headers()['content-encoding']).toMatch(/^(br|gzip)$/);
+});

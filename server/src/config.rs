@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use url::Url;
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
+/// `Debug` shows every field; the database URL shows itself redacted.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address and port the web server listens on.
@@ -116,20 +117,6 @@ impl PartialEq for DatabaseUrl {
     }
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url().ok())
-            .field("installation", &self.installation)
-            .field("server_name", &self.server_name)
-            .field("public_address", &self.public_address)
-            .field("site_root", &self.site_root)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Keys of the file, and of `PHAROS_*` variables in lower case.
 const KEYS: &[&str] = &[
     "listen",
@@ -218,6 +205,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_is_a_known_key() {
+        let mut fields: Vec<String> = serde_json::to_value(Config::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .chain(["database_url".to_owned()]) // never serialized: a secret
+            .collect();
+        fields.sort();
+        let mut keys: Vec<&str> = KEYS.to_vec();
+        keys.sort();
+        assert_eq!(fields, keys);
+    }
 
     #[test]
     fn secrets_in_database_urls_are_redacted() {

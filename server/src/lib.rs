@@ -112,9 +112,10 @@ impl Pharos {
 }
 
 /// Serves until the shutdown token fires, gives running requests the configured time to finish,
-/// then stops the workers.
+/// then stops the workers. Past the time limit, what still runs is cut off.
 pub async fn serve(pharos: Pharos, listener: TcpListener) -> anyhow::Result<()> {
     let token = pharos.workers.shutdown().clone();
+    let limit = pharos.shutdown_timeout;
     let app = pharos
         .router
         .clone()
@@ -125,25 +126,23 @@ pub async fn serve(pharos: Pharos, listener: TcpListener) -> anyhow::Result<()> 
     let mut server = std::pin::pin!(server);
     tokio::select! {
         result = &mut server => result.context("serving HTTP")?,
-        _ = token.cancelled() => {
-            match tokio::time::timeout(pharos.shutdown_timeout, &mut server).await {
-                Ok(result) => result.context("serving HTTP")?,
-                Err(_) => tracing::warn!(
-                    limit = ?pharos.shutdown_timeout,
-                    "requests still running at the shutdown time limit were cut off"
-                ),
-            }
-        }
+        _ = token.cancelled() => {}
     }
-    pharos.stop().await;
+    // Asked to stop: requests still running share one deadline with stopping the workers and
+    // closing the database (which waits for connections a request still holds).
+    let deadline = tokio::time::Instant::now() + limit;
+    match tokio::time::timeout_at(deadline, &mut server).await {
+        Ok(result) => result.context("serving HTTP")?,
+        Err(_) => tracing::warn!(
+            ?limit,
+            "requests still running at the shutdown time limit were cut off"
+        ),
+    }
+    if tokio::time::timeout_at(deadline, pharos.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?limit, "stopping took longer than the shutdown time limit");
+    }
     Ok(())
-}
-
-pub async fn launch(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let pharos = start(config, shutdown).await?;
-    serve(pharos, listener).await
 }

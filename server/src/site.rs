@@ -12,11 +12,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeader;
 
 pub fn routes(backend: Arc<dyn PageBackend>, options: LeptosOptions) -> Router {
     Router::new()
-        .nest_service("/pkg", package_files(&options))
+        .nest("/pkg", package_files(&options))
         .leptos_routes_with_context(
             &options,
             generate_route_list(App),
@@ -36,18 +35,28 @@ pub fn routes(backend: Arc<dyn PageBackend>, options: LeptosOptions) -> Router {
 /// The wasm, JavaScript and CSS of the front end. Built with content-hashed names they never
 /// change under a name, so browsers keep them for a year without asking again; a release build
 /// also brings brotli and gzip copies made at build time, sent instead of compressing per request.
-fn package_files(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
+fn package_files<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) -> Router<S> {
     let dir = PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    let cache = if options.hash_files {
+    let cache = HeaderValue::from_static(if options.hash_files {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
-    };
-    SetResponseHeader::overriding(
-        ServeDir::new(dir).precompressed_br().precompressed_gzip(),
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache),
-    )
+    });
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        // only what was found: a file missing now (an older server behind the same balancer)
+        // may exist on the next try
+        .layer(axum::middleware::map_response(
+            move |mut response: axum::response::Response| {
+                let cache = cache.clone();
+                async move {
+                    if response.status().is_success() {
+                        response.headers_mut().insert(header::CACHE_CONTROL, cache);
+                    }
+                    response
+                }
+            },
+        ))
 }
 
 /// Whether the build gave the files content-hashed names: cargo-leptos then writes their hashes

@@ -21,7 +21,16 @@ pub fn follow_events(handle: impl Fn(LiveEvent) + 'static) -> Option<AbortHandle
     let (work, stop) = abortable(async move {
         // the source must live as long as its stream
         let _source = &source;
-        while let Some(Ok((_, message))) = messages.next().await {
+        while let Some(next) = messages.next().await {
+            // A lost connection is an error event; the browser reconnects by itself unless
+            // the source gave up (closed).
+            let Ok((_, message)) = next else {
+                if _source.state() == gloo_net::eventsource::State::Closed {
+                    leptos::logging::warn!("live updates stopped: the event stream closed");
+                    break;
+                }
+                continue;
+            };
             let Some(text) = message.data().as_string() else {
                 continue;
             };

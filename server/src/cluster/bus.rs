@@ -44,7 +44,7 @@ impl Topic {
 pub enum Remote {
     /// Another server (or this one) committed a change of this kind.
     Changed(Topic),
-    /// The connection was lost and is back: anything may have changed meanwhile.
+    /// Listening (again): anything may have changed while nobody listened.
     Reconnected,
 }
 
@@ -109,10 +109,12 @@ async fn listen_once(
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
+    // Whatever was committed before this connection listened (at start: between reading the
+    // state and now) came with no notification here: followers re-read.
     if *connected_before {
         tracing::info!("database notifications are back; re-reading shared state");
-        let _ = remote.send(Remote::Reconnected);
     }
+    let _ = remote.send(Remote::Reconnected);
     *connected_before = true;
     // `try_recv` answers `None` when the connection is lost. sqlx would reconnect on the next
     // call, silently; a new listener instead lets this loop say "re-read everything".

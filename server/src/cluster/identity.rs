@@ -118,6 +118,8 @@ fn server_id(path: &PathBuf) -> anyhow::Result<String> {
     file.as_file().sync_all()?;
     file.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
+    // the rename is durable only once the directory is
+    File::open(dir)?.sync_all()?;
     Ok(id)
 }
 

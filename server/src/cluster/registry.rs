@@ -57,6 +57,9 @@ pub struct Registry {
     identity: Identity,
     timeout: i64,
     view: ArcSwap<View>,
+    /// One refresh at a time (the heartbeat and the follower both refresh), so an older reading
+    /// never replaces a newer one and each change is announced once.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
@@ -67,25 +70,7 @@ impl Registry {
         identity: Identity,
         heartbeat_timeout: Duration,
     ) -> Result<Registry, DbError> {
-        let sql = format!(
-            "INSERT INTO servers (id, name, addresses, started_at, last_heartbeat, stopped_at) \
-             VALUES ($1, $2, $3, {now}, {now}, NULL) ON CONFLICT (id) DO UPDATE SET \
-             name = excluded.name, addresses = excluded.addresses, \
-             started_at = excluded.started_at, last_heartbeat = excluded.last_heartbeat, \
-             stopped_at = NULL",
-            now = db.now_sql()
-        );
-        let addresses = serde_json::to_string(&identity.addresses).unwrap_or_else(|_| "[]".into());
-        let mut tx = db.begin().await?;
-        on_backend!(&mut tx, tx => sqlx::query(&sql)
-            .bind(&identity.id)
-            .bind(&identity.name)
-            .bind(&addresses)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ()))?;
-        bus::notify(&mut tx, Topic::Servers).await?;
-        tx.commit().await?;
+        upsert(&db, &identity).await?;
         let view = read(&db).await?;
         Ok(Registry {
             db,
@@ -93,6 +78,7 @@ impl Registry {
             identity,
             timeout: i64::try_from(heartbeat_timeout.as_millis()).unwrap_or(i64::MAX),
             view: ArcSwap::from_pointee(view),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -106,19 +92,23 @@ impl Registry {
             "UPDATE servers SET last_heartbeat = {}, stopped_at = NULL WHERE id = $1",
             self.db.now_sql()
         );
-        on_backend!(&self.db.pool, pool => sqlx::query(&sql)
+        let updated = on_backend!(&self.db.pool, pool => sqlx::query(&sql)
             .bind(&self.identity.id)
             .execute(pool)
             .await
-            .map(|_| ()))?;
+            .map(|r| r.rows_affected()))?;
+        if updated == 0 {
+            tracing::warn!("this server's row was deleted; registering again");
+            upsert(&self.db, &self.identity).await?;
+        }
         self.refresh().await
     }
 
     /// Re-reads the list and tells subscribers which servers joined or left since the last time.
     pub async fn refresh(&self) -> Result<(), DbError> {
-        let new = read(&self.db).await?;
-        let old = self.view.swap(Arc::new(new));
-        let new = self.view.load();
+        let _one_at_a_time = self.refreshing.lock().await;
+        let new = Arc::new(read(&self.db).await?);
+        let old = self.view.swap(new.clone());
         let (before, after) = (old.alive_ids(self.timeout), new.alive_ids(self.timeout));
         for row in &new.rows {
             let id = row.id.as_str();
@@ -203,6 +193,30 @@ impl Registry {
             });
         (this, servers)
     }
+}
+
+/// Records the server as started (again), and tells the others.
+async fn upsert(db: &Db, identity: &Identity) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO servers (id, name, addresses, started_at, last_heartbeat, stopped_at) \
+         VALUES ($1, $2, $3, {now}, {now}, NULL) ON CONFLICT (id) DO UPDATE SET \
+         name = excluded.name, addresses = excluded.addresses, \
+         started_at = excluded.started_at, last_heartbeat = excluded.last_heartbeat, \
+         stopped_at = NULL",
+        now = db.now_sql()
+    );
+    let addresses = serde_json::to_string(&identity.addresses).unwrap_or_else(|_| "[]".into());
+    let mut tx = db.begin().await?;
+    on_backend!(&mut tx, tx => sqlx::query(&sql)
+        .bind(&identity.id)
+        .bind(&identity.name)
+        .bind(&addresses)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ()))?;
+    bus::notify(&mut tx, Topic::Servers).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn read(db: &Db) -> Result<View, DbError> {

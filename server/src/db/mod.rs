@@ -111,13 +111,6 @@ impl Db {
         Ok(Db { pool, id })
     }
 
-    pub fn kind(&self) -> DatabaseKind {
-        match self.pool {
-            Backend::Sqlite(_) => DatabaseKind::Sqlite,
-            Backend::Postgres(_) => DatabaseKind::Postgres,
-        }
-    }
-
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match &self.pool {
             Backend::Sqlite(pool) => Backend::Sqlite(pool.begin().await?),

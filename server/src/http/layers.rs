@@ -49,3 +49,36 @@ pub fn around(router: Router) -> Router {
                 }),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, http::header, routing::get};
+    use tower::ServiceExt;
+
+    /// A compressed answer is another representation: it gets a tag of its own.
+    #[tokio::test]
+    async fn compressed_answers_carry_their_own_tag() {
+        let big = "x".repeat(4096);
+        let router = around(Router::new().route(
+            "/doc",
+            get(move || async move { ([(header::ETAG, "\"db.7\"")], big) }),
+        ));
+        let fetch = |encoding: &'static str| {
+            let router = router.clone();
+            async move {
+                let request = Request::get("/doc")
+                    .header(header::ACCEPT_ENCODING, encoding)
+                    .body(Body::empty())
+                    .unwrap();
+                router.oneshot(request).await.unwrap()
+            }
+        };
+        let gzip = fetch("gzip").await;
+        assert_eq!(gzip.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(gzip.headers()[header::ETAG], "\"db.7-gzip\"");
+        let plain = fetch("identity").await;
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.headers()[header::ETAG], "\"db.7\"");
+    }
+}

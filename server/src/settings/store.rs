@@ -87,31 +87,33 @@ pub async fn replace(
     let mut tx = db.begin().await?;
     // Claiming the row with the version check first takes its write lock, which serialises
     // concurrent writers on both databases; one that waited sees the new revision and fails.
-    let claimed = on_backend!(&mut tx, tx => match expected {
-        Some(revision) => sqlx::query(
-            "UPDATE settings SET revision = revision + 1 WHERE name = $1 AND revision = $2",
-        )
-        .bind(NETWORK)
-        .bind(revision)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        None => sqlx::query("UPDATE settings SET revision = revision + 1 WHERE name = $1")
+    // The same statement returns the document it now holds the lock on.
+    let claimed: Option<(String, i64)> = on_backend!(&mut tx, tx => {
+        let row = match expected {
+            Some(revision) => sqlx::query(
+                "UPDATE settings SET revision = revision + 1 WHERE name = $1 AND revision = $2 \
+                 RETURNING document, revision",
+            )
             .bind(NETWORK)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
+            .bind(revision)
+            .fetch_optional(&mut **tx)
+            .await?,
+            None => sqlx::query(
+                "UPDATE settings SET revision = revision + 1 WHERE name = $1 \
+                 RETURNING document, revision",
+            )
+            .bind(NETWORK)
+            .fetch_optional(&mut **tx)
+            .await?,
+        };
+        match row {
+            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            None => None,
+        }
     });
-    if claimed == 0 {
+    let Some((document, revision)) = claimed else {
         return Err(DbError::Conflict);
-    }
-    let (document, revision): (String, i64) = on_backend!(&mut tx, tx => {
-        let row = sqlx::query("SELECT document, revision FROM settings WHERE name = $1")
-            .bind(NETWORK)
-            .fetch_one(&mut **tx)
-            .await?;
-        (row.try_get(0)?, row.try_get(1)?)
-    });
+    };
     let old = parse(&document, revision - 1)?;
     if distributed == Distributed::Keep {
         new.distributed = old.settings.distributed.clone();

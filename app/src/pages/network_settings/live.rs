@@ -102,7 +102,7 @@ fn settings_changed(form: Form, etag: String, fields: Vec<Field>) {
 
 /// Events may have been missed: compare with what is stored now.
 #[cfg(feature = "hydrate")]
-async fn resync(form: Form) {
+pub(super) async fn resync(form: Form) {
     if let Ok((current, etag)) = crate::client::get_settings().await
         && !form.etag.with_untracked(|e| *e == etag)
     {

@@ -61,9 +61,6 @@ async fn send(form: Form) {
             form.reset_to(settings, Some(etag));
             form.notice
                 .set(Some(Notice::Success("The settings were saved.".into())));
-            if let Ok(status) = client::get_status().await {
-                form.status.set(status);
-            }
         }
         Answer::Invalid(errors) => {
             form.notice.set(Some(Notice::Error(format!(
@@ -100,6 +97,9 @@ async fn send(form: Form) {
             .set(Some(Notice::Error(format!("Nothing was saved: {e}")))),
     }
     form.saving.set(false);
+    // Events that came while saving were set aside (they may be this save's own); whether
+    // someone saved after it is settled by comparing with what is stored now.
+    super::live::resync(form).await;
 }
 
 /// Asks before a save turns distributed mode off while other servers run.
