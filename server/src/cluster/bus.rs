@@ -30,20 +30,28 @@ impl Topic {
         }
     }
 
-    fn parse(payload: &str) -> Option<Topic> {
-        match payload {
-            "settings" => Some(Topic::Settings),
-            "servers" => Some(Topic::Servers),
-            _ => None,
-        }
+    /// `settings:42` or `servers`.
+    fn parse(payload: &str) -> Option<(Topic, Option<i64>)> {
+        let (topic, version) = match payload.split_once(':') {
+            Some((topic, version)) => (topic, Some(version.parse().ok()?)),
+            None => (payload, None),
+        };
+        let topic = match topic {
+            "settings" => Topic::Settings,
+            "servers" => Topic::Servers,
+            _ => return None,
+        };
+        Some((topic, version))
     }
 }
 
 /// A signal from the database to this server's followers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Remote {
-    /// Another server (or this one) committed a change of this kind.
-    Changed(Topic),
+    /// A server (this one too) committed a change of this kind, making this the area's version
+    /// (its revision, where the area counts them), so a follower that has it already need not
+    /// read again.
+    Changed(Topic, Option<i64>),
     /// Listening (again): anything may have changed while nobody listened.
     Reconnected,
 }
@@ -120,8 +128,8 @@ async fn listen_once(
     // call, silently; a new listener instead lets this loop say "re-read everything".
     while let Some(notification) = listener.try_recv().await? {
         match Topic::parse(notification.payload()) {
-            Some(topic) => {
-                let _ = remote.send(Remote::Changed(topic));
+            Some((topic, version)) => {
+                let _ = remote.send(Remote::Changed(topic, version));
             }
             None => tracing::debug!(payload = notification.payload(), "unknown notification"),
         }
@@ -132,13 +140,33 @@ async fn listen_once(
 /// Makes the transaction notify every server sharing the database when it commits (PostgreSQL
 /// delivers notifications only on commit). On SQLite there is only this server: the writer
 /// publishes its event itself.
-pub async fn notify(tx: &mut Tx, topic: Topic) -> Result<(), sqlx::Error> {
+pub async fn notify(tx: &mut Tx, topic: Topic, version: Option<i64>) -> Result<(), sqlx::Error> {
     if let Backend::Postgres(tx) = tx {
+        let payload = match version {
+            Some(version) => format!("{}:{version}", topic.as_str()),
+            None => topic.as_str().to_owned(),
+        };
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(topic.as_str())
+            .bind(payload)
             .execute(&mut **tx)
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads() {
+        assert_eq!(
+            Topic::parse("settings:42"),
+            Some((Topic::Settings, Some(42)))
+        );
+        assert_eq!(Topic::parse("servers"), Some((Topic::Servers, None)));
+        assert_eq!(Topic::parse("settings:x"), None);
+        assert_eq!(Topic::parse("jobs"), None);
+    }
 }

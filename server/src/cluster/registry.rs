@@ -131,9 +131,9 @@ impl Registry {
         workers.spawn("server-follower", async move {
             loop {
                 match signals.recv().await {
-                    Ok(Remote::Changed(Topic::Servers) | Remote::Reconnected)
+                    Ok(Remote::Changed(Topic::Servers, _) | Remote::Reconnected)
                     | Err(RecvError::Lagged(_)) => {}
-                    Ok(Remote::Changed(_)) => continue,
+                    Ok(Remote::Changed(..)) => continue,
                     Err(RecvError::Closed) => break,
                 }
                 if let Err(e) = this.refresh().await {
@@ -156,7 +156,7 @@ impl Registry {
             .execute(&mut **tx)
             .await
             .map(|_| ()))?;
-        bus::notify(&mut tx, Topic::Servers).await?;
+        bus::notify(&mut tx, Topic::Servers, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -214,7 +214,7 @@ async fn upsert(db: &Db, identity: &Identity) -> Result<(), DbError> {
         .execute(&mut **tx)
         .await
         .map(|_| ()))?;
-    bus::notify(&mut tx, Topic::Servers).await?;
+    bus::notify(&mut tx, Topic::Servers, None).await?;
     tx.commit().await?;
     Ok(())
 }

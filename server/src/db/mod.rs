@@ -81,6 +81,8 @@ impl Db {
                 let pool = SqlitePoolOptions::new()
                     // one writer at a time anyway; readers are served from memory
                     .max_connections(4)
+                    // a local file: no point in a round trip to test it before every use
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
@@ -96,6 +98,9 @@ impl Db {
                     .context("reading the PostgreSQL database URL")?;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
+                    // a broken connection fails its statement and is dropped from the pool; a
+                    // test before every use would add a round trip to every transaction
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await

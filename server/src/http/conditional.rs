@@ -36,7 +36,7 @@ pub fn matches(if_match: &IfMatch, tag: &str) -> bool {
 }
 
 /// Gives a response that Pharos compressed a tag of its own (`"3.7"` → `"3.7-gzip"`).
-pub async fn tag_encoded(mut response: Response) -> Response {
+pub fn tag_encoded(mut response: Response) -> Response {
     let Some(encoding) = response
         .headers()
         .get(header::CONTENT_ENCODING)

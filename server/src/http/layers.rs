@@ -25,7 +25,8 @@ pub fn around(router: Router) -> Router {
         );
     router
         .layer(compression)
-        .layer(axum::middleware::map_response(
+        // synchronous: no future to allocate per request
+        .layer(tower::util::MapResponseLayer::new(
             super::conditional::tag_encoded,
         ))
         .layer(

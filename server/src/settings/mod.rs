@@ -181,9 +181,12 @@ impl Settings {
                 tokio::select! {
                     _ = ticker.tick() => {}
                     signal = signals.recv() => match signal {
-                        Ok(Remote::Changed(Topic::Settings) | Remote::Reconnected)
+                        // this server's own write, or one it has read already
+                        Ok(Remote::Changed(Topic::Settings, Some(revision)))
+                            if revision <= this.snapshot().stored.revision => continue,
+                        Ok(Remote::Changed(Topic::Settings, _) | Remote::Reconnected)
                         | Err(RecvError::Lagged(_)) => {}
-                        Ok(Remote::Changed(_)) => continue,
+                        Ok(Remote::Changed(..)) => continue,
                         Err(RecvError::Closed) => break,
                     },
                 }

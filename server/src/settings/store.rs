@@ -147,7 +147,7 @@ pub async fn replace(
         })
         .collect();
     audit::record(&mut tx, actor, action, &records).await?;
-    bus::notify(&mut tx, Topic::Settings).await?;
+    bus::notify(&mut tx, Topic::Settings, Some(revision)).await?;
     tx.commit().await?;
     Ok(Replaced {
         stored: StoredSettings {
