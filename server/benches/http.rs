@@ -7,7 +7,6 @@
 //! `scripts/bench [--seconds S] [--rounds R] [--connections C] [--only TEXT]` builds what it needs
 //! and runs this (see BENCHMARKS.md).
 
-use sqlx::{Connection, Executor, PgConnection};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -278,16 +277,9 @@ end
     path
 }
 
-fn admin_url() -> String {
-    std::env::var("PHAROS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh PostgreSQL database for this run, dropped at the end.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
+#[path = "../tests/support/postgres.rs"]
+mod postgres;
+use postgres::PgDatabase;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -295,41 +287,6 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-impl PgDatabase {
-    fn create(tag: &str) -> PgDatabase {
-        let name = format!("pharos_bench_{tag}_{}", std::process::id());
-        block_on(async {
-            let mut conn = PgConnection::connect(&admin_url())
-                .await
-                .expect("PostgreSQL");
-            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await
-                .unwrap();
-            conn.execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .unwrap();
-        });
-        let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        block_on(async move {
-            if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                let _ = conn
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await;
-            }
-        });
-    }
 }
 
 /// A row of the table: how to measure it once, and what it is compared with.
@@ -362,10 +319,10 @@ fn main() {
         dir.path().join("sqlite").display()
     );
     let (_sqlite, on_sqlite) = pharos(dir.path(), "sqlite", &sqlite_url);
-    let pg = PgDatabase::create("put");
+    let pg = block_on(PgDatabase::create("bench_put"));
     let (_pg, on_pg) = pharos(dir.path(), "postgres", &pg.url);
     let plain_sqlite = format!("sqlite://{}/plain.db?mode=rwc", dir.path().display());
-    let plain_pg = PgDatabase::create("plain");
+    let plain_pg = block_on(PgDatabase::create("bench_plain"));
     let script = put_script(dir.path());
     let c = o.connections;
     let get = |url: String, headers: &'static [&'static str]| -> Box<dyn Fn(u32) -> Figures> {

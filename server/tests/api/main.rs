@@ -31,55 +31,9 @@ pub enum Db {
     Postgres,
 }
 
-fn admin_url() -> String {
-    std::env::var("PHAROS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A PostgreSQL database made for one test and dropped after it.
-pub struct PgDatabase {
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> PgDatabase {
-        let admin = admin_url();
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is needed for these tests (set PHAROS_TEST_POSTGRES_URL): {e}")
-        });
-        let name = format!("pharos_t_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create test database");
-        let base = admin.rsplit_once('/').expect("URL has a database").0;
-        PgDatabase {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside any runtime we could block; a short-lived one does the clean-up.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let _ = conn
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
+#[path = "../support/postgres.rs"]
+mod postgres;
+pub use postgres::PgDatabase;
 
 /// One database (and data directory) that several server instances can use in turn or at once.
 pub struct Env {
@@ -95,7 +49,7 @@ impl Env {
             dir: tempfile::tempdir().expect("temp dir"),
             pg: match db {
                 Db::Sqlite => None,
-                Db::Postgres => Some(PgDatabase::create().await),
+                Db::Postgres => Some(PgDatabase::create("t").await),
             },
         }
     }
