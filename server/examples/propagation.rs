@@ -13,6 +13,9 @@ use hyper_util::rt::TokioExecutor;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+#[path = "../tests/support/sse.rs"]
+mod sse;
+
 type Http = Client<HttpConnector, Full<Bytes>>;
 
 #[tokio::main(flavor = "current_thread")]
@@ -40,18 +43,12 @@ async fn main() -> anyhow::Result<()> {
                 continue;
             };
             buffer.push_str(&String::from_utf8_lossy(&data));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let at = Instant::now();
-                for line in block.lines() {
-                    let Some(json) = line.strip_prefix("data:") else {
-                        continue;
-                    };
-                    let event: serde_json::Value = serde_json::from_str(json.trim())?;
-                    if event["type"] == "settings_changed" {
-                        let etag = event["etag"].as_str().unwrap_or_default().to_owned();
-                        let _ = seen_tx.send((etag, at));
-                    }
+            let at = Instant::now();
+            for json in sse::take_events(&mut buffer) {
+                let event: serde_json::Value = serde_json::from_str(&json)?;
+                if event["type"] == "settings_changed" {
+                    let etag = event["etag"].as_str().unwrap_or_default().to_owned();
+                    let _ = seen_tx.send((etag, at));
                 }
             }
         }

@@ -33,6 +33,8 @@ pub enum Db {
 
 #[path = "../support/postgres.rs"]
 mod postgres;
+#[path = "../support/sse.rs"]
+mod sse;
 pub use postgres::PgDatabase;
 
 /// One database (and data directory) that several server instances can use in turn or at once.
@@ -232,6 +234,7 @@ pub async fn sql(env: &Env, statement: &str) {
 pub struct Events {
     body: Body,
     buffer: String,
+    ready: std::collections::VecDeque<String>,
 }
 
 impl Events {
@@ -246,6 +249,7 @@ impl Events {
         Events {
             body: response.into_body(),
             buffer: String::new(),
+            ready: Default::default(),
         }
     }
 
@@ -253,16 +257,7 @@ impl Events {
     pub async fn next(&mut self, limit: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let data: String = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
+            if let Some(data) = self.ready.pop_front() {
                 return Some(serde_json::from_str(&data).expect("event data is JSON"));
             }
             let frame = tokio::time::timeout_at(deadline, self.body.frame())
@@ -273,6 +268,7 @@ impl Events {
                 Some(frame) => {
                     if let Ok(data) = frame.unwrap().into_data() {
                         self.buffer.push_str(&String::from_utf8_lossy(&data));
+                        self.ready.extend(sse::take_events(&mut self.buffer));
                     }
                 }
             }
