@@ -6,6 +6,9 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod discovery;
+pub use discovery::*;
+
 pub const SETTINGS_URL: &str = "/api/v1/settings/network";
 pub const SERVER_URL: &str = "/api/v1/server";
 pub const EXPORT_URL: &str = "/api/v1/settings/network/export";
@@ -87,6 +90,17 @@ pub enum LiveEvent {
     ServerLeft {
         server: ServerEntry,
     },
+    /// A device was registered or removed.
+    DevicesChanged,
+    /// Devices whose status changed in an online-check round, with the new counts. When too many
+    /// changed to list, `changes` is empty and `complete` false: re-read the list.
+    DeviceStatus {
+        changes: Vec<StatusChange>,
+        complete: bool,
+        counts: StatusCounts,
+    },
+    /// A job was created, changed or deleted, or one of its executions changed.
+    JobsChanged,
     /// Events may have been missed (the stream just opened, or fell behind): re-read what is shown.
     Resync,
 }

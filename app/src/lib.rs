@@ -23,6 +23,19 @@ pub trait PageBackend: Send + Sync {
     fn page_data(&self) -> api::PageData;
 }
 
+/// A future the server's page data sources return.
+#[cfg(feature = "ssr")]
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Where the server renders the discovery pages from (the database and the running scans);
+/// provided as context.
+#[cfg(feature = "ssr")]
+pub trait DiscoveryBackend: Send + Sync {
+    fn devices(&self, query: api::DeviceQuery) -> BoxFuture<Result<api::DevicePage, String>>;
+    fn scans(&self) -> BoxFuture<Result<api::ScanList, String>>;
+    fn jobs(&self) -> BoxFuture<Result<api::JobList, String>>;
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>

@@ -39,6 +39,20 @@ pub struct Config {
     pub settings_poll_millis: u64,
     /// How long running requests may take to finish once the server is asked to stop.
     pub shutdown_timeout_secs: u64,
+    /// UDP port devices listen on for scans, status queries and commands.
+    pub device_port: u16,
+    /// Local address the discovery sockets bind to (the reply ports are opened on it).
+    pub udp_bind: std::net::IpAddr,
+    /// Seconds between two online-check rounds (a round that runs longer delays the next).
+    pub online_check_interval_secs: u64,
+    /// Scan datagrams per second, so a scan does not flood a real network; 0 sends as fast as the
+    /// machine can.
+    pub scan_send_rate: u32,
+    /// Where Wake-on-LAN magic packets go: a broadcast address of the devices' network.
+    pub wake_on_lan_address: std::net::Ipv4Addr,
+    pub wake_on_lan_port: u16,
+    /// How often the scheduler looks for due job executions.
+    pub scheduler_tick_millis: u64,
 }
 
 impl Default for Config {
@@ -55,6 +69,13 @@ impl Default for Config {
             heartbeat_timeout_secs: 30,
             settings_poll_millis: 10_000,
             shutdown_timeout_secs: 10,
+            device_port: 30005,
+            udp_bind: std::net::IpAddr::from([0, 0, 0, 0]),
+            online_check_interval_secs: 3,
+            scan_send_rate: 2_000,
+            wake_on_lan_address: std::net::Ipv4Addr::BROADCAST,
+            wake_on_lan_port: 9,
+            scheduler_tick_millis: 1_000,
         }
     }
 }
@@ -130,6 +151,13 @@ const KEYS: &[&str] = &[
     "heartbeat_timeout_secs",
     "settings_poll_millis",
     "shutdown_timeout_secs",
+    "device_port",
+    "udp_bind",
+    "online_check_interval_secs",
+    "scan_send_rate",
+    "wake_on_lan_address",
+    "wake_on_lan_port",
+    "scheduler_tick_millis",
 ];
 
 /// `PHAROS_*` variables that configure nothing (a typo, most likely), for a warning at start.
