@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod discovery;
 pub mod http;
 mod router;
 pub mod settings;
@@ -33,6 +34,7 @@ pub struct Pharos {
     pub status: Status,
     pub db: Db,
     pub bus: Bus,
+    pub discovery: Arc<discovery::Discovery>,
     workers: Workers,
     shutdown_timeout: Duration,
     _lock: DataDirLock,
@@ -87,13 +89,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         settings.follow(&workers, config.settings_poll());
         registry.follow(&workers);
     }
+    let discovery = discovery::Discovery::start(
+        db.clone(),
+        bus.clone(),
+        settings.clone(),
+        &config,
+        registry.identity().id.clone(),
+        &workers,
+    )
+    .await
+    .context("starting discovery")?;
     let status = Status { registry, settings };
-    let router = router::router(&status, &db, &bus, &workers, &config);
+    let router = router::router(&status, &discovery, &db, &bus, &workers, &config);
     Ok(Pharos {
         router,
         status,
         db,
         bus,
+        discovery,
         workers,
         shutdown_timeout: config.shutdown_timeout(),
         _lock: lock,

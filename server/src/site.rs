@@ -1,7 +1,7 @@
 //! The server-rendered pages and the built site's static files.
 
 use crate::config::Config;
-use app::{App, PageBackend, shell};
+use app::{App, DiscoveryBackend, PageBackend, shell};
 use axum::{
     Router,
     http::{HeaderValue, StatusCode, header},
@@ -13,13 +13,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 
-pub fn routes(backend: Arc<dyn PageBackend>, options: LeptosOptions) -> Router {
+pub fn routes(
+    backend: Arc<dyn PageBackend>,
+    discovery: Arc<dyn DiscoveryBackend>,
+    options: LeptosOptions,
+) -> Router {
     Router::new()
         .nest("/pkg", package_files(&options))
         .leptos_routes_with_context(
             &options,
             generate_route_list(App),
-            move || provide_context(backend.clone()),
+            move || {
+                provide_context(backend.clone());
+                provide_context(discovery.clone());
+            },
             {
                 let options = options.clone();
                 move || shell(options.clone())

@@ -20,6 +20,9 @@ const CHANNEL: &str = "pharos_changes";
 pub enum Topic {
     Settings,
     Servers,
+    /// Devices registered or removed (their statuses travel with the online check's events).
+    Devices,
+    Jobs,
 }
 
 impl Topic {
@@ -27,6 +30,8 @@ impl Topic {
         match self {
             Topic::Settings => "settings",
             Topic::Servers => "servers",
+            Topic::Devices => "devices",
+            Topic::Jobs => "jobs",
         }
     }
 
@@ -39,6 +44,8 @@ impl Topic {
         let topic = match topic {
             "settings" => Topic::Settings,
             "servers" => Topic::Servers,
+            "devices" => Topic::Devices,
+            "jobs" => Topic::Jobs,
             _ => return None,
         };
         Some((topic, version))
@@ -167,6 +174,7 @@ mod tests {
         );
         assert_eq!(Topic::parse("servers"), Some((Topic::Servers, None)));
         assert_eq!(Topic::parse("settings:x"), None);
-        assert_eq!(Topic::parse("jobs"), None);
+        assert_eq!(Topic::parse("jobs"), Some((Topic::Jobs, None)));
+        assert_eq!(Topic::parse("robots"), None);
     }
 }

@@ -54,3 +54,28 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+/// A JSON body of type `T`: the media type, size limit and syntax checked as for [`JsonValue`],
+/// then the shape, with the path of what does not fit (`targets[2]: invalid type …`).
+pub struct JsonBody<T, const LIMIT: usize>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonValue(value) = JsonValue::<LIMIT>::from_request(request, state).await?;
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                ApiError::BadRequest(if path == "." {
+                    format!("the request body does not fit: {inner}")
+                } else {
+                    format!("{path}: {inner}")
+                })
+            })
+    }
+}

@@ -22,6 +22,11 @@ pub enum ApiError {
         "the settings were changed since you loaded them (If-Match does not match the current ETag)"
     )]
     PreconditionFailed,
+    /// The request clashes with what exists (a device registered twice, a port in use).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("send the document as application/json")]
     UnsupportedMediaType,
     #[error("the request body is larger than the {0} bytes this request accepts")]
@@ -44,6 +49,8 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

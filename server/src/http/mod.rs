@@ -7,6 +7,6 @@ pub mod conditional;
 mod error;
 pub mod layers;
 
-pub use body::{JsonValue, SETTINGS_BODY_LIMIT};
+pub use body::{JsonBody, JsonValue, SETTINGS_BODY_LIMIT};
 pub use client::ClientAddr;
 pub use error::ApiError;

@@ -6,6 +6,7 @@
 //! skipped.
 
 mod cluster;
+mod discovery;
 mod serving;
 mod settings;
 
@@ -35,6 +36,8 @@ pub enum Db {
 mod postgres;
 #[path = "../support/sse.rs"]
 mod sse;
+#[path = "../support/devsim.rs"]
+pub mod devsim;
 pub use postgres::PgDatabase;
 
 /// One database (and data directory) that several server instances can use in turn or at once.
@@ -64,7 +67,8 @@ impl Env {
     }
 
     /// A server's configuration. Settings saved elsewhere reach it only through the change bus
-    /// (the safety-net poll is an hour), so tests of propagation test the bus.
+    /// (the safety-net poll is an hour), so tests of propagation test the bus. Discovery sends
+    /// only on loopback; its rounds and jobs run when a test asks (the interval is an hour).
     pub fn config(&self, server: &str, installation: &str) -> Config {
         let data_dir = self.dir.path().join(server);
         Config {
@@ -74,6 +78,12 @@ impl Env {
             installation: serde_json::from_value(json!(installation)).expect("installation"),
             server_name: Some(server.into()),
             site_root: Some(self.dir.path().join("site")),
+            udp_bind: [127, 0, 0, 1].into(),
+            device_port: devsim::free_udp_port(),
+            wake_on_lan_address: [127, 255, 255, 255].into(),
+            wake_on_lan_port: devsim::free_udp_port(),
+            online_check_interval_secs: 3600,
+            scan_send_rate: 0,
             ..Config::default()
         }
     }

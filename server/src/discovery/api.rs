@@ -1,0 +1,302 @@
+//! `/api/v1/devices`, `/api/v1/online-check/run`, `/api/v1/scans` and `/api/v1/jobs`.
+
+use super::devices::{self, Details, RegisterError};
+use super::{Discovery, RunError, jobs};
+use crate::http::{ApiError, JsonBody};
+use app::api::{
+    DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled,
+    JobList, NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered,
+    RoundReport, SCANS_URL, Scan, ScanList, ScanStarted,
+};
+use app::model::{
+    FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
+};
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Small documents: one device, one job, one scan request.
+const SMALL: usize = 64 * 1024;
+/// Registering every device a large scan found: 65,536 MACs.
+const LARGE: usize = 4 * 1024 * 1024;
+
+type Discovered = State<Arc<Discovery>>;
+
+pub fn routes() -> Router<Arc<Discovery>> {
+    Router::new()
+        .route(DEVICES_URL, get(list_devices).post(register_device))
+        .route(
+            &format!("{DEVICES_URL}/{{id}}"),
+            get(get_device).delete(remove_device),
+        )
+        .route(ONLINE_CHECK_RUN_URL, post(run_online_check))
+        .route(SCANS_URL, get(list_scans).post(start_scan))
+        .route(&format!("{SCANS_URL}/{{id}}"), get(get_scan))
+        .route(&format!("{SCANS_URL}/{{id}}/cancel"), post(cancel_scan))
+        .route(&format!("{SCANS_URL}/{{id}}/register"), post(register_found))
+        .route(JOBS_URL, get(list_jobs).post(create_job))
+        .route(&format!("{JOBS_URL}/{{id}}"), get(get_job).delete(delete_job))
+        .route(&format!("{JOBS_URL}/{{id}}/enabled"), post(enable_job))
+}
+
+fn created<T: serde::Serialize>(location: String, body: T) -> Response {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response()
+}
+
+async fn list_devices(
+    State(discovery): Discovered,
+    query: Result<Query<DeviceQuery>, QueryRejection>,
+) -> Result<Json<DevicePage>, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{}; use status=online|offline|unknown, offset and limit",
+            e.body_text()
+        ))
+    })?;
+    Ok(Json(devices::page(discovery.db(), &query).await?))
+}
+
+async fn get_device(
+    State(discovery): Discovered,
+    Path(id): Path<i64>,
+) -> Result<Json<Device>, ApiError> {
+    devices::get(discovery.db(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_device(id))
+}
+
+fn no_device(id: i64) -> ApiError {
+    ApiError::NotFound(format!("there is no device {id}"))
+}
+
+async fn register_device(
+    State(discovery): Discovered,
+    JsonBody(device): JsonBody<NewDevice, SMALL>,
+) -> Result<Response, ApiError> {
+    let device = validate_device(&device).map_err(ApiError::Invalid)?;
+    let device = devices::register(discovery.db(), &device)
+        .await
+        .map_err(|e| match e {
+            RegisterError::Db(e) => ApiError::from(e),
+            taken => ApiError::Conflict(taken.to_string()),
+        })?;
+    discovery.devices_changed();
+    Ok(created(format!("{DEVICES_URL}/{}", device.id), device))
+}
+
+async fn remove_device(
+    State(discovery): Discovered,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !devices::remove(discovery.db(), id).await? {
+        return Err(no_device(id));
+    }
+    discovery.devices_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn run_online_check(State(discovery): Discovered) -> Result<Json<RoundReport>, ApiError> {
+    match discovery.online.run(None).await {
+        Ok(report) => Ok(Json(report)),
+        Err(RunError::Disabled) => Err(ApiError::Conflict(RunError::Disabled.to_string())),
+        Err(RunError::Failed(e)) => Err(ApiError::Internal(e)),
+    }
+}
+
+async fn start_scan(
+    State(discovery): Discovered,
+    JsonBody(scan): JsonBody<NewScan, SMALL>,
+) -> Result<Response, ApiError> {
+    let target = validate_scan(&scan).map_err(ApiError::Invalid)?;
+    let texts = scan.ranges.iter().map(|r| r.trim().to_owned()).collect();
+    let run = discovery
+        .scans
+        .start(target, texts)
+        .map_err(|e| ApiError::Conflict(format!("the scan could not start: {e}")))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("{SCANS_URL}/{}", run.id))],
+        Json(ScanStarted { id: run.id.clone() }),
+    )
+        .into_response())
+}
+
+async fn list_scans(State(discovery): Discovered) -> Json<ScanList> {
+    Json(discovery.scans.list())
+}
+
+fn find_scan(discovery: &Discovery, id: &str) -> Result<Arc<super::ScanRun>, ApiError> {
+    discovery
+        .scans
+        .get(id)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no scan {id} on this server")))
+}
+
+async fn get_scan(
+    State(discovery): Discovered,
+    Path(id): Path<String>,
+) -> Result<Json<Scan>, ApiError> {
+    let run = find_scan(&discovery, &id)?;
+    let registered = discovery.registered_macs().await?;
+    Ok(Json(run.view(true, &registered)))
+}
+
+async fn cancel_scan(
+    State(discovery): Discovered,
+    Path(id): Path<String>,
+) -> Result<Json<Scan>, ApiError> {
+    let run = find_scan(&discovery, &id)?;
+    run.cancel();
+    run.finished().await;
+    let registered = discovery.registered_macs().await?;
+    Ok(Json(run.view(true, &registered)))
+}
+
+async fn register_found(
+    State(discovery): Discovered,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<RegisterFound, LARGE>,
+) -> Result<Json<Registered>, ApiError> {
+    let run = find_scan(&discovery, &id)?;
+    let found: HashMap<String, super::scan::Found> = run
+        .found()
+        .into_iter()
+        .map(|f| (f.info.mac.to_string(), f))
+        .collect();
+    let mut errors = Vec::new();
+    let mut chosen = Vec::new();
+    for (i, mac) in request.macs.iter().enumerate() {
+        match normalize_mac(mac) {
+            Ok(mac) => match found.get(&mac) {
+                Some(f) if !chosen.iter().any(|(m, _)| *m == mac) => chosen.push((mac, f)),
+                Some(_) => {}
+                None => errors.push(FieldError::new(
+                    format!("macs[{i}]"),
+                    format!("{mac} did not answer this scan"),
+                )),
+            },
+            Err(message) => errors.push(FieldError::new(format!("macs[{i}]"), message)),
+        }
+    }
+    if request.macs.is_empty() {
+        errors.push(FieldError::new("macs", "choose at least one device"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let rows: Vec<(IpAddr, Details)> = chosen
+        .iter()
+        .map(|(mac, f)| {
+            (
+                IpAddr::V4(f.ip),
+                Details {
+                    mac: Some(mac.clone()),
+                    hostname: Some(f.info.hostname.clone()),
+                    os: Some(super::os_label(&f.info)),
+                    serial: Some(f.info.serial.clone()),
+                },
+            )
+        })
+        .collect();
+    let (added, already) = devices::register_found(discovery.db(), &rows).await?;
+    if !added.is_empty() {
+        discovery.devices_changed();
+    }
+    let registered = added
+        .into_iter()
+        .map(|(id, i)| {
+            let (ip, details) = &rows[i];
+            Device {
+                id,
+                ip: ip.to_string(),
+                mac: details.mac.clone(),
+                hostname: details.hostname.clone(),
+                os: details.os.clone(),
+                serial: details.serial.clone(),
+                status: DeviceStatus::Unknown,
+                last_seen: None,
+                status_since: None,
+            }
+        })
+        .collect();
+    Ok(Json(Registered {
+        registered,
+        already,
+    }))
+}
+
+async fn list_jobs(State(discovery): Discovered) -> Result<Json<JobList>, ApiError> {
+    Ok(Json(jobs::list(discovery.db()).await?))
+}
+
+fn no_job(id: i64) -> ApiError {
+    ApiError::NotFound(format!("there is no job {id}"))
+}
+
+async fn get_job(
+    State(discovery): Discovered,
+    Path(id): Path<i64>,
+) -> Result<Json<Job>, ApiError> {
+    jobs::get(discovery.db(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| no_job(id))
+}
+
+async fn create_job(
+    State(discovery): Discovered,
+    JsonBody(job): JsonBody<NewJob, SMALL>,
+) -> Result<Response, ApiError> {
+    let job = validate_job(&job).map_err(ApiError::Invalid)?;
+    if let JobTargets::Devices(ids) = &job.targets {
+        let known = devices::some(discovery.db(), ids).await?;
+        let errors: Vec<FieldError> = ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !known.iter().any(|d| d.id == **id))
+            .map(|(i, id)| FieldError::new(format!("targets[{i}]"), format!("there is no device {id}")))
+            .collect();
+        if !errors.is_empty() {
+            return Err(ApiError::Invalid(errors));
+        }
+    }
+    let job = jobs::create(discovery.db(), &job).await?;
+    discovery.jobs_changed();
+    Ok(created(format!("{JOBS_URL}/{}", job.id), job))
+}
+
+async fn enable_job(
+    State(discovery): Discovered,
+    Path(id): Path<i64>,
+    JsonBody(request): JsonBody<JobEnabled, SMALL>,
+) -> Result<Json<Job>, ApiError> {
+    let job = jobs::set_enabled(discovery.db(), id, request.enabled)
+        .await?
+        .ok_or_else(|| no_job(id))?;
+    discovery.jobs_changed();
+    Ok(Json(job))
+}
+
+async fn delete_job(
+    State(discovery): Discovered,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    if !jobs::delete(discovery.db(), id).await? {
+        return Err(no_job(id));
+    }
+    discovery.jobs_changed();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,382 @@
+//! Registered devices in the database: listing, registering, removing, and what the online
+//! check writes after each round.
+
+use crate::cluster::{Topic, bus};
+use crate::db::{Backend, Db, DbError, Tx, rfc3339};
+use crate::on_backend;
+use app::api::{Device, DevicePage, DeviceQuery, DeviceStatus, StatusCounts};
+use app::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use app::model::CheckedDevice;
+use std::net::IpAddr;
+
+const COLUMNS: &str = "id, ip, mac, hostname, os, serial, status, last_seen, status_since";
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: i64,
+    ip: String,
+    mac: Option<String>,
+    hostname: Option<String>,
+    os: Option<String>,
+    serial: Option<String>,
+    status: String,
+    last_seen: Option<i64>,
+    status_since: Option<i64>,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = DbError;
+
+    fn try_from(row: DeviceRow) -> Result<Device, DbError> {
+        Ok(Device {
+            status: parse_status(&row.status)?,
+            id: row.id,
+            ip: row.ip,
+            mac: row.mac,
+            hostname: row.hostname,
+            os: row.os,
+            serial: row.serial,
+            last_seen: row.last_seen.map(rfc3339),
+            status_since: row.status_since.map(rfc3339),
+        })
+    }
+}
+
+fn parse_status(text: &str) -> Result<DeviceStatus, DbError> {
+    DeviceStatus::parse(text).ok_or_else(|| DbError::Corrupt(format!("device status {text}")))
+}
+
+/// Why a device could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("a device with the address {0} is registered already")]
+    AddressTaken(String),
+    #[error("a device with the MAC address {0} is registered already")]
+    MacTaken(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+pub async fn counts(db: &Db) -> Result<StatusCounts, DbError> {
+    let rows: Vec<(String, i64)> = on_backend!(&db.pool, pool => {
+        sqlx::query_as("SELECT status, COUNT(*) FROM devices GROUP BY status")
+            .fetch_all(pool)
+            .await?
+    });
+    let mut counts = StatusCounts::default();
+    for (status, n) in rows {
+        let n = n as u64;
+        match parse_status(&status)? {
+            DeviceStatus::Online => counts.online = n,
+            DeviceStatus::Offline => counts.offline = n,
+            DeviceStatus::Unknown => counts.unknown = n,
+        }
+    }
+    Ok(counts)
+}
+
+pub async fn page(db: &Db, query: &DeviceQuery) -> Result<DevicePage, DbError> {
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
+    let offset = query.offset.unwrap_or(0).min(i64::MAX as u64);
+    let status = query.status.map(DeviceStatus::as_str);
+    // `$1 IS NULL` keeps one statement for "any status"
+    let filter = "WHERE ($1 IS NULL OR status = $1)";
+    let list = format!("SELECT {COLUMNS} FROM devices {filter} ORDER BY id LIMIT $2 OFFSET $3");
+    let count = format!("SELECT COUNT(*) FROM devices {filter}");
+    let (devices, total) = on_backend!(&db.pool, pool => {
+        let rows: Vec<DeviceRow> = sqlx::query_as(&list)
+            .bind(status)
+            .bind(limit as i64)
+            .bind(offset as i64)
+            .fetch_all(pool)
+            .await?;
+        let devices = rows.into_iter().map(Device::try_from).collect::<Result<Vec<_>, _>>()?;
+        let total: i64 = sqlx::query_scalar(&count).bind(status).fetch_one(pool).await?;
+        (devices, total)
+    });
+    Ok(DevicePage {
+        devices,
+        total: total as u64,
+        offset,
+        limit,
+        counts: counts(db).await?,
+    })
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Device>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = $1");
+    let row: Option<DeviceRow> = on_backend!(&db.pool, pool => {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+    });
+    row.map(Device::try_from).transpose()
+}
+
+/// What a new device row holds besides its address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    pub mac: Option<String>,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub serial: Option<String>,
+}
+
+async fn taken(tx: &mut Tx, ip: &str, mac: Option<&str>) -> Result<Option<RegisterError>, DbError> {
+    let (ip_taken, mac_taken): (i64, i64) = on_backend!(tx, tx => {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM devices WHERE ip = $1), \
+                    (SELECT COUNT(*) FROM devices WHERE mac = $2)",
+        )
+        .bind(ip)
+        .bind(mac)
+        .fetch_one(&mut **tx)
+        .await?
+    });
+    Ok(if ip_taken > 0 {
+        Some(RegisterError::AddressTaken(ip.to_owned()))
+    } else if mac_taken > 0 {
+        Some(RegisterError::MacTaken(mac.unwrap_or_default().to_owned()))
+    } else {
+        None
+    })
+}
+
+async fn insert(tx: &mut Tx, ip: &str, details: &Details, now_sql: &str) -> Result<i64, DbError> {
+    let sql = format!(
+        "INSERT INTO devices (ip, mac, hostname, os, serial, created_at) \
+         VALUES ($1, $2, $3, $4, $5, {now_sql}) RETURNING id"
+    );
+    Ok(on_backend!(tx, tx => {
+        sqlx::query_scalar(&sql)
+            .bind(ip)
+            .bind(&details.mac)
+            .bind(&details.hostname)
+            .bind(&details.os)
+            .bind(&details.serial)
+            .fetch_one(&mut **tx)
+            .await?
+    }))
+}
+
+/// Registers one device by its address.
+pub async fn register(db: &Db, device: &CheckedDevice) -> Result<Device, RegisterError> {
+    let ip = device.ip.to_string();
+    let details = Details {
+        mac: device.mac.clone(),
+        hostname: device.hostname.clone(),
+        ..Details::default()
+    };
+    let mut tx = db.begin().await.map_err(DbError::from)?;
+    if let Some(taken) = taken(&mut tx, &ip, details.mac.as_deref()).await? {
+        return Err(taken);
+    }
+    let id = insert(&mut tx, &ip, &details, db.now_sql()).await?;
+    bus::notify(&mut tx, Topic::Devices, None)
+        .await
+        .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(get(db, id)
+        .await?
+        .ok_or_else(|| DbError::Corrupt("a registered device vanished".into()))?)
+}
+
+/// Registers devices found by a scan, in one transaction; those whose MAC or address is
+/// registered already are left alone and reported. Answers the new ids, each with the index of
+/// its device in `found`.
+pub async fn register_found(
+    db: &Db,
+    found: &[(IpAddr, Details)],
+) -> Result<(Vec<(i64, usize)>, Vec<String>), DbError> {
+    let mut tx = db.begin().await?;
+    let mut added = Vec::new();
+    let mut already = Vec::new();
+    for (i, (ip, details)) in found.iter().enumerate() {
+        let ip = ip.to_string();
+        if taken(&mut tx, &ip, details.mac.as_deref()).await?.is_some() {
+            already.push(details.mac.clone().unwrap_or(ip));
+            continue;
+        }
+        added.push((insert(&mut tx, &ip, details, db.now_sql()).await?, i));
+    }
+    if !added.is_empty() {
+        bus::notify(&mut tx, Topic::Devices, None).await?;
+    }
+    tx.commit().await?;
+    Ok((added, already))
+}
+
+/// Removes a device; `false` if there was none with this id.
+pub async fn remove(db: &Db, id: i64) -> Result<bool, DbError> {
+    let mut tx = db.begin().await?;
+    let removed = on_backend!(&mut tx, tx => {
+        sqlx::query("DELETE FROM devices WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if removed > 0 {
+        bus::notify(&mut tx, Topic::Devices, None).await?;
+    }
+    tx.commit().await?;
+    Ok(removed > 0)
+}
+
+/// A device as the online check needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub id: i64,
+    pub ip: IpAddr,
+    pub details: Details,
+    pub status: DeviceStatus,
+    pub last_seen: Option<i64>,
+}
+
+/// Every registered device, in id order.
+pub async fn all(db: &Db) -> Result<Vec<Known>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM devices ORDER BY id");
+    let rows: Vec<DeviceRow> = on_backend!(&db.pool, pool => {
+        sqlx::query_as(&sql).fetch_all(pool).await?
+    });
+    rows.into_iter()
+        .map(|row| {
+            Ok(Known {
+                id: row.id,
+                ip: row
+                    .ip
+                    .parse()
+                    .map_err(|_| DbError::Corrupt(format!("device address {}", row.ip)))?,
+                status: parse_status(&row.status)?,
+                last_seen: row.last_seen,
+                details: Details {
+                    mac: row.mac,
+                    hostname: row.hostname,
+                    os: row.os,
+                    serial: row.serial,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The devices with these ids that exist.
+pub async fn some(db: &Db, ids: &[i64]) -> Result<Vec<Known>, DbError> {
+    let mut known = all(db).await?;
+    known.retain(|d| ids.contains(&d.id));
+    Ok(known)
+}
+
+/// What one round changed, written in one transaction.
+#[derive(Debug, Default)]
+pub struct RoundWrite {
+    /// (id, new status) for each device whose status changed.
+    pub transitions: Vec<(i64, DeviceStatus)>,
+    /// (id, Unix milliseconds) of each device that answered.
+    pub seen: Vec<(i64, i64)>,
+    /// (id, details) of devices that reported a MAC, name, OS or serial different from the
+    /// stored ones.
+    pub details: Vec<(i64, Details)>,
+}
+
+pub async fn write_round(db: &Db, write: &RoundWrite, now: i64) -> Result<(), DbError> {
+    if write.transitions.is_empty() && write.seen.is_empty() && write.details.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for status in DeviceStatus::ALL {
+        let ids: Vec<i64> = write
+            .transitions
+            .iter()
+            .filter(|(_, s)| *s == status)
+            .map(|(id, _)| *id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        match &mut tx {
+            Backend::Sqlite(tx) => {
+                sqlx::query(
+                    "UPDATE devices SET status = $1, status_since = $2 \
+                     WHERE id IN (SELECT value FROM json_each($3))",
+                )
+                .bind(status.as_str())
+                .bind(now)
+                .bind(serde_json::to_string(&ids).expect("ids serialize"))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Backend::Postgres(tx) => {
+                sqlx::query(
+                    "UPDATE devices SET status = $1, status_since = $2 WHERE id = ANY($3)",
+                )
+                .bind(status.as_str())
+                .bind(now)
+                .bind(&ids)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    if !write.seen.is_empty() {
+        let (ids, times): (Vec<i64>, Vec<i64>) = write.seen.iter().copied().unzip();
+        match &mut tx {
+            Backend::Sqlite(tx) => {
+                sqlx::query(
+                    "UPDATE devices SET last_seen = seen.value ->> 1 \
+                     FROM json_each($1) AS seen WHERE devices.id = seen.value ->> 0",
+                )
+                .bind(serde_json::to_string(&write.seen).expect("pairs serialize"))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Backend::Postgres(tx) => {
+                sqlx::query(
+                    "UPDATE devices SET last_seen = seen.at \
+                     FROM unnest($1::BIGINT[], $2::BIGINT[]) AS seen(id, at) \
+                     WHERE devices.id = seen.id",
+                )
+                .bind(&ids)
+                .bind(&times)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    for (id, details) in &write.details {
+        // A MAC another row holds (a device replaced by another at the same address, or a
+        // spoofed answer) is not taken over: the rest of the details still are.
+        let sql = "UPDATE devices SET \
+             mac = CASE WHEN $2 IS NULL OR EXISTS (SELECT 1 FROM devices o WHERE o.mac = $2 AND o.id <> $1) \
+                   THEN mac ELSE $2 END, \
+             hostname = COALESCE($3, hostname), os = COALESCE($4, os), serial = COALESCE($5, serial) \
+             WHERE id = $1";
+        on_backend!(&mut tx, tx => {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(&details.mac)
+                .bind(&details.hostname)
+                .bind(&details.os)
+                .bind(&details.serial)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())?
+        });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The online check was turned off: no status is known any more.
+pub async fn forget_statuses(db: &Db, now: i64) -> Result<u64, DbError> {
+    Ok(on_backend!(&db.pool, pool => {
+        sqlx::query(
+            "UPDATE devices SET status = 'unknown', status_since = $1 WHERE status <> 'unknown'",
+        )
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    }))
+}

@@ -1,0 +1,364 @@
+//! Scheduled jobs: stored with their executions, and a scheduler that runs each execution when
+//! it is due, or marks it expired when it could not start within the configured expiration time
+//! of its due time (the server was down, or busy) unless jobs never expire.
+
+use crate::cluster::{Topic, bus};
+use crate::db::{Db, DbError, rfc3339};
+use crate::on_backend;
+use app::api::{Execution, ExecutionStatus, Job, JobCommand, JobList};
+use app::model::{CheckedJob, JobTargets};
+use serde_json::Value;
+
+/// Executions listed with each job in `GET /api/v1/jobs`.
+const LISTED_EXECUTIONS: i64 = 5;
+/// Executions shown by `GET /api/v1/jobs/{id}`: the newest.
+const MAX_EXECUTIONS: i64 = 200;
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    name: String,
+    command: String,
+    targets: String,
+    due_at: i64,
+    repeat_minutes: Option<i64>,
+    enabled: bool,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExecutionRow {
+    id: i64,
+    job_id: i64,
+    due_at: i64,
+    status: String,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    result: Option<String>,
+}
+
+const JOB_COLUMNS: &str =
+    "id, name, command, targets, due_at, repeat_minutes, enabled, created_at";
+const EXECUTION_COLUMNS: &str = "id, job_id, due_at, status, started_at, finished_at, result";
+
+fn job_from_row(row: JobRow, executions: Vec<Execution>) -> Result<Job, DbError> {
+    Ok(Job {
+        id: row.id,
+        name: row.name,
+        command: JobCommand::parse(&row.command)
+            .ok_or_else(|| DbError::Corrupt(format!("job command {}", row.command)))?,
+        targets: serde_json::from_str(&row.targets)
+            .map_err(|e| DbError::Corrupt(format!("job targets: {e}")))?,
+        due_at: rfc3339(row.due_at),
+        repeat_minutes: row.repeat_minutes.map(|m| m as u32),
+        enabled: row.enabled,
+        created_at: rfc3339(row.created_at),
+        executions,
+    })
+}
+
+fn execution_from_row(row: ExecutionRow) -> Result<Execution, DbError> {
+    Ok(Execution {
+        id: row.id,
+        status: ExecutionStatus::parse(&row.status)
+            .ok_or_else(|| DbError::Corrupt(format!("execution status {}", row.status)))?,
+        due_at: rfc3339(row.due_at),
+        started_at: row.started_at.map(rfc3339),
+        finished_at: row.finished_at.map(rfc3339),
+        result: row.result,
+    })
+}
+
+fn targets_json(targets: &JobTargets) -> String {
+    let values: Vec<Value> = match targets {
+        JobTargets::Devices(ids) => ids.iter().map(|id| Value::from(*id)).collect(),
+        JobTargets::Ranges(ranges) => ranges.iter().map(|r| Value::from(r.as_str())).collect(),
+    };
+    Value::Array(values).to_string()
+}
+
+/// Stores a job and its first execution.
+pub async fn create(db: &Db, job: &CheckedJob) -> Result<Job, DbError> {
+    let mut tx = db.begin().await?;
+    let now = db.now_sql();
+    let insert_job = format!(
+        "INSERT INTO jobs (name, command, targets, due_at, repeat_minutes, enabled, created_at) \
+         VALUES ($1, $2, $3, $4, $5, TRUE, {now}) RETURNING id"
+    );
+    let id: i64 = on_backend!(&mut tx, tx => {
+        sqlx::query_scalar(&insert_job)
+            .bind(&job.name)
+            .bind(job.command.as_str())
+            .bind(targets_json(&job.targets))
+            .bind(job.due_at)
+            .bind(job.repeat_minutes.map(i64::from))
+            .fetch_one(&mut **tx)
+            .await?
+    });
+    on_backend!(&mut tx, tx => {
+        sqlx::query("INSERT INTO job_executions (job_id, due_at, status) VALUES ($1, $2, 'pending')")
+            .bind(id)
+            .bind(job.due_at)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())?
+    });
+    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    tx.commit().await?;
+    get(db, id)
+        .await?
+        .ok_or_else(|| DbError::Corrupt("a new job vanished".into()))
+}
+
+pub async fn list(db: &Db) -> Result<JobList, DbError> {
+    let jobs_sql = format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC");
+    let executions_sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM ( \
+           SELECT {EXECUTION_COLUMNS}, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n \
+           FROM job_executions) AS e \
+         WHERE n <= $1 ORDER BY id DESC"
+    );
+    let (jobs, executions): (Vec<JobRow>, Vec<ExecutionRow>) = on_backend!(&db.pool, pool => {
+        let jobs = sqlx::query_as(&jobs_sql).fetch_all(pool).await?;
+        let executions = sqlx::query_as(&executions_sql)
+            .bind(LISTED_EXECUTIONS)
+            .fetch_all(pool)
+            .await?;
+        (jobs, executions)
+    });
+    let mut by_job: std::collections::HashMap<i64, Vec<Execution>> = Default::default();
+    for row in executions {
+        let job_id = row.job_id;
+        by_job
+            .entry(job_id)
+            .or_default()
+            .push(execution_from_row(row)?);
+    }
+    let jobs = jobs
+        .into_iter()
+        .map(|row| {
+            let executions = by_job.remove(&row.id).unwrap_or_default();
+            job_from_row(row, executions)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(JobList { jobs })
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, DbError> {
+    let job_sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+    let executions_sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM job_executions WHERE job_id = $1 ORDER BY id DESC LIMIT $2"
+    );
+    let (job, executions): (Option<JobRow>, Vec<ExecutionRow>) = on_backend!(&db.pool, pool => {
+        let job = sqlx::query_as(&job_sql).bind(id).fetch_optional(pool).await?;
+        let executions = sqlx::query_as(&executions_sql)
+            .bind(id)
+            .bind(MAX_EXECUTIONS)
+            .fetch_all(pool)
+            .await?;
+        (job, executions)
+    });
+    let Some(job) = job else { return Ok(None) };
+    let executions = executions
+        .into_iter()
+        .map(execution_from_row)
+        .collect::<Result<_, _>>()?;
+    job_from_row(job, executions).map(Some)
+}
+
+pub async fn set_enabled(db: &Db, id: i64, enabled: bool) -> Result<Option<Job>, DbError> {
+    let mut tx = db.begin().await?;
+    let changed = on_backend!(&mut tx, tx => {
+        sqlx::query("UPDATE jobs SET enabled = $1 WHERE id = $2")
+            .bind(enabled)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if changed == 0 {
+        return Ok(None);
+    }
+    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    tx.commit().await?;
+    get(db, id).await
+}
+
+pub async fn delete(db: &Db, id: i64) -> Result<bool, DbError> {
+    let mut tx = db.begin().await?;
+    let deleted = on_backend!(&mut tx, tx => {
+        // (SQLite enforces the cascade only with foreign keys on, which the pool sets; say it
+        // anyway)
+        sqlx::query("DELETE FROM job_executions WHERE job_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if deleted > 0 {
+        bus::notify(&mut tx, Topic::Jobs, None).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted > 0)
+}
+
+/// A pending execution whose time has come, with what its job asks.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub execution: i64,
+    pub job: i64,
+    pub name: String,
+    pub command: JobCommand,
+    pub targets: Vec<Value>,
+    pub due_at: i64,
+    pub repeat_minutes: Option<i64>,
+}
+
+/// Pending executions of enabled jobs due at `now` (Unix milliseconds), oldest first.
+pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, DbError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        execution: i64,
+        job: i64,
+        name: String,
+        command: String,
+        targets: String,
+        due_at: i64,
+        repeat_minutes: Option<i64>,
+    }
+    let sql = "SELECT e.id AS execution, j.id AS job, j.name, j.command, j.targets, e.due_at, \
+                      j.repeat_minutes \
+               FROM job_executions e JOIN jobs j ON j.id = e.job_id \
+               WHERE e.status = 'pending' AND e.due_at <= $1 AND j.enabled \
+               ORDER BY e.due_at, e.id LIMIT $2";
+    let rows: Vec<Row> = on_backend!(&db.pool, pool => {
+        sqlx::query_as(sql).bind(now).bind(limit).fetch_all(pool).await?
+    });
+    rows.into_iter()
+        .map(|row| {
+            Ok(Due {
+                execution: row.execution,
+                job: row.job,
+                name: row.name,
+                command: JobCommand::parse(&row.command)
+                    .ok_or_else(|| DbError::Corrupt(format!("job command {}", row.command)))?,
+                targets: serde_json::from_str(&row.targets)
+                    .map_err(|e| DbError::Corrupt(format!("job targets: {e}")))?,
+                due_at: row.due_at,
+                repeat_minutes: row.repeat_minutes,
+            })
+        })
+        .collect()
+}
+
+/// Moves a pending execution on (to running or expired), and for a repeating job schedules the
+/// next one at its first due time after `now`. `false`: it was not pending any more (another
+/// server, or the admin, got there first) and nothing changed.
+pub async fn claim(
+    db: &Db,
+    due: &Due,
+    status: ExecutionStatus,
+    result: Option<&str>,
+    now: i64,
+    server: &str,
+) -> Result<bool, DbError> {
+    let mut tx = db.begin().await?;
+    let finished = (status != ExecutionStatus::Running).then_some(now);
+    let claimed = on_backend!(&mut tx, tx => {
+        sqlx::query(
+            "UPDATE job_executions SET status = $1, started_at = $2, finished_at = $3, \
+             result = $4, server_id = $5 WHERE id = $6 AND status = 'pending'",
+        )
+        .bind(status.as_str())
+        .bind((status == ExecutionStatus::Running).then_some(now))
+        .bind(finished)
+        .bind(result)
+        .bind(server)
+        .bind(due.execution)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+    });
+    if claimed == 0 {
+        return Ok(false);
+    }
+    if let Some(minutes) = due.repeat_minutes.filter(|m| *m > 0) {
+        let next = next_due(due.due_at, minutes * 60_000, now);
+        on_backend!(&mut tx, tx => {
+            sqlx::query("INSERT INTO job_executions (job_id, due_at, status) VALUES ($1, $2, 'pending')")
+                .bind(due.job)
+                .bind(next)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())?
+        });
+    }
+    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The first time after `now` on the job's grid (`due`, `due + every`, …): a late run counts
+/// for the times it missed.
+pub fn next_due(due: i64, every: i64, now: i64) -> i64 {
+    if now < due + every {
+        return due + every;
+    }
+    let missed = (now - due) / every;
+    due + (missed + 1) * every
+}
+
+pub async fn finish(
+    db: &Db,
+    execution: i64,
+    status: ExecutionStatus,
+    result: &str,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE job_executions SET status = $1, result = $2, finished_at = {} WHERE id = $3",
+        db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    on_backend!(&mut tx, tx => {
+        sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(result)
+            .bind(execution)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())?
+    });
+    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Executions this server was running when it stopped without finishing them.
+pub async fn abandon(db: &Db, server: &str) -> Result<u64, DbError> {
+    let sql = format!(
+        "UPDATE job_executions SET status = 'failed', finished_at = {}, \
+         result = 'the server stopped while it ran' WHERE status = 'running' AND server_id = $1",
+        db.now_sql()
+    );
+    Ok(on_backend!(&db.pool, pool => {
+        sqlx::query(&sql).bind(server).execute(pool).await?.rows_affected()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_due;
+
+    #[test]
+    fn the_next_run_keeps_to_the_grid() {
+        let hour = 3_600_000;
+        assert_eq!(next_due(0, hour, 10), hour);
+        assert_eq!(next_due(0, hour, hour - 1), hour);
+        assert_eq!(next_due(0, hour, hour), 2 * hour);
+        assert_eq!(next_due(0, hour, 5 * hour + 7), 6 * hour);
+    }
+}

@@ -1,0 +1,341 @@
+//! Discovery: the devices Pharos manages, the online check that knows which of them answer, the
+//! scans that find new ones, and the scheduled jobs that send them commands. The wire protocol
+//! is in the `pharos-protocol` crate (and `docs/protocol.md`).
+
+pub mod api;
+mod commands;
+pub mod devices;
+pub mod jobs;
+mod online;
+mod page;
+mod round;
+mod scan;
+pub mod udp;
+
+pub use online::{OnlineCheck, RunError};
+pub use page::Pages;
+pub use scan::{ScanRun, Scans};
+
+use crate::cluster::Bus;
+use crate::config::Config;
+use crate::db::Db;
+use crate::settings::Settings;
+use crate::workers::Workers;
+use anyhow::Context;
+use app::api::{ExecutionStatus, JobCommand, LiveEvent, ScanState};
+use app::model::{ScanTarget, parse_ranges};
+use jobs::Due;
+use pharos_protocol::{DeviceInfo, Mac};
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many due executions one scheduler tick takes on.
+const DUE_PER_TICK: i64 = 50;
+
+pub struct Discovery {
+    db: Db,
+    bus: Bus,
+    settings: Arc<Settings>,
+    net: udp::Net,
+    pub online: Arc<OnlineCheck>,
+    pub scans: Scans,
+    server_id: String,
+    workers: Workers,
+}
+
+/// A device's operating system as shown: generation and version.
+pub fn os_label(info: &DeviceInfo) -> String {
+    if info.os_version.is_empty() {
+        format!("OS {}", info.os_generation)
+    } else {
+        format!("OS {} ({})", info.os_generation, info.os_version)
+    }
+}
+
+impl Discovery {
+    /// Starts the online check and the scheduler.
+    pub async fn start(
+        db: Db,
+        bus: Bus,
+        settings: Arc<Settings>,
+        config: &Config,
+        server_id: String,
+        workers: &Workers,
+    ) -> anyhow::Result<Arc<Discovery>> {
+        let net = udp::Net {
+            bind: config.udp_bind,
+            device_port: config.device_port,
+            wake_on_lan: SocketAddr::from((config.wake_on_lan_address, config.wake_on_lan_port)),
+            scan_rate: config.scan_send_rate,
+        };
+        let stop = workers.shutdown().clone();
+        let online = Arc::new(OnlineCheck::new(
+            db.clone(),
+            bus.clone(),
+            settings.clone(),
+            net,
+            stop.clone(),
+        ));
+        let abandoned = jobs::abandon(&db, &server_id)
+            .await
+            .context("closing the job executions of the last run")?;
+        if abandoned > 0 {
+            tracing::warn!(
+                executions = abandoned,
+                "job executions were cut off by the last stop"
+            );
+        }
+        let discovery = Arc::new(Discovery {
+            scans: Scans::new(settings.clone(), net, stop),
+            db,
+            bus,
+            settings,
+            net,
+            online: online.clone(),
+            server_id,
+            workers: workers.clone(),
+        });
+        online.start(
+            workers,
+            Duration::from_secs(config.online_check_interval_secs.max(1)),
+        );
+        workers.every(
+            "scheduler",
+            Duration::from_millis(config.scheduler_tick_millis.max(50)),
+            {
+                let discovery = discovery.clone();
+                move || {
+                    let discovery = discovery.clone();
+                    async move { discovery.schedule().await }
+                }
+            },
+        );
+        Ok(discovery)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Registered devices changed on this server.
+    pub fn devices_changed(&self) {
+        self.online.devices_changed();
+        self.bus.publish(LiveEvent::DevicesChanged);
+    }
+
+    pub fn jobs_changed(&self) {
+        self.bus.publish(LiveEvent::JobsChanged);
+    }
+
+    /// MACs of registered devices (to mark scan results).
+    pub async fn registered_macs(&self) -> anyhow::Result<HashSet<String>> {
+        Ok(devices::all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|d| d.details.mac)
+            .collect())
+    }
+
+    /// One scheduler tick: every due execution is expired or started.
+    pub async fn schedule(self: &Arc<Self>) -> anyhow::Result<()> {
+        let now = self.db.now_millis().await?;
+        let due = jobs::due(&self.db, now, DUE_PER_TICK).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let rules = self.settings.snapshot().view.scheduled_jobs.clone();
+        for due in due {
+            let late = now - due.due_at;
+            let limit = i64::from(rules.expiration_minutes) * 60_000;
+            if !rules.never_expire && late > limit {
+                let result = format!(
+                    "expired: not started within {} minutes of its due time ({} late)",
+                    rules.expiration_minutes,
+                    lateness(late)
+                );
+                if jobs::claim(
+                    &self.db,
+                    &due,
+                    ExecutionStatus::Expired,
+                    Some(&result),
+                    now,
+                    &self.server_id,
+                )
+                .await?
+                {
+                    tracing::info!(job = due.job, name = due.name, "{result}");
+                    self.jobs_changed();
+                }
+                continue;
+            }
+            if !jobs::claim(
+                &self.db,
+                &due,
+                ExecutionStatus::Running,
+                None,
+                now,
+                &self.server_id,
+            )
+            .await?
+            {
+                continue;
+            }
+            self.jobs_changed();
+            let discovery = self.clone();
+            self.workers.spawn("job", async move {
+                let (status, result) = discovery.execute(&due).await;
+                tracing::info!(job = due.job, name = due.name, ?status, "{result}");
+                if let Err(e) = jobs::finish(&discovery.db, due.execution, status, &result).await {
+                    tracing::warn!(error = %e, "could not record a job's result");
+                }
+                discovery.jobs_changed();
+            });
+        }
+        Ok(())
+    }
+
+    /// Carries out one execution: its status and what happened, in words.
+    async fn execute(&self, due: &Due) -> (ExecutionStatus, String) {
+        match self.run_command(due).await {
+            Ok(result) => result,
+            Err(e) => (ExecutionStatus::Failed, format!("{e:#}")),
+        }
+    }
+
+    async fn run_command(&self, due: &Due) -> anyhow::Result<(ExecutionStatus, String)> {
+        use ExecutionStatus::{Done, Failed};
+        let ids: Vec<i64> = due.targets.iter().filter_map(|t| t.as_i64()).collect();
+        match due.command {
+            JobCommand::OnlineCheck => {
+                let only = (!ids.is_empty()).then_some(ids.as_slice());
+                match self.online.run(only).await {
+                    Ok(report) => Ok((
+                        Done,
+                        format!(
+                            "checked {} devices: {} online, {} offline ({:.0} ms)",
+                            report.checked, report.online, report.offline, report.duration_ms
+                        ),
+                    )),
+                    Err(RunError::Disabled) => Ok((Failed, RunError::Disabled.to_string())),
+                    Err(RunError::Failed(e)) => Err(e),
+                }
+            }
+            JobCommand::Scan => {
+                let texts: Vec<String> = due
+                    .targets
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect();
+                let ranges = parse_ranges(&texts).map_err(|errors| {
+                    anyhow::anyhow!(
+                        "{}",
+                        errors
+                            .into_iter()
+                            .map(|e| e.message)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                })?;
+                let run = self.scans.start(ScanTarget::Ranges(ranges), texts)?;
+                run.finished().await;
+                let registered = self.registered_macs().await?;
+                let view = run.view(true, &registered);
+                let new = view.results.iter().filter(|r| !r.registered).count();
+                let status = if view.state == ScanState::Done { Done } else { Failed };
+                Ok((
+                    status,
+                    format!(
+                        "scan {}: {} addresses, {} devices answered ({new} not registered){}",
+                        view.id,
+                        view.sent,
+                        view.found,
+                        view.error.map(|e| format!("; {e}")).unwrap_or_default()
+                    ),
+                ))
+            }
+            JobCommand::WakeOnLan => {
+                let devices = devices::some(&self.db, &ids).await?;
+                let missing = ids.len() - devices.len();
+                let macs: Vec<Mac> = devices
+                    .iter()
+                    .filter_map(|d| d.details.mac.as_deref()?.parse().ok())
+                    .collect();
+                let unknown = devices.len() - macs.len();
+                if !macs.is_empty() {
+                    let net = self.net;
+                    let send = macs.clone();
+                    tokio::task::spawn_blocking(move || commands::wake(&net, &send)).await??;
+                }
+                let mut result = format!(
+                    "magic packets sent for {} devices to {}",
+                    macs.len(),
+                    self.net.wake_on_lan
+                );
+                if unknown > 0 {
+                    result += &format!("; {unknown} without a known MAC address");
+                }
+                if missing > 0 {
+                    result += &format!("; {missing} no longer registered");
+                }
+                Ok((if macs.is_empty() { Failed } else { Done }, result))
+            }
+            JobCommand::Reboot => {
+                let devices = devices::some(&self.db, &ids).await?;
+                let missing = ids.len() - devices.len();
+                let targets: Vec<_> = devices
+                    .iter()
+                    .filter_map(|d| match d.ip {
+                        IpAddr::V4(ip) => Some(ip),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                let timeout = Duration::from_millis(u64::from(
+                    self.settings
+                        .snapshot()
+                        .view
+                        .online_check
+                        .response_timeout_ms,
+                ));
+                let (net, stop, asked) = (self.net, self.workers.shutdown().clone(), targets.clone());
+                let outcomes = tokio::task::spawn_blocking(move || {
+                    commands::reboot(&net, &asked, timeout, &stop)
+                })
+                .await??;
+                let accepted = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Some(pharos_protocol::Outcome::Accepted)))
+                    .count();
+                let silent: Vec<String> = targets
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, o)| o.is_none())
+                    .map(|(ip, _)| ip.to_string())
+                    .collect();
+                let mut result = format!("{accepted} of {} devices acknowledged", ids.len());
+                if !silent.is_empty() {
+                    result += &format!("; no answer from {}", silent.join(", "));
+                }
+                let refused = outcomes.iter().flatten().count() - accepted;
+                if refused > 0 {
+                    result += &format!("; {refused} refused (busy or unsupported)");
+                }
+                if missing > 0 {
+                    result += &format!("; {missing} no longer registered");
+                }
+                let status = if accepted == ids.len() { Done } else { Failed };
+                Ok((status, result))
+            }
+        }
+    }
+}
+
+fn lateness(millis: i64) -> String {
+    let minutes = millis / 60_000;
+    if minutes >= 120 {
+        format!("{} hours", minutes / 60)
+    } else {
+        format!("{minutes} minutes")
+    }
+}

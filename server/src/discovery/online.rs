@@ -1,0 +1,241 @@
+//! The online check: a round over every registered device at each interval while it is enabled,
+//! or on demand. Statuses and their changes go to the database and onto the change bus.
+
+use super::devices::{self, Details, Known, RoundWrite};
+use super::{os_label, round, udp};
+use crate::cluster::{Bus, Remote, Topic};
+use crate::db::Db;
+use crate::settings::Settings;
+use crate::workers::Workers;
+use anyhow::Context;
+use app::api::{DeviceStatus, LiveEvent, RoundReport, StatusChange, StatusCounts};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// More status changes than this in one round travel as "re-read" instead of a list.
+const MAX_LISTED_CHANGES: usize = 500;
+
+pub struct OnlineCheck {
+    db: Db,
+    bus: Bus,
+    settings: Arc<Settings>,
+    net: udp::Net,
+    stop: CancellationToken,
+    /// The devices as last read, with what the last round concluded. Held for the whole round:
+    /// one round at a time.
+    devices: Mutex<Option<Vec<Known>>>,
+    /// A device was registered or removed since the list was read.
+    stale: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the online check is turned off in the Server Network Settings")]
+    Disabled,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl OnlineCheck {
+    pub fn new(
+        db: Db,
+        bus: Bus,
+        settings: Arc<Settings>,
+        net: udp::Net,
+        stop: CancellationToken,
+    ) -> OnlineCheck {
+        OnlineCheck {
+            db,
+            bus,
+            settings,
+            net,
+            stop,
+            devices: Mutex::new(None),
+            stale: AtomicBool::new(true),
+        }
+    }
+
+    /// Registered devices changed: the next round reads them again.
+    pub fn devices_changed(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    /// Runs the rounds every `interval`, and follows device changes made by other servers.
+    pub fn start(self: &Arc<Self>, workers: &Workers, interval: Duration) {
+        workers.every("online-check", interval, {
+            let check = self.clone();
+            move || {
+                let check = check.clone();
+                async move { check.step().await }
+            }
+        });
+        let check = self.clone();
+        let mut remote = self.bus.follow();
+        workers.spawn("online-check-follower", async move {
+            loop {
+                match remote.recv().await {
+                    Ok(Remote::Changed(Topic::Devices, _) | Remote::Reconnected)
+                    | Err(RecvError::Lagged(_)) => check.devices_changed(),
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// One scheduled step: a round while the check is on; while it is off, no datagram and no
+    /// status (a stale "online" would mislead).
+    pub async fn step(&self) -> anyhow::Result<()> {
+        if self.settings.snapshot().view.online_check.enabled {
+            match self.run(None).await {
+                Ok(_) | Err(RunError::Disabled) => Ok(()),
+                Err(RunError::Failed(e)) => Err(e),
+            }
+        } else {
+            self.forget().await
+        }
+    }
+
+    async fn forget(&self) -> anyhow::Result<()> {
+        let mut devices = self.devices.lock().await;
+        let now = round::unix_millis();
+        let changed = devices::forget_statuses(&self.db, now).await?;
+        if let Some(devices) = devices.as_mut() {
+            for device in devices {
+                device.status = DeviceStatus::Unknown;
+            }
+        }
+        if changed > 0 {
+            tracing::info!(devices = changed, "online check off: statuses now unknown");
+            let counts = devices::counts(&self.db).await?;
+            self.bus.publish(LiveEvent::DeviceStatus {
+                changes: Vec::new(),
+                complete: false,
+                counts,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a round now over every device (or the given ones) and records what it found.
+    pub async fn run(&self, only: Option<&[i64]>) -> Result<RoundReport, RunError> {
+        let settings = self.settings.snapshot().view.online_check.clone();
+        if !settings.enabled {
+            return Err(RunError::Disabled);
+        }
+        let mut cache = self.devices.lock().await;
+        if cache.is_none() || self.stale.swap(false, Ordering::AcqRel) {
+            *cache = Some(devices::all(&self.db).await.context("reading the devices")?);
+        }
+        let all = cache.as_mut().expect("just read");
+        let chosen: Vec<usize> = (0..all.len())
+            .filter(|&i| only.is_none_or(|ids| ids.contains(&all[i].id)))
+            .filter(|&i| matches!(all[i].ip, IpAddr::V4(_)))
+            .collect();
+        let targets: Vec<_> = chosen
+            .iter()
+            .filter_map(|&i| match all[i].ip {
+                IpAddr::V4(ip) => Some(ip),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let timeout = Duration::from_millis(u64::from(settings.response_timeout_ms));
+        let port = settings.reply_port.unwrap_or(0) as u16;
+        let (net, stop) = (self.net, self.stop.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let socket = udp::open(net.bind, port, false)?;
+            round::run(&socket, net.device_port, &targets, timeout, &stop)
+        })
+        .await
+        .context("the round's thread failed")?
+        .context("online-check round")?;
+        if self.stop.is_cancelled() {
+            // cut short: what it found is incomplete
+            return Err(RunError::Failed(anyhow::anyhow!("the server is stopping")));
+        }
+
+        let mut write = RoundWrite::default();
+        let mut changes = Vec::new();
+        let mut online = 0;
+        for (&i, answer) in chosen.iter().zip(&outcome.answers) {
+            let device = &mut all[i];
+            let status = match answer {
+                Some(answer) => {
+                    online += 1;
+                    write.seen.push((device.id, answer.at));
+                    device.last_seen = Some(answer.at);
+                    let details = Details {
+                        mac: Some(answer.info.mac.to_string()),
+                        hostname: Some(answer.info.hostname.clone()),
+                        os: Some(os_label(&answer.info)),
+                        serial: Some(answer.info.serial.clone()),
+                    };
+                    if device.details != details {
+                        write.details.push((device.id, details.clone()));
+                        device.details = details;
+                    }
+                    DeviceStatus::Online
+                }
+                None => DeviceStatus::Offline,
+            };
+            if device.status != status {
+                device.status = status;
+                write.transitions.push((device.id, status));
+                changes.push(StatusChange {
+                    id: device.id,
+                    status,
+                    last_seen: device.last_seen.map(crate::db::rfc3339),
+                });
+            }
+        }
+        let now = round::unix_millis();
+        devices::write_round(&self.db, &write, now)
+            .await
+            .context("recording the round")?;
+        let checked = outcome.answers.len() as u64;
+        tracing::debug!(
+            checked,
+            online,
+            ignored = outcome.ignored,
+            late = outcome.late,
+            unsent = outcome.unsent,
+            ms = outcome.duration.as_millis() as u64,
+            "online-check round"
+        );
+        if !changes.is_empty() {
+            let complete = changes.len() <= MAX_LISTED_CHANGES;
+            if !complete {
+                changes.clear();
+            }
+            self.bus.publish(LiveEvent::DeviceStatus {
+                changes,
+                complete,
+                counts: counts_of(all),
+            });
+        }
+        Ok(RoundReport {
+            checked,
+            online,
+            offline: checked - online,
+            duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+            ignored: outcome.ignored,
+        })
+    }
+}
+
+fn counts_of(devices: &[Known]) -> StatusCounts {
+    let mut counts = StatusCounts::default();
+    for device in devices {
+        match device.status {
+            DeviceStatus::Online => counts.online += 1,
+            DeviceStatus::Offline => counts.offline += 1,
+            DeviceStatus::Unknown => counts.unknown += 1,
+        }
+    }
+    counts
+}
