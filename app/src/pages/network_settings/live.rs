@@ -84,6 +84,8 @@ pub fn follow(form: Form) {
         LiveEvent::ServerJoined { .. } | LiveEvent::ServerLeft { .. } => {
             leptos::task::spawn_local(refresh_status(form))
         }
+        // the discovery pages' events
+        LiveEvent::DevicesChanged | LiveEvent::DeviceStatus { .. } | LiveEvent::JobsChanged => {}
     }) else {
         return;
     };
