@@ -20,7 +20,7 @@ CREATE TABLE jobs (
     command         TEXT NOT NULL,
     targets         TEXT NOT NULL,
     due_at          BIGINT NOT NULL,
-    repeat_minutes  INTEGER,
+    repeat_minutes  BIGINT,
     enabled         BOOLEAN NOT NULL DEFAULT TRUE,
     created_at      BIGINT NOT NULL
 );

@@ -165,6 +165,8 @@ pub struct Scan {
     /// Estimated milliseconds until the scan ends, while it runs.
     pub remaining_ms: Option<u64>,
     pub results: Vec<ScanResult>,
+    /// How long sending took, once every datagram is out (sent / this = the send rate).
+    pub sending_ms: Option<f64>,
     /// Devices found so far (the length of `results`, which lists leave empty).
     pub found: u64,
     /// Why it failed, if it did.

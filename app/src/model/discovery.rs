@@ -283,17 +283,21 @@ pub fn validate_job(job: &NewJob) -> Result<CheckedJob, Vec<FieldError>> {
         }
     } else {
         let mut ids = Vec::with_capacity(job.targets.len());
+        let mut bad = false;
         for (i, value) in job.targets.iter().enumerate() {
             match value.as_i64().filter(|id| *id > 0) {
                 Some(id) if !ids.contains(&id) => ids.push(id),
                 Some(_) => {}
-                None => errors.push(FieldError::new(
-                    format!("targets[{i}]"),
-                    format!("{} is not a device id", compact(value)),
-                )),
+                None => {
+                    bad = true;
+                    errors.push(FieldError::new(
+                        format!("targets[{i}]"),
+                        format!("{} is not a device id", compact(value)),
+                    ))
+                }
             }
         }
-        if ids.is_empty() && job.command != JobCommand::OnlineCheck && errors.is_empty() {
+        if ids.is_empty() && job.command != JobCommand::OnlineCheck && !bad {
             errors.push(FieldError::new(
                 "targets",
                 format!("choose the devices to {}", job.command.label().to_lowercase()),

@@ -123,7 +123,8 @@ pub struct Details {
     pub serial: Option<String>,
 }
 
-async fn taken(tx: &mut Tx, ip: &str, mac: Option<&str>) -> Result<Option<RegisterError>, DbError> {
+/// Which registered device has this address or MAC.
+async fn taken(tx: &mut Tx, ip: &str, mac: Option<&str>) -> Result<RegisterError, DbError> {
     let (ip_taken, mac_taken): (i64, i64) = on_backend!(tx, tx => {
         sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM devices WHERE ip = $1), \
@@ -134,19 +135,25 @@ async fn taken(tx: &mut Tx, ip: &str, mac: Option<&str>) -> Result<Option<Regist
         .fetch_one(&mut **tx)
         .await?
     });
-    Ok(if ip_taken > 0 {
-        Some(RegisterError::AddressTaken(ip.to_owned()))
-    } else if mac_taken > 0 {
-        Some(RegisterError::MacTaken(mac.unwrap_or_default().to_owned()))
+    Ok(if ip_taken > 0 || mac_taken == 0 {
+        RegisterError::AddressTaken(ip.to_owned())
     } else {
-        None
+        RegisterError::MacTaken(mac.unwrap_or_default().to_owned())
     })
 }
 
-async fn insert(tx: &mut Tx, ip: &str, details: &Details, now_sql: &str) -> Result<i64, DbError> {
+/// Inserts a device; `None` when its address or MAC is registered already. The statement writes
+/// first, so on SQLite the transaction holds the write lock from its start (a read first
+/// would make it fail when another writer commits in between).
+async fn insert(
+    tx: &mut Tx,
+    ip: &str,
+    details: &Details,
+    now_sql: &str,
+) -> Result<Option<i64>, DbError> {
     let sql = format!(
         "INSERT INTO devices (ip, mac, hostname, os, serial, created_at) \
-         VALUES ($1, $2, $3, $4, $5, {now_sql}) RETURNING id"
+         VALUES ($1, $2, $3, $4, $5, {now_sql}) ON CONFLICT DO NOTHING RETURNING id"
     );
     Ok(on_backend!(tx, tx => {
         sqlx::query_scalar(&sql)
@@ -155,7 +162,7 @@ async fn insert(tx: &mut Tx, ip: &str, details: &Details, now_sql: &str) -> Resu
             .bind(&details.hostname)
             .bind(&details.os)
             .bind(&details.serial)
-            .fetch_one(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await?
     }))
 }
@@ -169,10 +176,9 @@ pub async fn register(db: &Db, device: &CheckedDevice) -> Result<Device, Registe
         ..Details::default()
     };
     let mut tx = db.begin().await.map_err(DbError::from)?;
-    if let Some(taken) = taken(&mut tx, &ip, details.mac.as_deref()).await? {
-        return Err(taken);
-    }
-    let id = insert(&mut tx, &ip, &details, db.now_sql()).await?;
+    let Some(id) = insert(&mut tx, &ip, &details, db.now_sql()).await? else {
+        return Err(taken(&mut tx, &ip, details.mac.as_deref()).await?);
+    };
     bus::notify(&mut tx, Topic::Devices, None)
         .await
         .map_err(DbError::from)?;
@@ -194,11 +200,10 @@ pub async fn register_found(
     let mut already = Vec::new();
     for (i, (ip, details)) in found.iter().enumerate() {
         let ip = ip.to_string();
-        if taken(&mut tx, &ip, details.mac.as_deref()).await?.is_some() {
-            already.push(details.mac.clone().unwrap_or(ip));
-            continue;
+        match insert(&mut tx, &ip, details, db.now_sql()).await? {
+            Some(id) => added.push((id, i)),
+            None => already.push(details.mac.clone().unwrap_or(ip)),
         }
-        added.push((insert(&mut tx, &ip, details, db.now_sql()).await?, i));
     }
     if !added.is_empty() {
         bus::notify(&mut tx, Topic::Devices, None).await?;

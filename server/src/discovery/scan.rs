@@ -30,7 +30,8 @@ struct Progress {
     state: ScanState,
     finished_at: Option<i64>,
     error: Option<String>,
-    /// When the last datagram went out.
+    /// When the first and the last datagram went out.
+    sending_started: Option<Instant>,
     sending_done: Option<Instant>,
     found: Vec<Found>,
     by_mac: HashMap<Mac, usize>,
@@ -80,10 +81,12 @@ impl ScanRun {
                 Some(done) => timeout.saturating_sub(done.elapsed().as_millis() as u64),
                 None => {
                     let elapsed = self.started.elapsed().as_secs_f64();
-                    let rate = if sent > 0 && elapsed > 0.0 {
-                        sent as f64 / elapsed
-                    } else {
-                        f64::from(self.rate.max(1))
+                    let observed = (sent > 0 && elapsed > 0.0).then(|| sent as f64 / elapsed);
+                    let rate = match (observed, self.rate) {
+                        (Some(observed), 0) => observed,
+                        (Some(observed), limit) => observed.min(f64::from(limit)),
+                        (None, 0) => 100_000.0,
+                        (None, limit) => f64::from(limit),
                     };
                     let left = self.total.saturating_sub(sent) as f64 / rate;
                     (left * 1000.0) as u64 + timeout
@@ -100,6 +103,10 @@ impl ScanRun {
             started_at: crate::db::rfc3339(self.started_at),
             finished_at: progress.finished_at.map(crate::db::rfc3339),
             remaining_ms,
+            sending_ms: progress
+                .sending_started
+                .zip(progress.sending_done)
+                .map(|(start, done)| (done - start).as_secs_f64() * 1000.0),
             found: progress.found.len() as u64,
             results: if with_results {
                 progress
@@ -164,11 +171,12 @@ impl ScanRun {
         broadcast_ip: Ipv4Addr,
     ) -> Result<(), String> {
         let start = Instant::now();
+        self.progress.lock().expect("scan lock").sending_started = Some(start);
         let send = |ip: Ipv4Addr, n: u64| -> Result<bool, String> {
             if self.cancel.is_cancelled() {
                 return Ok(false);
             }
-            if self.rate > 0 && n % 16 == 0 {
+            if self.rate > 0 {
                 let due = Duration::from_secs_f64(n as f64 / f64::from(self.rate));
                 if let Some(wait) = due.checked_sub(start.elapsed()) {
                     std::thread::sleep(wait);
@@ -298,6 +306,7 @@ impl Scans {
                 state: ScanState::Running,
                 finished_at: None,
                 error: None,
+                sending_started: None,
                 sending_done: None,
                 found: Vec::new(),
                 by_mac: HashMap::new(),

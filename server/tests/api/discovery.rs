@@ -3,7 +3,7 @@
 //! their own 127.x addresses, broadcasts go to 127.255.255.255.
 
 use super::devsim::Simulator;
-use super::{Db, Env, Events, call, eventually, get};
+use super::{Db, Env, Events, call, get};
 use crate::on_both_databases;
 use axum::Router;
 use axum::http::{Method, StatusCode};
@@ -264,14 +264,21 @@ async fn garbage_replayed_and_spoofed_datagrams_do_not_mislead_the_check() {
     pharos.stop().await;
 }
 
+/// Polls until `done` holds for what `uri` answers; panics after 20 s.
+async fn poll_until(router: &Router, uri: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = get(router, uri).await.body;
+        if done(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{uri}: still {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn scan_until_done(router: &Router, id: &str) -> Value {
-    let mut scan = Value::Null;
-    eventually(Duration::from_secs(20), "the scan ends", || async {
-        scan = get(router, &format!("/api/v1/scans/{id}")).await.body;
-        scan["state"] != "running"
-    })
-    .await;
-    scan
+    poll_until(router, &format!("/api/v1/scans/{id}"), |s| s["state"] != "running").await
 }
 
 async fn scans_find_and_register_devices(db: Db) {
@@ -359,15 +366,14 @@ async fn job(router: &Router, body: Value) -> Value {
     reply.body
 }
 
+/// The job's executions (newest first), once `want` of them have ended.
 async fn executions_of(router: &Router, id: i64, want: usize) -> Vec<Value> {
-    let mut executions = Vec::new();
-    eventually(Duration::from_secs(20), "the executions end", || async {
-        let job = get(router, &format!("/api/v1/jobs/{id}")).await.body;
-        executions = job["executions"].as_array().cloned().unwrap_or_default();
-        executions.iter().filter(|e| e["status"] != "pending" && e["status"] != "running").count() >= want
+    let job = poll_until(router, &format!("/api/v1/jobs/{id}"), |job| {
+        let ended = |e: &&Value| e["status"] != "pending" && e["status"] != "running";
+        job["executions"].as_array().is_some_and(|e| e.iter().filter(ended).count() >= want)
     })
     .await;
-    executions
+    job["executions"].as_array().cloned().unwrap_or_default()
 }
 
 fn ago(minutes: i64) -> String {
