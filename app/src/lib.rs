@@ -12,10 +12,10 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
-use pages::{Home, NetworkSettingsPage, NotFound};
+use pages::{DevicesPage, Home, JobsPage, NetworkSettingsPage, NotFound, ScansPage};
 
 /// Where the server renders page data from (memory, never a query); provided as context.
 #[cfg(feature = "ssr")]
@@ -69,6 +69,9 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"Pharos"</a>
                 <nav aria-label="Main">
                     <A href="/settings/network">"Server Network Settings"</A>
+                    <A href="/devices">"Devices"</A>
+                    <A href="/scans">"Scans"</A>
+                    <A href="/jobs">"Jobs"</A>
                 </nav>
             </header>
             <main id="main" data-hydrated=move || hydrated.get().to_string()>
@@ -78,6 +81,11 @@ pub fn App() -> impl IntoView {
                         path=(StaticSegment("settings"), StaticSegment("network"))
                         view=NetworkSettingsPage
                     />
+                    // the discovery pages wait for their data (from the database), so that they
+                    // arrive complete
+                    <Route path=StaticSegment("devices") view=DevicesPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("scans") view=ScansPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

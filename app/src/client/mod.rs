@@ -1,5 +1,6 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
+pub mod discovery;
 mod events;
 mod network_settings;
 

@@ -1,0 +1,78 @@
+//! The list follows the server: status changes of each online-check round are applied where
+//! they are shown, anything else re-reads the listed page.
+
+use super::{Devices, apply_changes};
+use crate::api::{LiveEvent, StatusChange, StatusCounts};
+use crate::client::discovery::{get_devices, run_online_check};
+use crate::client::follow_events;
+use crate::components::Notice;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Follows the server's events for as long as the list is shown.
+pub(super) fn follow(state: Devices) {
+    let Some(stop) = follow_events(move |event| match event {
+        LiveEvent::DeviceStatus {
+            changes,
+            complete,
+            counts,
+        } => status_changed(state, &changes, complete, counts),
+        LiveEvent::DevicesChanged | LiveEvent::Resync => reread(state),
+        LiveEvent::SettingsChanged { .. }
+        | LiveEvent::ServerJoined { .. }
+        | LiveEvent::ServerLeft { .. }
+        | LiveEvent::JobsChanged => {}
+    }) else {
+        return;
+    };
+    on_cleanup(move || stop.abort());
+}
+
+fn status_changed(state: Devices, changes: &[StatusChange], complete: bool, counts: StatusCounts) {
+    let now = String::from(web_sys::js_sys::Date::new_0().to_iso_string());
+    state
+        .page
+        .update(|page| apply_changes(page, changes, counts, &now));
+    // Not every change was listed; or, with a filter, devices may have come into or gone out of
+    // it; or a re-read under way may answer with what it read before these changes.
+    if !complete || (state.listing.status.is_some() && !changes.is_empty()) || state.reads.pending()
+    {
+        reread(state);
+    }
+}
+
+/// Reads the listed page again; an earlier re-read still under way is ignored when it answers.
+pub(super) fn reread(state: Devices) {
+    let Some(this) = state.reads.start() else {
+        return;
+    };
+    spawn_local(async move {
+        let answer = get_devices(state.listing.query()).await;
+        if !state.reads.finish(this) {
+            return; // a newer read is under way, or the page is gone
+        }
+        match answer {
+            Ok(page) => state.page.set(page),
+            Err(e) => state.notice.set(Some(Notice::Error(format!(
+                "The list could not be brought up to date: {e}"
+            )))),
+        }
+    });
+}
+
+pub(super) async fn check_now(state: Devices, running: RwSignal<bool>) {
+    let notice = match run_online_check().await {
+        Ok(report) => Notice::Success(format!(
+            "Checked {} device{} in {:.0} ms: {} online, {} offline.",
+            report.checked,
+            if report.checked == 1 { "" } else { "s" },
+            report.duration_ms,
+            report.online,
+            report.offline
+        )),
+        Err(refusal) => Notice::Error(format!("The check did not run: {}", refusal.text())),
+    };
+    state.notice.set(Some(notice));
+    running.set(false);
+    reread(state);
+}

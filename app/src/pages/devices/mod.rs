@@ -1,0 +1,480 @@
+//! Administration › Discovery › Devices: the registered devices and their status, live.
+
+#[cfg(feature = "hydrate")]
+mod live;
+mod register;
+mod remove;
+
+use super::{PageSource, page_resource, show_optional_time, with_data};
+use crate::api::{
+    DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
+};
+use crate::components::{Notice, NoticeArea};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use register::RegisterForm;
+use remove::ConfirmRemove;
+
+const PATH: &str = "/devices";
+
+/// Which devices the page lists: a status filter and a page, as in its URL
+/// (`/devices?status=offline&offset=100&limit=50`), so that both work without JavaScript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Listing {
+    status: Option<DeviceStatus>,
+    offset: u64,
+    limit: u64,
+}
+
+impl Listing {
+    /// Reads the URL's query; what is not understood is left at its default.
+    fn parse(get: impl Fn(&str) -> Option<String>) -> Self {
+        let number = |key| get(key).and_then(|v| v.trim().parse::<u64>().ok());
+        Listing {
+            status: get("status").and_then(|s| DeviceStatus::parse(s.trim())),
+            offset: number("offset").unwrap_or(0),
+            limit: number("limit")
+                .filter(|l| *l > 0)
+                .map_or(DEFAULT_PAGE_SIZE, |l| l.min(MAX_PAGE_SIZE)),
+        }
+    }
+
+    fn query(self) -> DeviceQuery {
+        DeviceQuery {
+            status: self.status,
+            offset: Some(self.offset),
+            limit: Some(self.limit),
+        }
+    }
+
+    /// The page's address for this listing, leaving out what is the default.
+    fn href(self) -> String {
+        let mut params = Vec::new();
+        if let Some(status) = self.status {
+            params.push(format!("status={}", status.as_str()));
+        }
+        if self.offset > 0 {
+            params.push(format!("offset={}", self.offset));
+        }
+        if self.limit != DEFAULT_PAGE_SIZE {
+            params.push(format!("limit={}", self.limit));
+        }
+        if params.is_empty() {
+            PATH.to_owned()
+        } else {
+            format!("{PATH}?{}", params.join("&"))
+        }
+    }
+
+    fn with_status(self, status: Option<DeviceStatus>) -> Self {
+        Listing {
+            status,
+            offset: 0,
+            ..self
+        }
+    }
+
+    fn previous(self) -> Option<Self> {
+        (self.offset > 0).then(|| Listing {
+            offset: self.offset.saturating_sub(self.limit),
+            ..self
+        })
+    }
+
+    fn next(self, total: u64) -> Option<Self> {
+        (self.offset + self.limit < total).then(|| Listing {
+            offset: self.offset + self.limit,
+            ..self
+        })
+    }
+}
+
+impl PageSource for DevicePage {
+    type Query = DeviceQuery;
+
+    #[cfg(feature = "ssr")]
+    fn read(
+        backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
+        query: DeviceQuery,
+    ) -> crate::BoxFuture<Result<Self, String>> {
+        backend.devices(query)
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn load(query: DeviceQuery) -> impl Future<Output = Result<Self, String>> + 'static {
+        crate::client::discovery::get_devices(query)
+    }
+}
+
+#[component]
+pub fn DevicesPage() -> impl IntoView {
+    let params = use_query_map();
+    let listing = Memo::new(move |_| params.with(|p| Listing::parse(|key| p.get(key))));
+    let data = page_resource::<DevicePage>(move || listing.get().query());
+    view! {
+        <Title text="Devices" />
+        <nav aria-label="Breadcrumb" class="breadcrumb">
+            <ol>
+                <li>"Administration"</li>
+                <li>"Discovery"</li>
+                <li aria-current="page">"Devices"</li>
+            </ol>
+        </nav>
+        <h1>"Devices"</h1>
+        {with_data(
+            data,
+            "devices",
+            move |page| {
+                view! { <DeviceList page listing=listing.get_untracked() /> }.into_any()
+            },
+        )}
+    }
+}
+
+/// The state of the page, shared by its parts.
+#[derive(Clone, Copy)]
+struct Devices {
+    listing: Listing,
+    page: RwSignal<DevicePage>,
+    notice: RwSignal<Option<Notice>>,
+    /// The device whose removal waits for a confirmation.
+    removing: RwSignal<Option<Device>>,
+    /// Re-reads of the list under way; only the last one's answer is shown.
+    #[cfg(feature = "hydrate")]
+    reads: crate::pages::Rereads,
+}
+
+impl Devices {
+    fn new(page: DevicePage, listing: Listing) -> Self {
+        Devices {
+            listing,
+            page: RwSignal::new(page),
+            notice: RwSignal::new(None),
+            removing: RwSignal::new(None),
+            #[cfg(feature = "hydrate")]
+            reads: crate::pages::Rereads::new(),
+        }
+    }
+}
+
+/// Applies the status changes of an online-check round to the listed devices: `now` is when the
+/// page learnt of them.
+#[cfg(any(feature = "hydrate", test))]
+fn apply_changes(
+    page: &mut DevicePage,
+    changes: &[crate::api::StatusChange],
+    counts: StatusCounts,
+    now: &str,
+) {
+    page.counts = counts;
+    for change in changes {
+        if let Some(device) = page.devices.iter_mut().find(|d| d.id == change.id) {
+            if device.status != change.status {
+                device.status = change.status;
+                device.status_since = Some(now.to_owned());
+            }
+            device.last_seen = change.last_seen.clone();
+        }
+    }
+}
+
+#[component]
+fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
+    let state = Devices::new(page, listing);
+    #[cfg(feature = "hydrate")]
+    live::follow(state);
+    view! {
+        <section aria-labelledby="devices-title">
+            <h2 id="devices-title">"Registered devices"</h2>
+            <StatusFilter state />
+            <CheckNow state />
+            <table class="devices">
+                <caption class="visually-hidden">"Registered devices"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"IP address"</th>
+                        <th scope="col">"MAC address"</th>
+                        <th scope="col">"Host name"</th>
+                        <th scope="col">"OS"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Last seen"</th>
+                        <th scope="col">"Status since"</th>
+                        <th scope="col">
+                            <span class="visually-hidden">"Actions"</span>
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || {
+                        state
+                            .page
+                            .with(|page| {
+                                if page.devices.is_empty() {
+                                    view! {
+                                        <tr>
+                                            <td colspan="8" class="empty">
+                                                {empty_text(listing.status)}
+                                            </td>
+                                        </tr>
+                                    }
+                                        .into_any()
+                                } else {
+                                    page.devices
+                                        .iter()
+                                        .map(|device| device_row(state, device.clone()))
+                                        .collect_view()
+                                        .into_any()
+                                }
+                            })
+                    }}
+                </tbody>
+            </table>
+            <Paging state />
+            <NoticeArea notice=state.notice />
+        </section>
+        <RegisterForm state />
+        <ConfirmRemove state />
+    }
+}
+
+fn empty_text(status: Option<DeviceStatus>) -> String {
+    match status {
+        None => "No devices are registered yet: scan for them, or register one by its address."
+            .to_owned(),
+        Some(status) => format!("No device is {}.", status.as_str()),
+    }
+}
+
+fn device_row(state: Devices, device: Device) -> impl IntoView {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+    let status = device.status.as_str();
+    let (id, ip, mac, hostname, os) = (
+        device.id,
+        device.ip.clone(),
+        dash(&device.mac),
+        dash(&device.hostname),
+        dash(&device.os),
+    );
+    let last_seen = show_optional_time(device.last_seen.as_deref());
+    let since = show_optional_time(device.status_since.as_deref());
+    let remove_label = format!("Remove {ip}");
+    view! {
+        <tr data-id=id>
+            <td>
+                <code>{ip}</code>
+            </td>
+            <td>
+                <code>{mac}</code>
+            </td>
+            <td>{hostname}</td>
+            <td>{os}</td>
+            <td>
+                <span class=format!("badge {status}")>{status}</span>
+            </td>
+            <td>{last_seen}</td>
+            <td>{since}</td>
+            <td>
+                <button
+                    type="button"
+                    class="small"
+                    aria-label=remove_label
+                    aria-haspopup="dialog"
+                    on:click=move |_| state.removing.set(Some(device.clone()))
+                >
+                    "Remove"
+                </button>
+            </td>
+        </tr>
+    }
+}
+
+/// The counts of each status, each a link that lists only those devices.
+#[component]
+fn StatusFilter(state: Devices) -> impl IntoView {
+    let listing = state.listing;
+    let link = move |status: Option<DeviceStatus>, count: Signal<u64>| {
+        let label = status.map_or("All", |s| match s {
+            DeviceStatus::Online => "Online",
+            DeviceStatus::Offline => "Offline",
+            DeviceStatus::Unknown => "Unknown",
+        });
+        let class = status.map_or("filter".to_owned(), |s| format!("filter {}", s.as_str()));
+        view! {
+            <li>
+                <a
+                    href=listing.with_status(status).href()
+                    class=class
+                    aria-current=(listing.status == status).then_some("page")
+                >
+                    {label}
+                    " "
+                    <span class="count">{move || count.get()}</span>
+                </a>
+            </li>
+        }
+    };
+    let count = move |of: fn(&StatusCounts) -> u64| {
+        Signal::derive(move || state.page.with(|p| of(&p.counts)))
+    };
+    view! {
+        <nav aria-label="Filter by status" class="filters">
+            <ul>
+                {link(None, count(StatusCounts::total))}
+                {link(Some(DeviceStatus::Online), count(|c| c.online))}
+                {link(Some(DeviceStatus::Offline), count(|c| c.offline))}
+                {link(Some(DeviceStatus::Unknown), count(|c| c.unknown))}
+            </ul>
+        </nav>
+    }
+}
+
+#[component]
+fn Paging(state: Devices) -> impl IntoView {
+    let listing = state.listing;
+    move || {
+        state.page.with(|page| {
+            let shown = page.devices.len() as u64;
+            (page.total > 0).then(|| {
+                let first = listing.offset + 1;
+                let last = listing.offset + shown;
+                view! {
+                    <nav aria-label="Pages" class="paging">
+                        <span>{format!("Devices {first}–{last} of {}", page.total)}</span>
+                        {listing
+                            .previous()
+                            .map(|l| view! { <a href=l.href() rel="prev">"Previous"</a> })}
+                        {listing
+                            .next(page.total)
+                            .map(|l| view! { <a href=l.href() rel="next">"Next"</a> })}
+                    </nav>
+                }
+            })
+        })
+    }
+}
+
+/// Asks every device now, instead of waiting for the next round.
+#[component]
+fn CheckNow(state: Devices) -> impl IntoView {
+    let running = RwSignal::new(false);
+    let run = move |_| {
+        running.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(live::check_now(state, running));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = state;
+    };
+    view! {
+        <div class="actions">
+            <button type="button" on:click=run disabled=move || running.get()>
+                {move || if running.get() { "Checking…" } else { "Check now" }}
+            </button>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::StatusChange;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Listing {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Listing::parse(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn listings_read_from_and_write_to_the_url() {
+        let all = parse(&[]);
+        assert_eq!(
+            all,
+            Listing {
+                status: None,
+                offset: 0,
+                limit: DEFAULT_PAGE_SIZE
+            }
+        );
+        assert_eq!(all.href(), "/devices");
+        let offline = parse(&[("status", "offline"), ("offset", "100"), ("limit", "50")]);
+        assert_eq!(
+            offline.href(),
+            "/devices?status=offline&offset=100&limit=50"
+        );
+        assert_eq!(offline.with_status(None).href(), "/devices?limit=50");
+        assert_eq!(
+            offline.previous().unwrap().href(),
+            "/devices?status=offline&offset=50&limit=50"
+        );
+        assert_eq!(offline.next(150), None);
+        assert_eq!(offline.next(151).unwrap().offset, 150);
+        assert_eq!(all.previous(), None);
+        // nonsense is the default, too large a page the largest
+        let odd = parse(&[("status", "asleep"), ("offset", "-1"), ("limit", "99999")]);
+        assert_eq!(
+            (odd.status, odd.offset, odd.limit),
+            (None, 0, MAX_PAGE_SIZE)
+        );
+        assert_eq!(parse(&[("limit", "0")]).limit, DEFAULT_PAGE_SIZE);
+    }
+
+    #[test]
+    fn status_changes_update_the_listed_devices() {
+        let device = |id, status| Device {
+            id,
+            mac: None,
+            ip: format!("127.0.0.{id}"),
+            hostname: None,
+            os: None,
+            serial: None,
+            status,
+            last_seen: None,
+            status_since: None,
+        };
+        let mut page = DevicePage {
+            devices: vec![
+                device(1, DeviceStatus::Unknown),
+                device(2, DeviceStatus::Online),
+            ],
+            total: 2,
+            offset: 0,
+            limit: 100,
+            counts: StatusCounts::default(),
+        };
+        let counts = StatusCounts {
+            online: 2,
+            offline: 0,
+            unknown: 0,
+        };
+        let seen = Some("2026-01-01T00:00:00Z".to_owned());
+        let changes = [
+            StatusChange {
+                id: 1,
+                status: DeviceStatus::Online,
+                last_seen: seen.clone(),
+            },
+            StatusChange {
+                id: 2,
+                status: DeviceStatus::Online,
+                last_seen: seen.clone(),
+            },
+            StatusChange {
+                id: 9,
+                status: DeviceStatus::Offline,
+                last_seen: None,
+            },
+        ];
+        apply_changes(&mut page, &changes, counts, "now");
+        assert_eq!(page.counts, counts);
+        assert_eq!(page.devices[0].status, DeviceStatus::Online);
+        assert_eq!(page.devices[0].status_since.as_deref(), Some("now"));
+        assert_eq!(page.devices[0].last_seen, seen);
+        // no change of status, no new "since"
+        assert_eq!(page.devices[1].status_since, None);
+        assert_eq!(page.devices[1].last_seen, seen);
+    }
+}

@@ -1,0 +1,111 @@
+//! Registering a device by its address, for one that scans do not reach.
+
+use super::Devices;
+use crate::api::NewDevice;
+use crate::components::{Notice, NoticeArea};
+use crate::model::validate_device;
+use crate::pages::{FormErrors, FormText};
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
+    let ip = RwSignal::new(String::new());
+    let hostname = RwSignal::new(String::new());
+    let mac = RwSignal::new(String::new());
+    let device = move || {
+        let optional = |text: String| Some(text).filter(|t| !t.trim().is_empty());
+        NewDevice {
+            ip: ip.get(),
+            hostname: optional(hostname.get()),
+            mac: optional(mac.get()),
+        }
+    };
+    let errors = FormErrors::new(move || validate_device(&device()).err().unwrap_or_default());
+    let notice = RwSignal::new(None::<Notice>);
+    let sending = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if errors.blocked() || sending.get_untracked() {
+            return;
+        }
+        sending.set(true);
+        notice.set(None);
+        let device = untrack(device);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            use crate::client::discovery::{Refusal, add_device};
+            match add_device(&device).await {
+                Ok(device) => {
+                    for field in [ip, hostname, mac] {
+                        field.set(String::new());
+                    }
+                    errors.reset();
+                    notice.set(Some(Notice::Success(format!(
+                        "{} is registered.",
+                        device.ip
+                    ))));
+                    super::live::reread(state);
+                }
+                Err(Refusal::Invalid(refused)) => {
+                    errors.refuse(refused);
+                    notice.set(Some(Notice::Error(
+                        "The server refused the device: see the marked fields.".into(),
+                    )));
+                }
+                Err(refusal) => notice.set(Some(Notice::Error(format!(
+                    "The device was not registered: {}",
+                    refusal.text()
+                )))),
+            }
+            sending.set(false);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (device, state);
+    };
+    view! {
+        <section aria-labelledby="register-title">
+            <h2 id="register-title">"Register by address"</h2>
+            <p class="help">
+                "For a device that scans do not reach (behind a router, say). The online check asks it for its status, MAC address and name."
+            </p>
+            <form class="register" novalidate on:submit=submit>
+                <div class="field-row">
+                    <FormText
+                        id="register-ip"
+                        label="IP address"
+                        hint="IPv4 or IPv6"
+                        value=ip
+                        errors
+                        field="ip"
+                    />
+                    <FormText
+                        id="register-hostname"
+                        label="Host name"
+                        hint="Optional"
+                        value=hostname
+                        errors
+                        field="hostname"
+                    />
+                    <FormText
+                        id="register-mac"
+                        label="MAC address"
+                        hint="Optional, like 00:11:22:aa:bb:cc"
+                        value=mac
+                        errors
+                        field="mac"
+                    />
+                </div>
+                <div class="actions">
+                    <button
+                        type="submit"
+                        class="primary"
+                        disabled=move || errors.blocked() || sending.get()
+                    >
+                        {move || if sending.get() { "Registering…" } else { "Register" }}
+                    </button>
+                    <NoticeArea notice />
+                </div>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,195 @@
+//! Administration › Discovery › Scheduled Jobs: commands that run at a set time, once or again
+//! and again, and what came of each run.
+
+mod form;
+mod list;
+#[cfg(feature = "hydrate")]
+mod live;
+
+use super::{PageSource, page_resource, with_data};
+use crate::api::{Device, DeviceQuery, Job, JobCommand, MAX_PAGE_SIZE};
+use crate::components::Notice;
+use form::JobForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use list::JobItems;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What the page renders from: the jobs, and the devices they can target (by name).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct JobsData {
+    jobs: Vec<Job>,
+    devices: Vec<Device>,
+}
+
+/// The devices a job can target: the first page of the largest size.
+fn device_query() -> DeviceQuery {
+    DeviceQuery {
+        status: None,
+        offset: Some(0),
+        limit: Some(MAX_PAGE_SIZE),
+    }
+}
+
+impl PageSource for JobsData {
+    type Query = ();
+
+    #[cfg(feature = "ssr")]
+    fn read(
+        backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
+        _: (),
+    ) -> crate::BoxFuture<Result<Self, String>> {
+        Box::pin(async move {
+            let jobs = backend.jobs().await?.jobs;
+            let devices = backend.devices(device_query()).await?.devices;
+            Ok(JobsData { jobs, devices })
+        })
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn load(_: ()) -> impl Future<Output = Result<Self, String>> + 'static {
+        use crate::client::discovery::{get_devices, get_jobs};
+        async {
+            let jobs = get_jobs().await?.jobs;
+            let devices = get_devices(device_query()).await?.devices;
+            Ok(JobsData { jobs, devices })
+        }
+    }
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let data = page_resource::<JobsData>(|| ());
+    view! {
+        <Title text="Scheduled Jobs" />
+        <nav aria-label="Breadcrumb" class="breadcrumb">
+            <ol>
+                <li>"Administration"</li>
+                <li>"Discovery"</li>
+                <li aria-current="page">"Scheduled Jobs"</li>
+            </ol>
+        </nav>
+        <h1>"Scheduled Jobs"</h1>
+        {with_data(data, "jobs", |data| view! { <Jobs data /> }.into_any())}
+    }
+}
+
+/// The state of the page, shared by its parts.
+#[derive(Clone, Copy)]
+struct JobsState {
+    jobs: RwSignal<Vec<Job>>,
+    devices: RwSignal<Vec<Device>>,
+    notice: RwSignal<Option<Notice>>,
+    /// The job whose deletion waits for a confirmation.
+    deleting: RwSignal<Option<Job>>,
+    #[cfg(feature = "hydrate")]
+    reads: crate::pages::Rereads,
+}
+
+impl JobsState {
+    /// A job's targets in words: device names, ranges, or every device.
+    fn targets_text(&self, job: &Job) -> String {
+        if job.targets.is_empty() {
+            return if job.command == JobCommand::OnlineCheck {
+                "every device".to_owned()
+            } else {
+                "none".to_owned()
+            };
+        }
+        self.devices.with(|devices| {
+            job.targets
+                .iter()
+                .map(|target| match target {
+                    Value::String(range) => range.clone(),
+                    Value::Number(id) => id
+                        .as_i64()
+                        .and_then(|id| devices.iter().find(|d| d.id == id))
+                        .map_or_else(|| format!("device {id}"), device_name),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+}
+
+/// A device as a job's targets name it.
+fn device_name(device: &Device) -> String {
+    match &device.hostname {
+        Some(hostname) => format!("{hostname} ({})", device.ip),
+        None => device.ip.clone(),
+    }
+}
+
+#[component]
+fn Jobs(data: JobsData) -> impl IntoView {
+    let state = JobsState {
+        jobs: RwSignal::new(data.jobs),
+        devices: RwSignal::new(data.devices),
+        notice: RwSignal::new(None),
+        deleting: RwSignal::new(None),
+        #[cfg(feature = "hydrate")]
+        reads: crate::pages::Rereads::new(),
+    };
+    #[cfg(feature = "hydrate")]
+    live::follow(state);
+    view! {
+        <JobForm state />
+        <JobItems state />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::DeviceStatus;
+    use serde_json::json;
+
+    #[test]
+    fn targets_read_as_names() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let device = Device {
+                id: 3,
+                mac: None,
+                ip: "127.0.0.3".into(),
+                hostname: Some("kiosk".into()),
+                os: None,
+                serial: None,
+                status: DeviceStatus::Online,
+                last_seen: None,
+                status_since: None,
+            };
+            let state = JobsState {
+                jobs: RwSignal::new(Vec::new()),
+                devices: RwSignal::new(vec![device]),
+                notice: RwSignal::new(None),
+                deleting: RwSignal::new(None),
+            };
+            let job = |command, targets: Value| Job {
+                id: 1,
+                name: "n".into(),
+                command,
+                targets: serde_json::from_value(targets).unwrap(),
+                due_at: "2026-01-01T00:00:00Z".into(),
+                repeat_minutes: None,
+                enabled: true,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                executions: Vec::new(),
+            };
+            assert_eq!(
+                state.targets_text(&job(JobCommand::Reboot, json!([3, 4]))),
+                "kiosk (127.0.0.3), device 4"
+            );
+            assert_eq!(
+                state.targets_text(&job(JobCommand::OnlineCheck, json!([]))),
+                "every device"
+            );
+            assert_eq!(
+                state.targets_text(&job(JobCommand::Scan, json!(["10.0.0.0/24"]))),
+                "10.0.0.0/24"
+            );
+        });
+    }
+}

@@ -1,0 +1,80 @@
+//! The scans this server ran since it started, to open again.
+
+use super::{Scans, state_text, target_text};
+use crate::api::Scan;
+use crate::pages::show_time;
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn History(scans: Scans) -> impl IntoView {
+    view! {
+        <section aria-labelledby="history-title">
+            <h2 id="history-title">"Earlier scans"</h2>
+            <p class="help">"The scans this server ran since it started, newest first."</p>
+            {move || {
+                scans
+                    .list
+                    .with(|list| {
+                        if list.is_empty() {
+                            view! { <p class="empty">"No scans yet."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="scans">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Started"</th>
+                                            <th scope="col">"Scanned"</th>
+                                            <th scope="col">"State"</th>
+                                            <th scope="col">"Found"</th>
+                                            <th scope="col">
+                                                <span class="visually-hidden">"Actions"</span>
+                                            </th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list
+                                            .iter()
+                                            .map(|scan| scan_row(scans, scan))
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </section>
+    }
+}
+
+fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {
+    let state = state_text(scan.state);
+    let id = scan.id.clone();
+    let started = show_time(&scan.started_at);
+    let open_label = format!("Open the scan started {started}");
+    let is_shown = {
+        let id = id.clone();
+        move || scans.shown.with(|s| s.as_ref().is_some_and(|s| s.id == id))
+    };
+    view! {
+        <tr>
+            <td>{started}</td>
+            <td>{target_text(scan)}</td>
+            <td>
+                <span class=format!("badge {state}")>{state}</span>
+            </td>
+            <td>{scan.found}</td>
+            <td>
+                <button
+                    type="button"
+                    class="small"
+                    aria-label=open_label
+                    disabled=is_shown
+                    on:click=move |_| scans.open(id.clone())
+                >
+                    "Open"
+                </button>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,165 @@
+//! Starting a scan: a broadcast on the local network, or address ranges.
+
+use super::Scans;
+use crate::api::NewScan;
+use crate::components::{Notice, NoticeArea};
+use crate::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget, validate_scan};
+use crate::pages::{FieldMessage, FormErrors, ranges_of};
+use leptos::prelude::*;
+
+fn addresses_text(ranges: &[AddressRange]) -> String {
+    let n: u64 = ranges.iter().map(AddressRange::len).sum();
+    format!("{n} address{}", if n == 1 { "" } else { "es" })
+}
+
+#[component]
+pub(super) fn StartForm(scans: Scans) -> impl IntoView {
+    let broadcast = RwSignal::new(false);
+    let text = RwSignal::new(String::new());
+    let request = move || NewScan {
+        broadcast: broadcast.get(),
+        ranges: if broadcast.get() {
+            Vec::new()
+        } else {
+            text.with(|t| ranges_of(t))
+        },
+    };
+    let checked = Memo::new(move |_| validate_scan(&request()));
+    let errors = FormErrors::new(move || checked.get().err().unwrap_or_default());
+    let count = move || match checked.get() {
+        Ok(ScanTarget::Ranges(ranges)) => addresses_text(&ranges),
+        _ => String::new(),
+    };
+    let notice = RwSignal::new(None::<Notice>);
+    let sending = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if errors.blocked() || sending.get_untracked() {
+            return;
+        }
+        sending.set(true);
+        notice.set(None);
+        let request = untrack(request);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            use crate::client::discovery::{Refusal, start_scan};
+            match start_scan(&request).await {
+                Ok(started) => scans.open(started.id),
+                Err(Refusal::Invalid(refused)) => {
+                    errors.refuse(refused);
+                    notice.set(Some(Notice::Error(
+                        "The server refused the scan: see the ranges.".into(),
+                    )));
+                }
+                Err(refusal) => notice.set(Some(Notice::Error(format!(
+                    "The scan did not start: {}",
+                    refusal.text()
+                )))),
+            }
+            sending.set(false);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = request;
+    };
+    let pick = move |on: bool| {
+        move |_| {
+            broadcast.set(on);
+            errors.edit("ranges");
+        }
+    };
+    view! {
+        <section aria-labelledby="start-title">
+            <h2 id="start-title">"Start a scan"</h2>
+            <form class="start-scan" novalidate on:submit=submit>
+                <fieldset class="field">
+                    <legend>"What to scan"</legend>
+                    <label>
+                        <input
+                            type="radio"
+                            name="scan-kind"
+                            id="scan-kind-ranges"
+                            prop:checked=move || !broadcast.get()
+                            checked=true
+                            on:change=pick(false)
+                        />
+                        "Address ranges"
+                    </label>
+                    <label>
+                        <input
+                            type="radio"
+                            name="scan-kind"
+                            id="scan-kind-broadcast"
+                            prop:checked=move || broadcast.get()
+                            on:change=pick(true)
+                        />
+                        "Broadcast on the local network"
+                    </label>
+                </fieldset>
+                <p class="help">
+                    {move || {
+                        if broadcast.get() {
+                            "One datagram to the broadcast address of the Scan Parameters (Server Network Settings): the devices on this network segment answer."
+                        } else {
+                            "A datagram to every address of the ranges, for devices beyond this network segment too."
+                        }
+                    }}
+                </p>
+                <div class="field">
+                    <label for="scan-ranges">"Ranges, one per line"</label>
+                    <textarea
+                        id="scan-ranges"
+                        name="ranges"
+                        rows="4"
+                        spellcheck="false"
+                        prop:value=move || text.get()
+                        disabled=move || broadcast.get()
+                        aria-invalid=move || errors.invalid("ranges")
+                        aria-describedby="scan-ranges-hint scan-ranges-count scan-ranges-error"
+                        on:input=move |ev| {
+                            text.set(event_target_value(&ev));
+                            errors.edit("ranges");
+                        }
+                    ></textarea>
+                    <p class="hint" id="scan-ranges-hint">
+                        {format!(
+                            "A range (192.168.1.10-192.168.1.99), a block (10.0.0.0/24) or one address; at most {MAX_SCAN_ADDRESSES} addresses in all",
+                        )}
+                    </p>
+                    <p class="count" id="scan-ranges-count" aria-live="polite">
+                        {count}
+                    </p>
+                    <FieldMessage id="scan-ranges" errors field="ranges" />
+                </div>
+                <div class="actions">
+                    <button
+                        type="submit"
+                        class="primary"
+                        disabled=move || errors.blocked() || sending.get() || scans.running()
+                    >
+                        {move || if sending.get() { "Starting…" } else { "Start scan" }}
+                    </button>
+                    <NoticeArea notice />
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_ranges;
+
+    #[test]
+    fn addresses_counted() {
+        let ranges = ranges_of("127.88.0.1-127.88.0.40\n10.0.0.0/30");
+        assert_eq!(
+            addresses_text(&parse_ranges(&ranges).unwrap()),
+            "42 addresses"
+        );
+        assert_eq!(
+            addresses_text(&parse_ranges(&["10.0.0.1".into()]).unwrap()),
+            "1 address"
+        );
+    }
+}
