@@ -9,6 +9,7 @@ mod cluster;
 mod discovery;
 mod serving;
 mod settings;
+mod simulator;
 
 use axum::{
     Router,

@@ -1,0 +1,402 @@
+//! The device simulator (`pharos-devsim`) itself, spoken to directly over UDP: every device
+//! answers from its own loopback address, broadcasts reach every awake device, Wake-on-LAN and
+//! reboots change who answers, and nothing else gets an answer. Every datagram stays in
+//! 127.0.0.0/8.
+
+use super::devsim::{Simulator, free_udp_port};
+use pharos_protocol::{
+    Body, Command, DeviceInfo, Message, Outcome, magic_packet, scan_request, status_query,
+};
+use serde_json::Value;
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader, Read},
+    net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
+    num::NonZeroU16,
+    path::Path,
+    process::{Command as Process, Stdio},
+    time::{Duration, Instant},
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_pharos-devsim");
+const BROADCAST: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
+/// How long to keep listening once every expected reply is in, for replies that should not come.
+const GRACE: Duration = Duration::from_millis(300);
+
+fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
+    Simulator::start(Path::new(BINARY), count, Ipv4Addr::from(first), extra)
+}
+
+fn ip_of(device: &Value) -> Ipv4Addr {
+    device["ip"].as_str().unwrap().parse().unwrap()
+}
+
+/// The device info the manifest promises for `device`.
+fn info_of(device: &Value) -> DeviceInfo {
+    DeviceInfo {
+        mac: device["mac"].as_str().unwrap().parse().unwrap(),
+        ip: IpAddr::V4(ip_of(device)),
+        os_generation: device["os_generation"].as_u64().unwrap() as u8,
+        os_version: device["os_version"].as_str().unwrap().into(),
+        hostname: device["hostname"].as_str().unwrap().into(),
+        serial: device["serial"].as_str().unwrap().into(),
+    }
+}
+
+/// The server's side: one socket on 127.0.0.1, replies come back to it.
+struct Client {
+    socket: UdpSocket,
+    port: NonZeroU16,
+}
+
+impl Client {
+    fn new() -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_broadcast(true).unwrap();
+        let port = NonZeroU16::new(socket.local_addr().unwrap().port()).unwrap();
+        Client { socket, port }
+    }
+
+    fn send(&self, datagram: &[u8], ip: Ipv4Addr, port: u16) {
+        assert!(ip.is_loopback(), "tests only send to 127.0.0.0/8");
+        self.socket
+            .send_to(datagram, SocketAddrV4::new(ip, port))
+            .unwrap();
+    }
+
+    fn request(&self, body: Body, nonce: u64) -> Vec<u8> {
+        Message {
+            nonce,
+            reply_port: self.port.get(),
+            body,
+        }
+        .to_bytes()
+        .unwrap()
+    }
+
+    /// Replies until `expected` have come (then for [`GRACE`] more) or `limit` has passed.
+    fn replies(&self, expected: usize, limit: Duration) -> Vec<(SocketAddr, Message)> {
+        let mut replies = Vec::new();
+        let mut deadline = Instant::now() + limit;
+        let mut buffer = [0u8; 1024];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return replies;
+            }
+            self.socket.set_read_timeout(Some(left)).unwrap();
+            let Ok((len, from)) = self.socket.recv_from(&mut buffer) else {
+                return replies;
+            };
+            let message =
+                Message::decode(&buffer[..len]).expect("the simulator sends valid replies");
+            replies.push((from, message));
+            if replies.len() == expected {
+                deadline = deadline.min(Instant::now() + GRACE);
+            }
+        }
+    }
+
+    /// A status query to `ip`, and its reply if one comes within `limit`.
+    fn status(&self, ip: Ipv4Addr, port: u16, limit: Duration) -> Option<(SocketAddr, Message)> {
+        let nonce = rand::random();
+        self.send(&status_query(nonce, self.port), ip, port);
+        let replies = self.replies(1, limit);
+        assert!(replies.len() <= 1, "one reply at most: {replies:?}");
+        let reply = replies.into_iter().next()?;
+        assert_eq!(reply.1.nonce, nonce);
+        Some(reply)
+    }
+}
+
+#[test]
+fn every_awake_device_answers_status_queries_from_its_own_address() {
+    let sim = simulator(
+        300,
+        [127, 77, 0, 1],
+        &["--offline-fraction", "0.1", "--seed", "4"],
+    );
+    assert_eq!(sim.asleep().count(), 30);
+    let client = Client::new();
+    let mut nonces = HashMap::new();
+    for (i, device) in sim.devices.iter().enumerate() {
+        let nonce = 0x7700_0000_0000 + i as u64;
+        nonces.insert(ip_of(device), nonce);
+        client.send(&status_query(nonce, client.port), ip_of(device), sim.port);
+    }
+    let replies = client.replies(270, Duration::from_secs(10));
+    assert_eq!(
+        replies.len(),
+        270,
+        "one reply per awake device, none from the others"
+    );
+    let awake: HashMap<Ipv4Addr, &Value> = sim.awake().map(|d| (ip_of(d), d)).collect();
+    let mut seen = HashSet::new();
+    for (from, reply) in replies {
+        let SocketAddr::V4(from) = from else {
+            panic!("{from}")
+        };
+        assert_eq!(from.port(), sim.port);
+        let device = awake.get(from.ip()).expect("an awake device answers");
+        assert!(seen.insert(*from.ip()), "{from} answered twice");
+        assert_eq!(reply.nonce, nonces[from.ip()], "the nonce is echoed");
+        assert_eq!(reply.reply_port, 0);
+        assert_eq!(reply.body, Body::StatusReply(info_of(device)));
+    }
+}
+
+#[test]
+fn a_broadcast_scan_gets_one_reply_per_awake_device() {
+    let sim = simulator(200, [127, 78, 0, 1], &["--offline-fraction", "0.25"]);
+    let client = Client::new();
+    client.send(&scan_request(0x5ca9, client.port), BROADCAST, sim.port);
+    let replies = client.replies(150, Duration::from_secs(10));
+    let expected: HashSet<Ipv4Addr> = sim.awake().map(ip_of).collect();
+    let mut sources = HashSet::new();
+    for (from, reply) in &replies {
+        let IpAddr::V4(ip) = from.ip() else {
+            panic!("{from}")
+        };
+        assert!(sources.insert(ip), "{from} answered twice");
+        assert_eq!(reply.nonce, 0x5ca9);
+        let Body::ScanReply(info) = &reply.body else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(
+            info.ip,
+            from.ip(),
+            "each reply comes from the device's own address"
+        );
+    }
+    assert_eq!(sources, expected);
+    // A status query is not broadcast: nobody answers it.
+    client.send(&status_query(1, client.port), BROADCAST, sim.port);
+    assert_eq!(client.replies(1, GRACE).len(), 0);
+}
+
+#[test]
+fn wake_on_lan_wakes_an_asleep_device() {
+    let sim = simulator(
+        20,
+        [127, 79, 0, 1],
+        &["--offline-fraction", "0.5", "--seed", "2"],
+    );
+    let client = Client::new();
+    let mut asleep = sim.asleep().map(|d| (ip_of(d), info_of(d).mac));
+    let (sleeper, mac) = asleep.next().unwrap();
+    let (other, _) = asleep.next().unwrap();
+    assert!(client.status(sleeper, sim.port, GRACE).is_none(), "asleep");
+    // A magic packet for a MAC nobody has, and garbage, wake nobody.
+    client.send(
+        &magic_packet(&"02:00:00:00:00:99".parse().unwrap()),
+        BROADCAST,
+        sim.wol_port,
+    );
+    client.send(b"not a magic packet", BROADCAST, sim.wol_port);
+    client.send(&magic_packet(&mac), BROADCAST, sim.wol_port);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let (from, reply) = loop {
+        if let Some(reply) = client.status(sleeper, sim.port, Duration::from_millis(100)) {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "the device woke up");
+    };
+    assert_eq!(from.ip(), IpAddr::V4(sleeper));
+    let Body::StatusReply(info) = reply.body else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(info.mac, mac);
+    assert!(
+        client.status(other, sim.port, GRACE).is_none(),
+        "the others sleep on"
+    );
+}
+
+#[test]
+fn a_rebooting_device_acknowledges_is_silent_then_answers_again() {
+    let sim = simulator(5, [127, 80, 0, 1], &["--reboot-secs", "1"]);
+    let client = Client::new();
+    let device = ip_of(&sim.devices[2]);
+    let started = Instant::now();
+    client.send(
+        &client.request(Body::Command(Command::Reboot), 0xb007),
+        device,
+        sim.port,
+    );
+    let replies = client.replies(1, Duration::from_secs(2));
+    assert_eq!(replies.len(), 1);
+    let (from, ack) = &replies[0];
+    assert_eq!(from.ip(), IpAddr::V4(device));
+    assert_eq!(ack.nonce, 0xb007);
+    assert_eq!(
+        ack.body,
+        Body::CommandAck {
+            command: Command::Reboot,
+            outcome: Outcome::Accepted
+        }
+    );
+    assert!(
+        client.status(device, sim.port, GRACE).is_none(),
+        "silent while restarting"
+    );
+    let neighbour = ip_of(&sim.devices[3]);
+    assert!(
+        client.status(neighbour, sim.port, GRACE).is_some(),
+        "only that device restarts"
+    );
+    let back = loop {
+        if client
+            .status(device, sim.port, Duration::from_millis(100))
+            .is_some()
+        {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the device came back"
+        );
+    };
+    assert!(back >= Duration::from_millis(950), "back after {back:?}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_devices() {
+    let manifest = |seed: &str| {
+        simulator(
+            50,
+            [127, 81, 0, 1],
+            &["--seed", seed, "--offline-fraction", "0.3"],
+        )
+        .devices
+        .clone()
+    };
+    let first = manifest("9");
+    assert_eq!(first, manifest("9"));
+    let other = manifest("10");
+    assert_ne!(first, other);
+    let ips = |devices: &[Value]| devices.iter().map(ip_of).collect::<Vec<_>>();
+    assert_eq!(
+        ips(&first),
+        ips(&other),
+        "the addresses do not depend on the seed"
+    );
+    let macs: HashSet<&str> = first.iter().map(|d| d["mac"].as_str().unwrap()).collect();
+    assert_eq!(macs.len(), 50, "MACs are unique");
+}
+
+#[test]
+fn replies_wait_for_the_latency_and_loss_drops_them() {
+    let slow = simulator(3, [127, 82, 0, 1], &["--latency-ms", "200"]);
+    let client = Client::new();
+    let started = Instant::now();
+    assert!(
+        client
+            .status(ip_of(&slow.devices[0]), slow.port, Duration::from_secs(2))
+            .is_some()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    let lossy = simulator(3, [127, 83, 0, 1], &["--loss", "1"]);
+    assert!(
+        client
+            .status(ip_of(&lossy.devices[0]), lossy.port, GRACE)
+            .is_none()
+    );
+}
+
+#[test]
+fn garbage_is_ignored_and_counted_and_answering_goes_on() {
+    let port = free_udp_port();
+    let mut child = Process::new(BINARY)
+        .args([
+            "--devices",
+            "10",
+            "--first-ip",
+            "127.84.0.1",
+            "--wol-port",
+            "0",
+        ])
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert_eq!(
+        ready,
+        format!("ready devices=10 first=127.84.0.1 port={port}\n")
+    );
+
+    let client = Client::new();
+    let device = Ipv4Addr::new(127, 84, 0, 3);
+    let query = client.request(Body::StatusQuery, 5);
+    let mut other_version = query.clone();
+    other_version[4] = 2;
+    let mut no_reply_port = query.clone();
+    no_reply_port[6..8].fill(0);
+    let reply = Message {
+        nonce: 5,
+        reply_port: 0,
+        body: Body::CommandAck {
+            command: Command::Reboot,
+            outcome: Outcome::Busy,
+        },
+    };
+    let garbage: [&[u8]; 6] = [
+        b"",
+        b"\xde\xad\xbe\xef random bytes",
+        &[0x50; 600],
+        &reply.to_bytes().unwrap(),
+        &other_version,
+        &no_reply_port,
+    ];
+    for datagram in garbage {
+        client.send(datagram, device, port);
+    }
+    // A valid request to an address no device has.
+    client.send(&query, Ipv4Addr::new(127, 84, 0, 11), port);
+    assert_eq!(client.replies(1, GRACE).len(), 0, "nothing is answered");
+    assert!(
+        client
+            .status(device, port, Duration::from_secs(2))
+            .is_some(),
+        "still answering"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        rest,
+        "stopped requests=1 replies=1 dropped=0 ignored=7 silent=0 woken=0 rebooted=0 send_errors=0\n"
+    );
+}
+
+#[test]
+fn a_range_that_leaves_loopback_is_refused() {
+    let output = Process::new(BINARY)
+        .args([
+            "--devices",
+            "300",
+            "--first-ip",
+            "127.255.255.0",
+            "--port",
+            "0",
+        ])
+        .args(["--wol-port", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "never ready");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("127.0.0.0/8"), "{stderr}");
+}
