@@ -456,3 +456,99 @@ async fn jobs_run_or_expire(db: Db) {
     assert_eq!(get(r, "/api/v1/jobs").await.body["jobs"].as_array().unwrap().len(), 4);
     pharos.stop().await;
 }
+
+/// A fake device: a plain socket on one loopback address at the device port.
+fn listener(ip: [u8; 4], port: u16) -> UdpSocket {
+    let socket = UdpSocket::bind((Ipv4Addr::from(ip), port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    socket
+}
+
+fn drain(socket: &UdpSocket) -> Vec<(Vec<u8>, std::net::SocketAddr)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok((len, from)) = socket.recv_from(&mut buf) {
+        got.push((buf[..len].to_vec(), from));
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_send_only_where_asked_and_trust_no_reply() {
+    use pharos_protocol::{Body, DeviceInfo, Message};
+    let env = Env::new(Db::Sqlite).await;
+    let mut config = env.config("one", "standalone");
+    let port = config.device_port;
+    config.scan_send_rate = 0;
+    let pharos = server::start(config, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let r = &pharos.router;
+    let reply_port = super::devsim::free_udp_port();
+    set(r, |doc| {
+        doc["scan"]["timeout_ms"] = json!(400);
+        doc["scan"]["reply_port"] = json!(reply_port);
+    })
+    .await;
+    // inside the range, just outside it on both sides, and the address a reply will claim
+    let inside = listener([127, 57, 0, 5], port);
+    let before = listener([127, 57, 0, 0], port);
+    let after = listener([127, 57, 0, 11], port);
+    let claimed = listener([127, 57, 0, 200], port);
+
+    let reply = post(r, "/api/v1/scans", json!({ "ranges": ["127.57.0.1-127.57.0.10"] })).await;
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let got = tokio::task::spawn_blocking(move || {
+        // the device answers, from the configured reply port's point of view: a good reply
+        // that claims another address, the same reply again (a replay), and a reply with a
+        // wrong nonce from outside the range
+        let (request, from) = drain(&inside).pop().expect("the scan request arrived");
+        assert_eq!(from.port(), reply_port, "sent from the configured reply port");
+        let request = Message::decode(&request).unwrap();
+        assert_eq!(request.body, Body::ScanRequest);
+        assert_eq!(request.reply_port, reply_port);
+        let info = DeviceInfo {
+            mac: "02:57:00:00:00:05".parse().unwrap(),
+            ip: "127.57.0.200".parse().unwrap(),
+            os_generation: 12,
+            os_version: "12.7".into(),
+            hostname: "tc-5".into(),
+            serial: "S5".into(),
+        };
+        let good = request.reply(Body::ScanReply(info.clone())).to_bytes().unwrap();
+        inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
+        inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
+        let mut stranger = info;
+        stranger.mac = "02:57:00:00:00:0b".parse().unwrap();
+        let spoof = request.reply(Body::ScanReply(stranger)).to_bytes().unwrap();
+        after.send_to(&spoof, ("127.0.0.1", reply_port)).unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        (drain(&before), drain(&after), drain(&claimed), drain(&inside))
+    })
+    .await
+    .unwrap();
+    assert!(got.0.is_empty() && got.1.is_empty(), "nothing outside the range");
+    assert!(got.2.is_empty() && got.3.is_empty(), "a reply makes the server send nothing");
+    let scan = scan_until_done(r, &id).await;
+    assert_eq!(scan["sent"], 10);
+    let results = scan["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{scan}");
+    assert_eq!(results[0]["ip"], "127.57.0.5", "the sender's address, not the claimed one");
+    pharos.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_round_is_retried_not_fatal() {
+    let env = Env::new(Db::Sqlite).await;
+    let sim = simulator(5, [127, 58, 0, 1], &[]);
+    let pharos = start(&env, &sim, |_| {}).await;
+    let r = &pharos.router;
+    register_all(r, &sim, false).await;
+    super::sql(&env, "ALTER TABLE devices RENAME TO devices_away").await;
+    assert!(pharos.discovery.online.step().await.is_err());
+    super::sql(&env, "ALTER TABLE devices_away RENAME TO devices").await;
+    pharos.discovery.online.devices_changed();
+    pharos.discovery.online.step().await.unwrap();
+    assert_eq!(listed(r, "").await["counts"]["online"], 5);
+    pharos.stop().await;
+}
