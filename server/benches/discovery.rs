@@ -81,7 +81,13 @@ impl Api {
         }
     }
 
-    fn call(&self, method: Method, path: &str, body: Option<&Value>, etag: Option<&str>) -> (StatusCode, Option<String>, Value) {
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        etag: Option<&str>,
+    ) -> (StatusCode, Option<String>, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -92,14 +98,22 @@ impl Api {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let request = request.body(Full::new(body)).unwrap();
         self.runtime.block_on(async {
-            let response = self.client.request(request).await.expect("the server answers");
+            let response = self
+                .client
+                .request(request)
+                .await
+                .expect("the server answers");
             let status = response.status();
             let etag = response
                 .headers()
                 .get("etag")
                 .map(|v| v.to_str().unwrap().to_owned());
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
-            (status, etag, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            (
+                status,
+                etag,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         })
     }
 
@@ -205,7 +219,12 @@ fn plain_round(sim: &Simulator, count: usize) -> (f64, u64) {
 
 fn plain_send(sim: &Simulator, first: Ipv4Addr, count: usize) -> f64 {
     let out = Command::new(binary("examples/plain_udp"))
-        .args(["send", &first.to_string(), &count.to_string(), &sim.port.to_string()])
+        .args([
+            "send",
+            &first.to_string(),
+            &count.to_string(),
+            &sim.port.to_string(),
+        ])
         .output()
         .expect("the plain send loop runs");
     let v: Value = serde_json::from_slice(&out.stdout).expect("the send loop prints JSON");
@@ -252,7 +271,9 @@ fn register(api: &Api, sim: &Simulator, count: usize) {
         );
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let total = api.get("/api/v1/devices?limit=1")["total"].as_u64().unwrap();
+    let total = api.get("/api/v1/devices?limit=1")["total"]
+        .as_u64()
+        .unwrap();
     assert_eq!(total as usize, count);
     println!(
         "  registered {count} devices in {:.1} s ({} found by a scan of {} addresses)",
@@ -267,7 +288,9 @@ fn listed(api: &Api, status: &str) -> HashSet<String> {
     let mut ips = HashSet::new();
     let mut offset = 0;
     loop {
-        let page = api.get(&format!("/api/v1/devices?status={status}&limit=1000&offset={offset}"));
+        let page = api.get(&format!(
+            "/api/v1/devices?status={status}&limit=1000&offset={offset}"
+        ));
         let devices = page["devices"].as_array().unwrap();
         ips.extend(devices.iter().map(|d| d["ip"].as_str().unwrap().to_owned()));
         offset += devices.len();
@@ -316,7 +339,11 @@ fn rounds(api: &Api, pid: u32, sim: &Simulator, count: usize, n: usize, silent: 
 }
 
 fn report(label: &str, r: &Rounds, goal: &str) {
-    let (p, h, b) = (median(r.pharos_ms.clone()), median(r.http_ms.clone()), median(r.plain_ms.clone()));
+    let (p, h, b) = (
+        median(r.pharos_ms.clone()),
+        median(r.http_ms.clone()),
+        median(r.plain_ms.clone()),
+    );
     println!(
         "  {label}: round {p:.0} ms (HTTP call {h:.0} ms), plain round {b:.0} ms; \
          round/timeout {:.3}, round/plain {:.3} ({goal}); CPU {:.2} s per round; classification {}",
@@ -349,7 +376,10 @@ fn online_check(dir: &Path, count: usize, n: usize) {
     let exact = offline == truth && listed(&api, "online").len() == count - silent;
     report(
         &format!("{silent} silent"),
-        &Rounds { exact: r.exact && exact, ..r },
+        &Rounds {
+            exact: r.exact && exact,
+            ..r
+        },
         "goal: round/timeout <= 1.10, round/plain <= 1.10",
     );
     println!(
@@ -365,7 +395,10 @@ fn online_check(dir: &Path, count: usize, n: usize) {
     let pid = server.0.id();
     let r = rounds(&api, pid, &sim, count, n, 0);
     report("all answering", &r, "goal: round/plain <= 2");
-    println!("  server peak memory {:.0} MiB (rounds only)", peak_memory_mib(pid));
+    println!(
+        "  server peak memory {:.0} MiB (rounds only)",
+        peak_memory_mib(pid)
+    );
 }
 
 fn scan(dir: &Path, n: usize) {

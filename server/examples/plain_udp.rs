@@ -19,7 +19,10 @@ fn main() {
     let first: Ipv4Addr = arg(1).parse().unwrap_or_else(|_| usage());
     let count: u32 = arg(2).parse().unwrap_or_else(|_| usage());
     let port: u16 = arg(3).parse().unwrap_or_else(|_| usage());
-    assert!(first.is_loopback(), "the baseline only talks to loopback addresses");
+    assert!(
+        first.is_loopback(),
+        "the baseline only talks to loopback addresses"
+    );
     let socket = UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
     grow(&socket);
     let reply_port = NonZeroU16::new(socket.local_addr().unwrap().port()).unwrap();
@@ -79,6 +82,8 @@ fn grow(socket: &UdpSocket) {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: plain_udp round FIRST COUNT PORT TIMEOUT_MS | plain_udp send FIRST COUNT PORT");
+    eprintln!(
+        "usage: plain_udp round FIRST COUNT PORT TIMEOUT_MS | plain_udp send FIRST COUNT PORT"
+    );
     std::process::exit(2)
 }

@@ -3,9 +3,9 @@
 use crate::cluster::{Bus, events};
 use crate::config::Config;
 use crate::db::Db;
+use crate::discovery::Discovery;
 use crate::status::Status;
 use crate::workers::Workers;
-use crate::discovery::Discovery;
 use crate::{audit, discovery, http, settings, site, status};
 use axum::{Router, routing::get};
 use std::sync::Arc;

@@ -67,4 +67,3 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
     v[v.len() / 2]
 }
-

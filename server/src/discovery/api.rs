@@ -4,9 +4,9 @@ use super::devices::{self, Details, RegisterError};
 use super::{Discovery, RunError, jobs};
 use crate::http::{ApiError, JsonBody};
 use app::api::{
-    DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled,
-    JobList, NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered,
-    RoundReport, SCANS_URL, Scan, ScanList, ScanStarted,
+    DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled, JobList,
+    NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport,
+    SCANS_URL, Scan, ScanList, ScanStarted,
 };
 use app::model::{
     FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
@@ -40,9 +40,15 @@ pub fn routes() -> Router<Arc<Discovery>> {
         .route(SCANS_URL, get(list_scans).post(start_scan))
         .route(&format!("{SCANS_URL}/{{id}}"), get(get_scan))
         .route(&format!("{SCANS_URL}/{{id}}/cancel"), post(cancel_scan))
-        .route(&format!("{SCANS_URL}/{{id}}/register"), post(register_found))
+        .route(
+            &format!("{SCANS_URL}/{{id}}/register"),
+            post(register_found),
+        )
         .route(JOBS_URL, get(list_jobs).post(create_job))
-        .route(&format!("{JOBS_URL}/{{id}}"), get(get_job).delete(delete_job))
+        .route(
+            &format!("{JOBS_URL}/{{id}}"),
+            get(get_job).delete(delete_job),
+        )
         .route(&format!("{JOBS_URL}/{{id}}/enabled"), post(enable_job))
 }
 
@@ -246,10 +252,7 @@ fn no_job(id: i64) -> ApiError {
     ApiError::NotFound(format!("there is no job {id}"))
 }
 
-async fn get_job(
-    State(discovery): Discovered,
-    Path(id): Path<i64>,
-) -> Result<Json<Job>, ApiError> {
+async fn get_job(State(discovery): Discovered, Path(id): Path<i64>) -> Result<Json<Job>, ApiError> {
     jobs::get(discovery.db(), id)
         .await?
         .map(Json)
@@ -267,7 +270,9 @@ async fn create_job(
             .iter()
             .enumerate()
             .filter(|(_, id)| !known.iter().any(|d| d.id == **id))
-            .map(|(i, id)| FieldError::new(format!("targets[{i}]"), format!("there is no device {id}")))
+            .map(|(i, id)| {
+                FieldError::new(format!("targets[{i}]"), format!("there is no device {id}"))
+            })
             .collect();
         if !errors.is_empty() {
             return Err(ApiError::Invalid(errors));

@@ -4,8 +4,8 @@
 use crate::cluster::{Topic, bus};
 use crate::db::{Backend, Db, DbError, Tx, rfc3339};
 use crate::on_backend;
-use app::api::{Device, DevicePage, DeviceQuery, DeviceStatus, StatusCounts};
 use app::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use app::api::{Device, DevicePage, DeviceQuery, DeviceStatus, StatusCounts};
 use app::model::CheckedDevice;
 use std::net::IpAddr;
 
@@ -313,14 +313,12 @@ pub async fn write_round(db: &Db, write: &RoundWrite, now: i64) -> Result<(), Db
                 .await?;
             }
             Backend::Postgres(tx) => {
-                sqlx::query(
-                    "UPDATE devices SET status = $1, status_since = $2 WHERE id = ANY($3)",
-                )
-                .bind(status.as_str())
-                .bind(now)
-                .bind(&ids)
-                .execute(&mut **tx)
-                .await?;
+                sqlx::query("UPDATE devices SET status = $1, status_since = $2 WHERE id = ANY($3)")
+                    .bind(status.as_str())
+                    .bind(now)
+                    .bind(&ids)
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
     }

@@ -37,8 +37,7 @@ struct ExecutionRow {
     result: Option<String>,
 }
 
-const JOB_COLUMNS: &str =
-    "id, name, command, targets, due_at, repeat_minutes, enabled, created_at";
+const JOB_COLUMNS: &str = "id, name, command, targets, due_at, repeat_minutes, enabled, created_at";
 const EXECUTION_COLUMNS: &str = "id, job_id, due_at, status, started_at, finished_at, result";
 
 fn job_from_row(row: JobRow, executions: Vec<Execution>) -> Result<Job, DbError> {

@@ -243,7 +243,11 @@ impl Discovery {
                 let registered = self.registered_macs().await?;
                 let view = run.view(true, &registered);
                 let new = view.results.iter().filter(|r| !r.registered).count();
-                let status = if view.state == ScanState::Done { Done } else { Failed };
+                let status = if view.state == ScanState::Done {
+                    Done
+                } else {
+                    Failed
+                };
                 Ok((
                     status,
                     format!(
@@ -298,7 +302,8 @@ impl Discovery {
                         .online_check
                         .response_timeout_ms,
                 ));
-                let (net, stop, asked) = (self.net, self.workers.shutdown().clone(), targets.clone());
+                let (net, stop, asked) =
+                    (self.net, self.workers.shutdown().clone(), targets.clone());
                 let outcomes = tokio::task::spawn_blocking(move || {
                     commands::reboot(&net, &asked, timeout, &stop)
                 })

@@ -130,7 +130,11 @@ impl OnlineCheck {
         }
         let mut cache = self.devices.lock().await;
         if cache.is_none() || self.stale.swap(false, Ordering::AcqRel) {
-            *cache = Some(devices::all(&self.db).await.context("reading the devices")?);
+            *cache = Some(
+                devices::all(&self.db)
+                    .await
+                    .context("reading the devices")?,
+            );
         }
         let all = cache.as_mut().expect("just read");
         let chosen: Vec<usize> = (0..all.len())

@@ -25,7 +25,11 @@ impl DiscoveryBackend for Pages {
 
     fn jobs(&self) -> BoxFuture<Result<JobList, String>> {
         let discovery = self.0.clone();
-        Box::pin(async move { jobs::list(discovery.db()).await.map_err(|e| failed("jobs", e)) })
+        Box::pin(async move {
+            jobs::list(discovery.db())
+                .await
+                .map_err(|e| failed("jobs", e))
+        })
     }
 }
 

@@ -50,11 +50,8 @@ pub fn run(
     let reply_port = NonZeroU16::new(socket.local_addr()?.port())
         .ok_or_else(|| io::Error::other("the reply socket has no port"))?;
     let nonces: Vec<u64> = (0..targets.len()).map(|_| rand::random()).collect();
-    let index: HashMap<Ipv4Addr, usize> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| (*ip, i))
-        .collect();
+    let index: HashMap<Ipv4Addr, usize> =
+        targets.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
     // nanoseconds since `start` at which each query went out (u64::MAX: not yet, or never)
     let sent_at: Vec<AtomicU64> = (0..targets.len())
         .map(|_| AtomicU64::new(u64::MAX))

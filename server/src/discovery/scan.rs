@@ -148,13 +148,18 @@ impl ScanRun {
             .ok()
             .and_then(|a| NonZeroU16::new(a.port()))
         else {
-            return self.end(ScanState::Failed, Some("the reply socket has no port".into()));
+            return self.end(
+                ScanState::Failed,
+                Some("the reply socket has no port".into()),
+            );
         };
         let request = scan_request(nonce, reply_port);
         let result = std::thread::scope(|scope| {
             let sender = scope.spawn(|| self.send_all(socket, &request, device_port, broadcast_ip));
             self.receive(socket, nonce);
-            sender.join().unwrap_or_else(|_| Err("the sending thread failed".into()))
+            sender
+                .join()
+                .unwrap_or_else(|_| Err("the sending thread failed".into()))
         });
         match result {
             Err(e) => self.end(ScanState::Failed, Some(e)),
@@ -335,7 +340,13 @@ impl Scans {
     }
 
     pub fn list(&self) -> ScanList {
-        let runs: Vec<_> = self.runs.lock().expect("scans lock").iter().cloned().collect();
+        let runs: Vec<_> = self
+            .runs
+            .lock()
+            .expect("scans lock")
+            .iter()
+            .cloned()
+            .collect();
         let none = HashSet::new();
         ScanList {
             scans: runs.iter().map(|r| r.view(false, &none)).collect(),

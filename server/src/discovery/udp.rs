@@ -72,7 +72,10 @@ pub fn send(socket: &UdpSocket, datagram: &[u8], to: SocketAddr) -> io::Result<(
 
 /// A receive that timed out rather than failed.
 pub fn timed_out(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// The IPv4 address of a reply's sender; discovery speaks IPv4 only.

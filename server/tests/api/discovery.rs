@@ -47,7 +47,11 @@ async fn set(router: &Router, change: impl FnOnce(&mut Value)) {
 }
 
 /// A server whose device port is the simulator's.
-async fn start(env: &Env, sim: &Simulator, tweak: impl FnOnce(&mut server::config::Config)) -> server::Pharos {
+async fn start(
+    env: &Env,
+    sim: &Simulator,
+    tweak: impl FnOnce(&mut server::config::Config),
+) -> server::Pharos {
     let mut config = env.config("one", "standalone");
     config.device_port = sim.port;
     config.wake_on_lan_port = sim.wol_port;
@@ -73,7 +77,9 @@ async fn register_all(router: &Router, sim: &Simulator, with_mac: bool) -> Vec<i
 }
 
 fn ips<'a>(devices: impl Iterator<Item = &'a Value>) -> HashSet<String> {
-    devices.map(|d| d["ip"].as_str().unwrap().to_owned()).collect()
+    devices
+        .map(|d| d["ip"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn listed(router: &Router, query: &str) -> Value {
@@ -94,7 +100,12 @@ async fn devices_are_registered_listed_and_removed(db: Db) {
     let pharos = env.start().await;
     let r = &pharos.router;
     for i in 1..=5 {
-        let reply = post(r, "/api/v1/devices", json!({ "ip": format!("127.50.0.{i}") })).await;
+        let reply = post(
+            r,
+            "/api/v1/devices",
+            json!({ "ip": format!("127.50.0.{i}") }),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         assert_eq!(reply.body["status"], "unknown");
         assert_eq!(
@@ -106,39 +117,73 @@ async fn devices_are_registered_listed_and_removed(db: Db) {
     let reply = post(r, "/api/v1/devices", json!({ "ip": "127.50.0.300" })).await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_fields(), ["ip"]);
-    let reply = post(r, "/api/v1/devices", json!({ "ip": "127.50.0.9", "mac": "nope" })).await;
+    let reply = post(
+        r,
+        "/api/v1/devices",
+        json!({ "ip": "127.50.0.9", "mac": "nope" }),
+    )
+    .await;
     assert_eq!(reply.error_fields(), ["mac"]);
     let reply = post(r, "/api/v1/devices", json!({ "ip": "127.50.0.1" })).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
-    assert!(reply.text.contains("127.50.0.1 is registered already"), "{}", reply.text);
+    assert!(
+        reply.text.contains("127.50.0.1 is registered already"),
+        "{}",
+        reply.text
+    );
     let reply = post(r, "/api/v1/devices", json!({ "address": "127.50.0.9" })).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let page = listed(r, "").await;
     assert_eq!(page["total"], 5);
-    assert_eq!(page["counts"], json!({"online": 0, "offline": 0, "unknown": 5}));
+    assert_eq!(
+        page["counts"],
+        json!({"online": 0, "offline": 0, "unknown": 5})
+    );
 
     let page = listed(r, "status=unknown&offset=1&limit=2").await;
     assert_eq!(page["total"], 5);
-    let shown: Vec<&str> = page["devices"].as_array().unwrap().iter().map(|d| d["ip"].as_str().unwrap()).collect();
+    let shown: Vec<&str> = page["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["ip"].as_str().unwrap())
+        .collect();
     assert_eq!(shown, ["127.50.0.2", "127.50.0.3"]);
     assert_eq!(listed(r, "status=online").await["total"], 0);
     let reply = get(r, "/api/v1/devices?status=sleepy").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.text.contains("status=online|offline|unknown"), "{}", reply.text);
+    assert!(
+        reply.text.contains("status=online|offline|unknown"),
+        "{}",
+        reply.text
+    );
 
     let id = page["devices"][0]["id"].as_i64().unwrap();
-    assert_eq!(delete(r, &format!("/api/v1/devices/{id}")).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(delete(r, &format!("/api/v1/devices/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete(r, &format!("/api/v1/devices/{id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete(r, &format!("/api/v1/devices/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(listed(r, "").await["total"], 4);
     pharos.stop().await;
 }
 
 async fn the_online_check_classifies_every_device(db: Db) {
     let env = Env::new(db).await;
-    let sim = simulator(60, [127, 51, 0, 1], &["--offline-fraction", "0.2", "--seed", "7"]);
+    let sim = simulator(
+        60,
+        [127, 51, 0, 1],
+        &["--offline-fraction", "0.2", "--seed", "7"],
+    );
     let pharos = start(&env, &sim, |_| {}).await;
     let r = &pharos.router;
-    set(r, |doc| doc["online_check"]["response_timeout_ms"] = json!(300)).await;
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(300)
+    })
+    .await;
     register_all(r, &sim, false).await;
     let mut events = Events::open(r).await;
 
@@ -154,19 +199,31 @@ async fn the_online_check_classifies_every_device(db: Db) {
     assert!((300.0..1500.0).contains(&ms), "{ms} ms");
 
     let online = listed(r, "status=online&limit=1000").await;
-    assert_eq!(ips(online["devices"].as_array().unwrap().iter()), ips(sim.awake()));
+    assert_eq!(
+        ips(online["devices"].as_array().unwrap().iter()),
+        ips(sim.awake())
+    );
     for device in online["devices"].as_array().unwrap() {
-        let truth = sim.devices.iter().find(|d| d["ip"] == device["ip"]).unwrap();
+        let truth = sim
+            .devices
+            .iter()
+            .find(|d| d["ip"] == device["ip"])
+            .unwrap();
         assert_eq!(device["mac"], truth["mac"], "the reply's MAC is recorded");
         assert_eq!(device["hostname"], truth["hostname"]);
         assert!(device["last_seen"].is_string() && device["status_since"].is_string());
     }
     let offline = listed(r, "status=offline&limit=1000").await;
-    assert_eq!(ips(offline["devices"].as_array().unwrap().iter()), ips(sim.asleep()));
+    assert_eq!(
+        ips(offline["devices"].as_array().unwrap().iter()),
+        ips(sim.asleep())
+    );
     assert!(offline["devices"][0]["last_seen"].is_null());
 
     // the transitions went onto the bus, with the counts
-    let event = events.next_of("device_status", Duration::from_secs(5)).await;
+    let event = events
+        .next_of("device_status", Duration::from_secs(5))
+        .await;
     assert_eq!(event["complete"], true);
     assert_eq!(event["changes"].as_array().unwrap().len(), 60);
     assert_eq!(event["counts"]["online"], 60 - asleep);
@@ -182,7 +239,10 @@ async fn the_online_check_classifies_every_device(db: Db) {
     assert!(reply.text.contains("turned off"), "{}", reply.text);
     pharos.discovery.online.step().await.unwrap();
     let page = listed(r, "").await;
-    assert_eq!(page["counts"], json!({"online": 0, "offline": 0, "unknown": 60}));
+    assert_eq!(
+        page["counts"],
+        json!({"online": 0, "offline": 0, "unknown": 60})
+    );
     // on again: the next round sees them as before
     set(r, |doc| doc["online_check"]["enabled"] = json!(true)).await;
     pharos.discovery.online.step().await.unwrap();
@@ -197,15 +257,30 @@ async fn late_answers_are_offline_and_the_timeout_is_honoured() {
     let pharos = start(&env, &sim, |_| {}).await;
     let r = &pharos.router;
     register_all(r, &sim, false).await;
-    set(r, |doc| doc["online_check"]["response_timeout_ms"] = json!(120)).await;
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(120)
+    })
+    .await;
     let reply = post(r, "/api/v1/online-check/run", json!({})).await;
-    assert_eq!((reply.body["online"].as_i64(), reply.body["offline"].as_i64()), (Some(0), Some(20)));
+    assert_eq!(
+        (
+            reply.body["online"].as_i64(),
+            reply.body["offline"].as_i64()
+        ),
+        (Some(0), Some(20))
+    );
     // the setting applies to the next round, without a restart
-    set(r, |doc| doc["online_check"]["response_timeout_ms"] = json!(600)).await;
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(600)
+    })
+    .await;
     let reply = post(r, "/api/v1/online-check/run", json!({})).await;
     assert_eq!(reply.body["online"], 20);
     let ms = reply.body["duration_ms"].as_f64().unwrap();
-    assert!(ms < 600.0, "everyone answered: the round ends at once ({ms} ms)");
+    assert!(
+        ms < 600.0,
+        "everyone answered: the round ends at once ({ms} ms)"
+    );
     // a fixed reply port is used as configured
     let port = super::devsim::free_udp_port();
     set(r, |doc| doc["online_check"]["reply_port"] = json!(port)).await;
@@ -217,7 +292,11 @@ async fn late_answers_are_offline_and_the_timeout_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_replayed_and_spoofed_datagrams_do_not_mislead_the_check() {
     let env = Env::new(Db::Sqlite).await;
-    let sim = simulator(200, [127, 53, 0, 1], &["--offline-fraction", "0.5", "--seed", "3"]);
+    let sim = simulator(
+        200,
+        [127, 53, 0, 1],
+        &["--offline-fraction", "0.5", "--seed", "3"],
+    );
     let pharos = start(&env, &sim, |_| {}).await;
     let r = &pharos.router;
     register_all(r, &sim, false).await;
@@ -230,7 +309,10 @@ async fn garbage_replayed_and_spoofed_datagrams_do_not_mislead_the_check() {
     // While the round runs, every silent device "answers" from its own address: with garbage,
     // truncated and oversized datagrams, and with well-formed status replies carrying a wrong
     // nonce (a replay of an old round, or a guess).
-    let silent: Vec<Ipv4Addr> = sim.asleep().map(|d| d["ip"].as_str().unwrap().parse().unwrap()).collect();
+    let silent: Vec<Ipv4Addr> = sim
+        .asleep()
+        .map(|d| d["ip"].as_str().unwrap().parse().unwrap())
+        .collect();
     let flood = std::thread::spawn(move || {
         let mut sent = 0;
         let started = std::time::Instant::now();
@@ -260,7 +342,10 @@ async fn garbage_replayed_and_spoofed_datagrams_do_not_mislead_the_check() {
     assert_eq!(reply.body["offline"], 100);
     assert!(reply.body["ignored"].as_u64().unwrap() > 0);
     let offline = listed(r, "status=offline&limit=1000").await;
-    assert_eq!(ips(offline["devices"].as_array().unwrap().iter()), ips(sim.asleep()));
+    assert_eq!(
+        ips(offline["devices"].as_array().unwrap().iter()),
+        ips(sim.asleep())
+    );
     pharos.stop().await;
 }
 
@@ -272,18 +357,28 @@ async fn poll_until(router: &Router, uri: &str, done: impl Fn(&Value) -> bool) -
         if done(&body) {
             return body;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{uri}: still {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{uri}: still {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn scan_until_done(router: &Router, id: &str) -> Value {
-    poll_until(router, &format!("/api/v1/scans/{id}"), |s| s["state"] != "running").await
+    poll_until(router, &format!("/api/v1/scans/{id}"), |s| {
+        s["state"] != "running"
+    })
+    .await
 }
 
 async fn scans_find_and_register_devices(db: Db) {
     let env = Env::new(db).await;
-    let sim = simulator(60, [127, 54, 0, 1], &["--offline-fraction", "0.25", "--seed", "5"]);
+    let sim = simulator(
+        60,
+        [127, 54, 0, 1],
+        &["--offline-fraction", "0.25", "--seed", "5"],
+    );
     let pharos = start(&env, &sim, |_| {}).await;
     let r = &pharos.router;
     set(r, |doc| {
@@ -293,10 +388,20 @@ async fn scans_find_and_register_devices(db: Db) {
     .await;
 
     // bad ranges: every one named, nothing started
-    let reply = post(r, "/api/v1/scans", json!({ "ranges": ["127.54.0.99-127.54.0.1", "127.54.0.x", "127.0.0.0/8"] })).await;
+    let reply = post(
+        r,
+        "/api/v1/scans",
+        json!({ "ranges": ["127.54.0.99-127.54.0.1", "127.54.0.x", "127.0.0.0/8"] }),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_fields(), ["ranges[0]", "ranges[1]"]);
-    assert!(reply.body["errors"][0]["message"].as_str().unwrap().contains("reversed"));
+    assert!(
+        reply.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reversed")
+    );
     let reply = post(r, "/api/v1/scans", json!({ "ranges": ["127.0.0.0/8"] })).await;
     assert_eq!(reply.error_fields(), ["ranges"]);
     assert!(reply.text.contains("at most 65536"), "{}", reply.text);
@@ -308,27 +413,57 @@ async fn scans_find_and_register_devices(db: Db) {
     let id = reply.body["id"].as_str().unwrap().to_owned();
     let scan = scan_until_done(r, &id).await;
     assert_eq!(scan["state"], "done");
-    assert_eq!((scan["sent"].as_u64(), scan["total"].as_u64()), (Some(80), Some(80)));
+    assert_eq!(
+        (scan["sent"].as_u64(), scan["total"].as_u64()),
+        (Some(80), Some(80))
+    );
     let results = scan["results"].as_array().unwrap();
     assert_eq!(ips(results.iter()), ips(sim.awake()));
     for result in results {
-        let truth = sim.devices.iter().find(|d| d["ip"] == result["ip"]).unwrap();
-        assert_eq!((&result["mac"], &result["hostname"]), (&truth["mac"], &truth["hostname"]));
+        let truth = sim
+            .devices
+            .iter()
+            .find(|d| d["ip"] == result["ip"])
+            .unwrap();
+        assert_eq!(
+            (&result["mac"], &result["hostname"]),
+            (&truth["mac"], &truth["hostname"])
+        );
         assert_eq!(result["registered"], false);
     }
 
     // register some of them; the rest stay unregistered
     let chosen: Vec<Value> = results.iter().take(10).map(|d| d["mac"].clone()).collect();
-    let reply = post(r, &format!("/api/v1/scans/{id}/register"), json!({ "macs": chosen })).await;
+    let reply = post(
+        r,
+        &format!("/api/v1/scans/{id}/register"),
+        json!({ "macs": chosen }),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["registered"].as_array().unwrap().len(), 10);
-    let reply = post(r, &format!("/api/v1/scans/{id}/register"), json!({ "macs": [chosen[0], "02:00:00:00:00:99", "x"] })).await;
+    let reply = post(
+        r,
+        &format!("/api/v1/scans/{id}/register"),
+        json!({ "macs": [chosen[0], "02:00:00:00:00:99", "x"] }),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_fields(), ["macs[1]", "macs[2]"]);
-    let reply = post(r, &format!("/api/v1/scans/{id}/register"), json!({ "macs": [chosen[0]] })).await;
+    let reply = post(
+        r,
+        &format!("/api/v1/scans/{id}/register"),
+        json!({ "macs": [chosen[0]] }),
+    )
+    .await;
     assert_eq!(reply.body["already"].as_array().unwrap().len(), 1);
     let scan = get(r, &format!("/api/v1/scans/{id}")).await.body;
-    let registered = scan["results"].as_array().unwrap().iter().filter(|d| d["registered"] == true).count();
+    let registered = scan["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["registered"] == true)
+        .count();
     assert_eq!(registered, 10);
     assert_eq!(listed(r, "").await["total"], 10);
     // registered devices join the online check
@@ -339,8 +474,14 @@ async fn scans_find_and_register_devices(db: Db) {
     let reply = post(r, "/api/v1/scans", json!({ "broadcast": true })).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let scan = scan_until_done(r, reply.body["id"].as_str().unwrap()).await;
-    assert_eq!((scan["sent"].as_u64(), scan["total"].as_u64()), (Some(1), Some(1)));
-    assert_eq!(ips(scan["results"].as_array().unwrap().iter()), ips(sim.awake()));
+    assert_eq!(
+        (scan["sent"].as_u64(), scan["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        ips(scan["results"].as_array().unwrap().iter()),
+        ips(sim.awake())
+    );
 
     // a slow scan can be cancelled
     pharos.stop().await;
@@ -351,12 +492,18 @@ async fn scans_find_and_register_devices(db: Db) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let running = get(r, &format!("/api/v1/scans/{id}")).await.body;
     assert_eq!(running["state"], "running");
-    assert!(running["remaining_ms"].as_u64().unwrap() > 5_000, "{running}");
+    assert!(
+        running["remaining_ms"].as_u64().unwrap() > 5_000,
+        "{running}"
+    );
     let reply = post(r, &format!("/api/v1/scans/{id}/cancel"), json!({})).await;
     assert_eq!(reply.body["state"], "cancelled");
     let sent = reply.body["sent"].as_u64().unwrap();
     assert!((1..50).contains(&sent), "{sent} sent at 20 per second");
-    assert_eq!(get(r, "/api/v1/scans").await.body["scans"][0]["id"], json!(id));
+    assert_eq!(
+        get(r, "/api/v1/scans").await.body["scans"][0]["id"],
+        json!(id)
+    );
     pharos.stop().await;
 }
 
@@ -370,7 +517,9 @@ async fn job(router: &Router, body: Value) -> Value {
 async fn executions_of(router: &Router, id: i64, want: usize) -> Vec<Value> {
     let job = poll_until(router, &format!("/api/v1/jobs/{id}"), |job| {
         let ended = |e: &&Value| e["status"] != "pending" && e["status"] != "running";
-        job["executions"].as_array().is_some_and(|e| e.iter().filter(ended).count() >= want)
+        job["executions"]
+            .as_array()
+            .is_some_and(|e| e.iter().filter(ended).count() >= want)
     })
     .await;
     job["executions"].as_array().cloned().unwrap_or_default()
@@ -378,58 +527,128 @@ async fn executions_of(router: &Router, id: i64, want: usize) -> Vec<Value> {
 
 fn ago(minutes: i64) -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 async fn jobs_run_or_expire(db: Db) {
     let env = Env::new(db).await;
-    let sim = simulator(10, [127, 55, 0, 1], &["--offline-fraction", "0.3", "--seed", "11", "--reboot-secs", "2"]);
+    let sim = simulator(
+        10,
+        [127, 55, 0, 1],
+        &[
+            "--offline-fraction",
+            "0.3",
+            "--seed",
+            "11",
+            "--reboot-secs",
+            "2",
+        ],
+    );
     let pharos = start(&env, &sim, |c| c.scheduler_tick_millis = 100).await;
     let r = &pharos.router;
-    set(r, |doc| doc["online_check"]["response_timeout_ms"] = json!(300)).await;
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(300)
+    })
+    .await;
     let ids = register_all(r, &sim, true).await;
 
     // validation as the page shows it; nothing stored
-    let reply = post(r, "/api/v1/jobs", json!({"name": "", "command": "reboot", "targets": [], "due_at": "soon"})).await;
+    let reply = post(
+        r,
+        "/api/v1/jobs",
+        json!({"name": "", "command": "reboot", "targets": [], "due_at": "soon"}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_fields(), ["name", "targets", "due_at"]);
-    let reply = post(r, "/api/v1/jobs", json!({"name": "x", "command": "reboot", "targets": [9999], "due_at": ago(0)})).await;
+    let reply = post(
+        r,
+        "/api/v1/jobs",
+        json!({"name": "x", "command": "reboot", "targets": [9999], "due_at": ago(0)}),
+    )
+    .await;
     assert_eq!(reply.error_fields(), ["targets[0]"]);
     assert!(reply.text.contains("no device 9999"));
-    let reply = post(r, "/api/v1/jobs", json!({"name": "x", "command": "dance", "targets": [], "due_at": ago(0)})).await;
+    let reply = post(
+        r,
+        "/api/v1/jobs",
+        json!({"name": "x", "command": "dance", "targets": [], "due_at": ago(0)}),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(get(r, "/api/v1/jobs").await.body["jobs"], json!([]));
 
     // never expire (the default): a job 10 minutes late still runs
-    let check = job(r, json!({"name": "late check", "command": "online_check", "targets": [], "due_at": ago(10)})).await;
+    let check = job(
+        r,
+        json!({"name": "late check", "command": "online_check", "targets": [], "due_at": ago(10)}),
+    )
+    .await;
     let done = executions_of(r, check["id"].as_i64().unwrap(), 1).await;
     assert_eq!(done[0]["status"], "done", "{done:?}");
     let asleep = sim.asleep().count();
-    assert!(done[0]["result"].as_str().unwrap().contains(&format!("{} online", 10 - asleep)), "{done:?}");
+    assert!(
+        done[0]["result"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} online", 10 - asleep)),
+        "{done:?}"
+    );
 
     // expiry on: a job found 10 minutes past its due time, with 1 minute allowed, is expired and
     // not run; a repeating one gets its next execution
-    set(r, |doc| doc["scheduled_jobs"] = json!({"never_expire": false, "expiration_minutes": 1})).await;
+    set(r, |doc| {
+        doc["scheduled_jobs"] = json!({"never_expire": false, "expiration_minutes": 1})
+    })
+    .await;
     let wake = job(r, json!({"name": "wake", "command": "wake_on_lan", "targets": ids, "due_at": ago(10), "repeat_minutes": 60})).await;
     let executions = executions_of(r, wake["id"].as_i64().unwrap(), 1).await;
     assert_eq!(executions.len(), 2, "{executions:?}");
     assert_eq!(executions[1]["status"], "expired");
-    assert!(executions[1]["result"].as_str().unwrap().contains("not started within 1 minutes"));
+    assert!(
+        executions[1]["result"]
+            .as_str()
+            .unwrap()
+            .contains("not started within 1 minutes")
+    );
     assert_eq!(executions[0]["status"], "pending");
     assert!(executions[0]["due_at"].as_str().unwrap() > ago(0).as_str());
-    assert_eq!(delete(r, &format!("/api/v1/jobs/{}", wake["id"])).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete(r, &format!("/api/v1/jobs/{}", wake["id"]))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
 
     // Wake-on-LAN: the sleeping devices wake, and the next round sees them
-    let wake = job(r, json!({"name": "wake now", "command": "wake_on_lan", "targets": ids, "due_at": ago(0)})).await;
+    let wake = job(
+        r,
+        json!({"name": "wake now", "command": "wake_on_lan", "targets": ids, "due_at": ago(0)}),
+    )
+    .await;
     let done = executions_of(r, wake["id"].as_i64().unwrap(), 1).await;
     assert_eq!(done[0]["status"], "done", "{done:?}");
-    assert!(done[0]["result"].as_str().unwrap().starts_with("magic packets sent for 10 devices to 127.255.255.255"));
+    assert!(
+        done[0]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("magic packets sent for 10 devices to 127.255.255.255")
+    );
     let round = post(r, "/api/v1/online-check/run", json!({})).await;
     assert_eq!(round.body["online"], 10, "every sleeping device woke");
 
     // reboot: acknowledged, silent while restarting, back afterwards
-    let target = ids[sim.devices.iter().position(|d| d["asleep"] == false).unwrap()];
-    let reboot = job(r, json!({"name": "reboot", "command": "reboot", "targets": [target], "due_at": ago(0)})).await;
+    let target = ids[sim
+        .devices
+        .iter()
+        .position(|d| d["asleep"] == false)
+        .unwrap()];
+    let reboot = job(
+        r,
+        json!({"name": "reboot", "command": "reboot", "targets": [target], "due_at": ago(0)}),
+    )
+    .await;
     let done = executions_of(r, reboot["id"].as_i64().unwrap(), 1).await;
     assert_eq!(done[0]["status"], "done", "{done:?}");
     assert_eq!(done[0]["result"], "1 of 1 devices acknowledged");
@@ -441,26 +660,51 @@ async fn jobs_run_or_expire(db: Db) {
     assert_eq!(device(target).await["status"], "online");
 
     // disabled jobs wait; enabled again they run
-    let later = job(r, json!({"name": "paused", "command": "online_check", "targets": [], "due_at": ago(0)})).await;
+    let later = job(
+        r,
+        json!({"name": "paused", "command": "online_check", "targets": [], "due_at": ago(0)}),
+    )
+    .await;
     let id = later["id"].as_i64().unwrap();
-    let reply = post(r, &format!("/api/v1/jobs/{id}/enabled"), json!({"enabled": false})).await;
+    let reply = post(
+        r,
+        &format!("/api/v1/jobs/{id}/enabled"),
+        json!({"enabled": false}),
+    )
+    .await;
     assert_eq!(reply.body["enabled"], false);
     pharos.stop().await;
     let pharos = start(&env, &sim, |c| c.scheduler_tick_millis = 100).await;
     let r = &pharos.router;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(get(r, &format!("/api/v1/jobs/{id}")).await.body["executions"][0]["status"], "pending");
-    post(r, &format!("/api/v1/jobs/{id}/enabled"), json!({"enabled": true})).await;
+    assert_eq!(
+        get(r, &format!("/api/v1/jobs/{id}")).await.body["executions"][0]["status"],
+        "pending"
+    );
+    post(
+        r,
+        &format!("/api/v1/jobs/{id}/enabled"),
+        json!({"enabled": true}),
+    )
+    .await;
     let done = executions_of(r, id, 1).await;
     assert_eq!(done[0]["status"], "done");
-    assert_eq!(get(r, "/api/v1/jobs").await.body["jobs"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        get(r, "/api/v1/jobs").await.body["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     pharos.stop().await;
 }
 
 /// A fake device: a plain socket on one loopback address at the device port.
 fn listener(ip: [u8; 4], port: u16) -> UdpSocket {
     let socket = UdpSocket::bind((Ipv4Addr::from(ip), port)).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     socket
 }
 
@@ -496,14 +740,23 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
     let after = listener([127, 57, 0, 11], port);
     let claimed = listener([127, 57, 0, 200], port);
 
-    let reply = post(r, "/api/v1/scans", json!({ "ranges": ["127.57.0.1-127.57.0.10"] })).await;
+    let reply = post(
+        r,
+        "/api/v1/scans",
+        json!({ "ranges": ["127.57.0.1-127.57.0.10"] }),
+    )
+    .await;
     let id = reply.body["id"].as_str().unwrap().to_owned();
     let got = tokio::task::spawn_blocking(move || {
         // the device answers, from the configured reply port's point of view: a good reply
         // that claims another address, the same reply again (a replay), and a reply with a
         // wrong nonce from outside the range
         let (request, from) = drain(&inside).pop().expect("the scan request arrived");
-        assert_eq!(from.port(), reply_port, "sent from the configured reply port");
+        assert_eq!(
+            from.port(),
+            reply_port,
+            "sent from the configured reply port"
+        );
         let request = Message::decode(&request).unwrap();
         assert_eq!(request.body, Body::ScanRequest);
         assert_eq!(request.reply_port, reply_port);
@@ -515,7 +768,10 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
             hostname: "tc-5".into(),
             serial: "S5".into(),
         };
-        let good = request.reply(Body::ScanReply(info.clone())).to_bytes().unwrap();
+        let good = request
+            .reply(Body::ScanReply(info.clone()))
+            .to_bytes()
+            .unwrap();
         inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
         inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
         let mut stranger = info;
@@ -523,17 +779,31 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
         let spoof = request.reply(Body::ScanReply(stranger)).to_bytes().unwrap();
         after.send_to(&spoof, ("127.0.0.1", reply_port)).unwrap();
         std::thread::sleep(Duration::from_millis(600));
-        (drain(&before), drain(&after), drain(&claimed), drain(&inside))
+        (
+            drain(&before),
+            drain(&after),
+            drain(&claimed),
+            drain(&inside),
+        )
     })
     .await
     .unwrap();
-    assert!(got.0.is_empty() && got.1.is_empty(), "nothing outside the range");
-    assert!(got.2.is_empty() && got.3.is_empty(), "a reply makes the server send nothing");
+    assert!(
+        got.0.is_empty() && got.1.is_empty(),
+        "nothing outside the range"
+    );
+    assert!(
+        got.2.is_empty() && got.3.is_empty(),
+        "a reply makes the server send nothing"
+    );
     let scan = scan_until_done(r, &id).await;
     assert_eq!(scan["sent"], 10);
     let results = scan["results"].as_array().unwrap();
     assert_eq!(results.len(), 1, "{scan}");
-    assert_eq!(results[0]["ip"], "127.57.0.5", "the sender's address, not the claimed one");
+    assert_eq!(
+        results[0]["ip"], "127.57.0.5",
+        "the sender's address, not the claimed one"
+    );
     pharos.stop().await;
 }
 
