@@ -16,6 +16,9 @@ export const PG_PORTS = [port + 1, port + 2];
 /** A port for a server a test starts and stops itself. */
 export const SPARE_PORT = port + 3;
 export const PHAROS_BIN = binary;
+/** UDP ports of the device simulator the discovery tests start: the devices, and Wake-on-LAN. */
+export const DEVICE_PORT = port + 10;
+export const WOL_PORT = port + 11;
 const adminUrl = process.env.PHAROS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!process.env.E2E_PHAROS_PG_URL) {
   const name = `pharos_e2e_${process.pid}`;
@@ -42,10 +45,23 @@ const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
     ...env,
   },
 });
+// Discovery never sends a datagram off this machine: every socket on loopback, the device port
+// the simulator's, broadcasts (scans, Wake-on-LAN) to the loopback network's broadcast address.
+const e2eEnv = {
+  PHAROS_UDP_BIND: '127.0.0.1',
+  PHAROS_DEVICE_PORT: String(DEVICE_PORT),
+  PHAROS_WAKE_ON_LAN_ADDRESS: '127.255.255.255',
+  PHAROS_WAKE_ON_LAN_PORT: String(WOL_PORT),
+  PHAROS_SCAN_SEND_RATE: '0',
+  PHAROS_ONLINE_CHECK_INTERVAL_SECS: '1',
+};
 // Settings reach the other server through the change bus (the poll is only a slow safety net).
 const pgEnv = {
   PHAROS_DATABASE_URL: pgUrl,
   PHAROS_HEARTBEAT_INTERVAL_SECS: '1',
+  PHAROS_UDP_BIND: '127.0.0.1',
+  PHAROS_DEVICE_PORT: String(port + 12),
+  PHAROS_WAKE_ON_LAN_ADDRESS: '127.255.255.255',
 };
 
 export default defineConfig({
@@ -76,7 +92,7 @@ export default defineConfig({
   },
   globalTeardown: './teardown.ts',
   webServer: [
-    pharos(port, 'e2e'),
+    pharos(port, 'e2e', e2eEnv),
     pharos(PG_PORTS[0], 'pg-a', pgEnv),
     pharos(PG_PORTS[1], 'pg-b', pgEnv),
   ],

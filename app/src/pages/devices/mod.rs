@@ -159,24 +159,28 @@ impl Devices {
 }
 
 /// Applies the status changes of an online-check round to the listed devices: `now` is when the
-/// page learnt of them.
+/// page learnt of them. Says whether a listed device answered for the first time: what it told
+/// about itself (MAC address, name) is stored but not in the event, so the list is to be re-read.
 #[cfg(any(feature = "hydrate", test))]
 fn apply_changes(
     page: &mut DevicePage,
     changes: &[crate::api::StatusChange],
     counts: StatusCounts,
     now: &str,
-) {
+) -> bool {
     page.counts = counts;
+    let mut first_answer = false;
     for change in changes {
         if let Some(device) = page.devices.iter_mut().find(|d| d.id == change.id) {
             if device.status != change.status {
                 device.status = change.status;
                 device.status_since = Some(now.to_owned());
             }
+            first_answer |= device.mac.is_none() && change.status == DeviceStatus::Online;
             device.last_seen = change.last_seen.clone();
         }
     }
+    first_answer
 }
 
 #[component]
@@ -468,7 +472,8 @@ mod tests {
                 last_seen: None,
             },
         ];
-        apply_changes(&mut page, &changes, counts, "now");
+        // device 1 has no MAC address yet: its answer brought one
+        assert!(apply_changes(&mut page, &changes, counts, "now"));
         assert_eq!(page.counts, counts);
         assert_eq!(page.devices[0].status, DeviceStatus::Online);
         assert_eq!(page.devices[0].status_since.as_deref(), Some("now"));
@@ -476,5 +481,9 @@ mod tests {
         // no change of status, no new "since"
         assert_eq!(page.devices[1].status_since, None);
         assert_eq!(page.devices[1].last_seen, seen);
+        for device in &mut page.devices {
+            device.mac = Some("02:00:00:00:00:01".into());
+        }
+        assert!(!apply_changes(&mut page, &changes, counts, "later"));
     }
 }

@@ -1,0 +1,450 @@
+import { test, expect, Page, APIRequestContext, Locator } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { DEVICE_PORT, WOL_PORT } from '../playwright.config';
+
+// Discovery against simulated devices on loopback addresses (127.88.0.1–127.88.0.20), a fifth of
+// them asleep; the server under test sends only to 127.0.0.0/8 (see playwright.config.ts). The
+// tests build on each other: a scan registers the devices the later tests work with.
+test.describe.configure({ mode: 'serial' });
+
+const SIMULATOR = process.env.E2E_PHAROS_DEVSIM ?? 'target/debug/pharos-devsim';
+const SETTINGS = '/api/v1/settings/network';
+
+type SimulatedDevice = { ip: string; mac: string; hostname: string; asleep: boolean };
+
+let simulator: ChildProcess;
+let fleet: SimulatedDevice[] = [];
+let api: APIRequestContext;
+let originalSettings: unknown;
+
+const awake = () => fleet.filter((d) => !d.asleep);
+const asleep = () => fleet.filter((d) => d.asleep);
+
+/** Resolves once the simulator says it listens; fails if it exits first. */
+async function ready(child: ChildProcess) {
+  const lines = createInterface({ input: child.stdout! });
+  const seen = (async () => {
+    for await (const line of lines) {
+      if (line.startsWith('ready ')) return;
+    }
+    throw new Error('the device simulator exited before it was ready');
+  })();
+  const late = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('the device simulator did not get ready in 30 s')), 30_000).unref(),
+  );
+  await Promise.race([seen, late]);
+  child.stdout!.resume(); // its counters at exit go nowhere, and never block it
+}
+
+async function changeSettings(change: (doc: any) => void) {
+  const current = await api.get(SETTINGS);
+  const doc = await current.json();
+  change(doc);
+  const reply = await api.put(SETTINGS, { data: doc, headers: { 'If-Match': current.headers()['etag'] } });
+  expect(reply.status()).toBe(200);
+}
+
+test.beforeAll(async ({ playwright }, testInfo) => {
+  api = await playwright.request.newContext({ baseURL: testInfo.project.use.baseURL });
+  const manifest = join(mkdtempSync(join(tmpdir(), 'pharos-devsim-')), 'fleet.json');
+  simulator = spawn(
+    SIMULATOR,
+    [
+      '--devices', '20',
+      '--first-ip', '127.88.0.1',
+      '--port', String(DEVICE_PORT),
+      '--offline-fraction', '0.2',
+      '--seed', '7',
+      '--wol-port', String(WOL_PORT),
+      '--reboot-secs', '2',
+      '--manifest', manifest,
+    ],
+    { cwd: '..', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await ready(simulator);
+  fleet = JSON.parse(readFileSync(manifest, 'utf8'));
+  expect(asleep()).toHaveLength(4);
+
+  originalSettings = await (await api.get(SETTINGS)).json();
+  // scans broadcast on loopback only, and wait 3 s for replies instead of 6
+  await changeSettings((doc) => {
+    doc.scan.broadcast_ip = '127.255.255.255';
+    doc.scan.timeout_ms = 3000;
+  });
+});
+
+test.afterAll(async () => {
+  if (simulator && simulator.exitCode === null) {
+    simulator.kill('SIGTERM');
+    await once(simulator, 'exit');
+  }
+  if (api) {
+    if (originalSettings) await changeSettings((doc) => Object.assign(doc, originalSettings));
+    await api.dispose();
+  }
+});
+
+/** Fails the test on any uncaught error or console error, except the HTTP statuses it expects. */
+function watchErrors(page: Page, allowedStatuses: number[] = []) {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    if (allowedStatuses.some((s) => text.includes(`status of ${s}`))) return;
+    errors.push(`console: ${text}`);
+  });
+  return errors;
+}
+
+async function open(page: Page, path: string) {
+  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
+  await page.goto(path);
+  await wasm;
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** The row of the devices table that lists `ip`. */
+const deviceRow = (page: Page, ip: string) =>
+  page.locator('table.devices tbody tr', { has: page.getByText(ip, { exact: true }) });
+const deviceRows = (page: Page) => page.locator('table.devices tbody tr[data-id]');
+const filters = (page: Page) => page.getByRole('navigation', { name: 'Filter by status' });
+const count = (page: Page, status: 'All' | 'Online' | 'Offline' | 'Unknown') =>
+  filters(page).getByRole('link', { name: new RegExp(`^${status}`) }).locator('.count');
+
+const scanState = (page: Page) => page.locator('.scan-state .badge');
+const foundRows = (page: Page) => page.locator('table.found tbody tr');
+
+/** A time `offsetMs` from now as an `<input type="datetime-local">` takes it: the browser's
+ * local time, to the minute. */
+const localTime = (page: Page, offsetMs: number) =>
+  page.evaluate((offset) => {
+    const d = new Date(Date.now() + offset);
+    const two = (n: number) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  }, offsetMs);
+
+const jobItem = (page: Page, name: string) =>
+  page.locator('li.job', { has: page.getByRole('heading', { name, exact: true }) });
+const lastRun = (job: Locator) => job.locator('table.executions tbody tr').first().locator('.badge');
+
+test('a range scan shows its progress, finds the awake devices and registers them', async ({ page }) => {
+  test.setTimeout(60_000);
+  const errors = watchErrors(page);
+  await open(page, '/scans');
+  await expect(page.getByText('No scans yet.')).toBeVisible();
+  const start = page.getByRole('button', { name: 'Start scan' });
+  await expect(start).toBeDisabled(); // no ranges yet
+  await page.locator('#scan-ranges').fill('127.88.0.1-127.88.0.40\n127.88.0.300');
+  await expect(page.locator('#scan-ranges-error')).toHaveText('127.88.0.300 is not an IPv4 address');
+  await expect(start).toBeDisabled();
+  await page.locator('#scan-ranges').fill('127.88.0.1-127.88.0.40');
+  await expect(page.locator('#scan-ranges-error')).toBeHidden();
+  await expect(page.locator('#scan-ranges-count')).toHaveText('40 addresses');
+  await start.click();
+
+  await expect(page.getByRole('heading', { name: 'Scan: 127.88.0.1-127.88.0.40' })).toBeVisible();
+  await expect(scanState(page)).toHaveText('running');
+  const progress = page.locator('#scan-progress');
+  await expect(progress).toHaveAttribute('max', '40');
+  await expect(page.locator('.progress-text')).toContainText(/left/);
+  await expect(scanState(page)).toHaveText('done', { timeout: 20_000 });
+  await expect(progress).toHaveAttribute('value', '40');
+  await expect(page.locator('.progress-text')).toContainText('40 of 40 datagrams sent · 16 devices found');
+  await expect(foundRows(page)).toHaveCount(16);
+  for (const device of awake()) {
+    await expect(page.getByRole('checkbox', { name: `Select ${device.ip}`, exact: true })).toBeEnabled();
+  }
+  for (const device of asleep()) {
+    await expect(page.getByRole('checkbox', { name: `Select ${device.ip}`, exact: true })).toHaveCount(0);
+  }
+
+  // one by hand, then all of them
+  const first = page.getByRole('checkbox', { name: `Select ${awake()[0].ip}`, exact: true });
+  await first.check();
+  const register = page.getByRole('button', { name: /^Register selected/ });
+  await expect(register).toHaveText('Register selected (1)');
+  await page.getByRole('button', { name: 'Select all new' }).click();
+  await expect(register).toHaveText('Register selected (16)');
+  await register.click();
+  await expect(page.locator('.current-scan .notice-area')).toContainText('Registered 16 devices.');
+  await expect(page.locator('table.found .badge.registered')).toHaveCount(16);
+  await expect(first).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Select all new' })).toBeDisabled();
+  await expect(page.locator('table.scans tbody tr')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('the devices page shows status and counts as they change, without a reload', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/devices');
+  await page.evaluate(() => ((window as any).sameDocument = true));
+  // the online check runs every second here
+  for (const device of awake()) {
+    await expect(deviceRow(page, device.ip).locator('.badge')).toHaveText('online');
+  }
+  await expect(deviceRow(page, awake()[0].ip)).toContainText(awake()[0].hostname);
+  await expect(count(page, 'Online')).toHaveText('16');
+  await expect(count(page, 'All')).toHaveText('16');
+  await expect(page.getByText('Devices 1–16 of 16')).toBeVisible();
+
+  await page.getByRole('button', { name: 'Check now' }).click();
+  await expect(page.locator('section[aria-labelledby="devices-title"] .notice-area')).toContainText(
+    /Checked 16 devices in \d+ ms: 16 online, 0 offline\./,
+  );
+
+  // registered elsewhere: the row appears, and its status follows the online check
+  const device = awake()[1];
+  const listed = await (await api.get(`/api/v1/devices?limit=1000`)).json();
+  const id = listed.devices.find((d: any) => d.ip === device.ip).id;
+  expect((await api.delete(`/api/v1/devices/${id}`)).status()).toBe(204);
+  await expect(deviceRow(page, device.ip)).toHaveCount(0);
+  await expect(count(page, 'All')).toHaveText('15');
+  expect((await api.post('/api/v1/devices', { data: { ip: device.ip } })).status()).toBe(201);
+  await expect(deviceRow(page, device.ip).locator('.badge')).toHaveText('online');
+  await expect(deviceRow(page, device.ip)).toContainText(device.mac); // learnt from its answer
+  await expect(count(page, 'Online')).toHaveText('16');
+  expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('registering by address checks the address as it is typed', async ({ page }) => {
+  const errors = watchErrors(page, [409]);
+  await open(page, '/devices');
+  const ip = page.locator('#register-ip');
+  const register = page.getByRole('button', { name: 'Register', exact: true });
+  const notice = page.locator('form.register .notice-area');
+  await expect(register).toBeDisabled();
+  await ip.fill('127.88.0');
+  await expect(page.locator('#register-ip-error')).toHaveText('127.88.0 is not an IP address');
+  await expect(ip).toHaveAttribute('aria-invalid', 'true');
+  await expect(register).toBeDisabled();
+  await ip.fill('0.0.0.0');
+  await expect(page.locator('#register-ip-error')).toHaveText('0.0.0.0 is not the address of one device');
+  await expect(register).toBeDisabled();
+  await page.locator('#register-mac').fill('zz');
+  await expect(page.locator('#register-mac-error')).toContainText('zz is not a MAC address');
+  await page.locator('#register-mac').fill('');
+  await expect(page.locator('#register-mac-error')).toBeHidden();
+
+  const sleeper = asleep()[0];
+  await ip.fill(sleeper.ip);
+  await expect(page.locator('#register-ip-error')).toBeHidden();
+  await expect(ip).toHaveAttribute('aria-invalid', 'false');
+  await page.locator('#register-hostname').fill('sleepy');
+  await register.click();
+  await expect(notice).toContainText(`${sleeper.ip} is registered.`);
+  await expect(ip).toHaveValue('');
+  const row = deviceRow(page, sleeper.ip);
+  await expect(row).toContainText('sleepy');
+  await expect(row.locator('.badge')).toHaveText('offline'); // asleep: it never answers
+  await expect(count(page, 'Offline')).toHaveText('1');
+
+  // the same address twice is refused by the server
+  await ip.fill(sleeper.ip);
+  await register.click();
+  await expect(notice).toContainText('The device was not registered');
+  expect(errors).toEqual([]);
+});
+
+test('the counts filter the list, in the address too', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/devices');
+  const offline = filters(page).getByRole('link', { name: /^Offline/ });
+  await offline.click();
+  await expect(page).toHaveURL(/\/devices\?status=offline$/);
+  await expect(offline).toHaveAttribute('aria-current', 'page');
+  await expect(deviceRows(page)).toHaveCount(1);
+  await expect(deviceRow(page, asleep()[0].ip)).toBeVisible();
+  await filters(page).getByRole('link', { name: /^Online/ }).click();
+  await expect(page).toHaveURL(/\/devices\?status=online$/);
+  await expect(deviceRows(page)).toHaveCount(16);
+  await expect(deviceRow(page, asleep()[0].ip)).toHaveCount(0);
+  await filters(page).getByRole('link', { name: /^Unknown/ }).click();
+  await expect(page.getByText('No device is unknown.')).toBeVisible();
+  await filters(page).getByRole('link', { name: /^All/ }).click();
+  await expect(page).toHaveURL(/\/devices$/);
+  await expect(deviceRows(page)).toHaveCount(17);
+
+  // pages of 5
+  await page.goto('/devices?limit=5');
+  await expect(deviceRows(page)).toHaveCount(5);
+  await expect(page.getByText('Devices 1–5 of 17')).toBeVisible();
+  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Next' }).click();
+  await expect(page).toHaveURL(/offset=5&limit=5/);
+  await expect(page.getByText('Devices 6–10 of 17')).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('a device is removed once that is confirmed', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/devices');
+  const sleeper = asleep()[0];
+  const row = deviceRow(page, sleeper.ip);
+  const remove = row.getByRole('button', { name: `Remove ${sleeper.ip}` });
+  await remove.click();
+  const dialog = page.getByRole('alertdialog', { name: `Remove sleepy (${sleeper.ip})?` });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(row).toBeVisible();
+
+  await remove.click();
+  await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+  await expect(row).toHaveCount(0);
+  await expect(page.locator('section[aria-labelledby="devices-title"] .notice-area')).toContainText(
+    `${sleeper.ip} was removed.`,
+  );
+  await expect(count(page, 'Offline')).toHaveText('0');
+  await expect(count(page, 'All')).toHaveText('16');
+  expect(errors).toEqual([]);
+});
+
+test('a broadcast scan finds the same devices, registered already; earlier scans open again', async ({ page }) => {
+  test.setTimeout(60_000);
+  const errors = watchErrors(page);
+  await open(page, '/scans');
+  await page.locator('#scan-kind-broadcast').check();
+  await expect(page.locator('#scan-ranges')).toBeDisabled();
+  await page.getByRole('button', { name: 'Start scan' }).click();
+  await expect(page.getByRole('heading', { name: 'Scan: Broadcast' })).toBeVisible();
+  await expect(scanState(page)).toHaveText('done', { timeout: 20_000 });
+  await expect(foundRows(page)).toHaveCount(16);
+  await expect(page.locator('table.found .badge.registered')).toHaveCount(16);
+  await expect(page.getByRole('button', { name: 'Select all new' })).toBeDisabled();
+
+  const earlier = page.locator('table.scans tbody tr');
+  await expect(earlier).toHaveCount(2);
+  await expect(earlier.first()).toContainText('Broadcast');
+  await earlier.nth(1).getByRole('button', { name: /^Open the scan/ }).click();
+  await expect(page.getByRole('heading', { name: 'Scan: 127.88.0.1-127.88.0.40' })).toBeVisible();
+  await expect(foundRows(page)).toHaveCount(16);
+  expect(errors).toEqual([]);
+});
+
+test('a job due in the past runs at once, or expires when jobs expire', async ({ page }) => {
+  test.setTimeout(60_000);
+  const errors = watchErrors(page);
+  await changeSettings((doc) => (doc.scheduled_jobs.never_expire = true));
+  await open(page, '/jobs');
+  const schedule = page.getByRole('button', { name: 'Schedule job' });
+  const notice = page.locator('form.new-job .notice-area');
+
+  await page.locator('#job-name').fill('Check everything now');
+  await page.locator('#job-due').fill(await localTime(page, -60_000));
+  await expect(page.locator('#job-due-hint')).toContainText('UTC');
+  await schedule.click();
+  await expect(notice).toContainText('The job “Check everything now” is scheduled.');
+  await expect(page.locator('#job-name')).toHaveValue('');
+  const ran = jobItem(page, 'Check everything now');
+  await expect(ran).toContainText('every device');
+  await expect(ran).toContainText('once');
+  await expect(lastRun(ran)).toHaveText('done', { timeout: 20_000 });
+
+  await changeSettings((doc) => {
+    doc.scheduled_jobs.never_expire = false;
+    doc.scheduled_jobs.expiration_minutes = 1;
+  });
+  await page.locator('#job-name').fill('Too late');
+  await page.locator('#job-command').selectOption('wake_on_lan');
+  await page.getByRole('checkbox', { name: new RegExp(`^${awake()[0].hostname} `) }).check();
+  await page.locator('#job-due').fill(await localTime(page, -10 * 60_000));
+  await schedule.click();
+  const late = jobItem(page, 'Too late');
+  await expect(late).toContainText(`${awake()[0].hostname} (${awake()[0].ip})`);
+  await expect(lastRun(late)).toHaveText('expired', { timeout: 20_000 });
+
+  // switched off, then deleted once that is confirmed
+  await late.getByRole('checkbox', { name: 'Enabled' }).uncheck();
+  await expect(page.locator('section[aria-labelledby="jobs-title"] .notice-area')).toContainText(
+    'The job “Too late” is disabled.',
+  );
+  await late.getByRole('button', { name: 'Delete Too late' }).click();
+  const dialog = page.getByRole('alertdialog', { name: 'Delete the job “Too late”?' });
+  await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await expect(late).toHaveCount(0);
+  await expect(jobItem(page, 'Check everything now')).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('a job form shows what is wrong with each field as it is typed', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/jobs');
+  const schedule = page.getByRole('button', { name: 'Schedule job' });
+  await expect(schedule).toBeDisabled();
+  const name = page.locator('#job-name');
+  await name.fill('x');
+  await name.fill('  ');
+  await expect(page.locator('#job-name-error')).toHaveText('give the job a name');
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+
+  await page.locator('#job-command').selectOption('reboot');
+  await expect(page.locator('#job-targets-error')).toHaveText('choose the devices to reboot');
+  await page.locator('#job-command').selectOption('scan');
+  await page.locator('#job-ranges').fill('127.88.0.9-127.88.0.1');
+  await expect(page.locator('#job-targets-error')).toContainText('is reversed');
+  await page.locator('#job-ranges').fill('127.88.0.1-127.88.0.20');
+  await expect(page.locator('#job-targets-error')).toBeHidden();
+
+  await page.locator('#job-repeat').fill('0');
+  await expect(page.locator('#job-repeat-error')).toHaveText('repeat every 1 to 525600 minutes, or not at all');
+  await page.locator('#job-repeat').fill('often');
+  await expect(page.locator('#job-repeat-error')).toHaveText('must be a whole number');
+  await page.locator('#job-due').fill(await localTime(page, 60 * 60_000));
+  await page.locator('#job-due').fill('');
+  await expect(page.locator('#job-due-error')).toHaveText('choose the date and time it is due');
+  await expect(schedule).toBeDisabled();
+
+  await name.fill('Nightly scan');
+  await page.locator('#job-repeat').fill('1440');
+  await page.locator('#job-due').fill(await localTime(page, 60 * 60_000));
+  await expect(page.locator('.new-job .field-error:not(:empty)')).toHaveCount(0);
+  await expect(schedule).toBeEnabled();
+  expect(errors).toEqual([]);
+});
+
+test('reached by client-side navigation, the pages load their data themselves', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, '/');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Devices' }).click();
+  await expect(deviceRows(page)).toHaveCount(16);
+  await nav.getByRole('link', { name: 'Jobs' }).click();
+  await expect(jobItem(page, 'Check everything now')).toBeVisible();
+  await nav.getByRole('link', { name: 'Scans' }).click();
+  await expect(page.locator('table.scans tbody tr')).toHaveCount(2);
+  expect(errors).toEqual([]);
+});
+
+test('every page reads complete without JavaScript', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+
+  await page.goto('/devices');
+  await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toContainText('Discovery');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Devices');
+  await expect(deviceRows(page)).toHaveCount(16);
+  await expect(deviceRow(page, awake()[2].ip).locator('.badge')).toHaveText('online');
+  await expect(count(page, 'Online')).toHaveText('16');
+  await filters(page).getByRole('link', { name: /^Offline/ }).click(); // a plain link
+  await expect(page).toHaveURL(/status=offline/);
+  await expect(page.getByText('No device is offline.')).toBeVisible();
+
+  await page.goto('/scans');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Scans');
+  const earlier = page.locator('table.scans tbody tr');
+  await expect(earlier).toHaveCount(2);
+  await expect(earlier.nth(1)).toContainText('127.88.0.1-127.88.0.40');
+  await expect(earlier.nth(1)).toContainText('16');
+
+  await page.goto('/jobs');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Scheduled Jobs');
+  await expect(lastRun(jobItem(page, 'Check everything now'))).toHaveText('done');
+  await context.close();
+});
