@@ -133,11 +133,16 @@ pub async fn remove_job(id: i64) -> Result<(), Refusal> {
 }
 
 /// The output of a browser future, awaited by a future that can be sent between threads, as a
-/// `Resource` needs (its fetcher also runs on the server). The browser future runs on the page's
-/// only thread and hands its output over.
-pub fn handed_over<T: Send + 'static>(
-    work: impl Future<Output = T> + 'static,
-) -> impl Future<Output = T> + Send + 'static {
+/// `Resource` needs (its fetcher also runs on the server). The browser future is made and run on
+/// the page's only thread when the returned one is first polled (a resource that hydrates from
+/// the page's data makes its future but never polls it), and hands its output over.
+pub fn handed_over<T, F>(
+    make: impl FnOnce() -> F + Send + 'static,
+) -> impl Future<Output = T> + Send
+where
+    T: Send + 'static,
+    F: Future<Output = T> + 'static,
+{
     struct Slot<T> {
         value: Option<T>,
         waiting: Option<Waker>,
@@ -146,16 +151,19 @@ pub fn handed_over<T: Send + 'static>(
         value: None,
         waiting: None,
     }));
-    let filler = Arc::clone(&slot);
-    leptos::task::spawn_local(async move {
-        let value = work.await;
-        let mut slot = filler.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.value = Some(value);
-        if let Some(waker) = slot.waiting.take() {
-            waker.wake();
-        }
-    });
+    let mut make = Some(make);
     std::future::poll_fn(move |cx| {
+        if let Some(make) = make.take() {
+            let filler = Arc::clone(&slot);
+            leptos::task::spawn_local(async move {
+                let value = make().await;
+                let mut slot = filler.lock().unwrap_or_else(PoisonError::into_inner);
+                slot.value = Some(value);
+                if let Some(waker) = slot.waiting.take() {
+                    waker.wake();
+                }
+            });
+        }
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.value.take() {
             Some(value) => Poll::Ready(value),

@@ -59,7 +59,7 @@ fn page_resource<T: PageSource>(
             }
         };
         #[cfg(feature = "hydrate")]
-        let read = crate::client::discovery::handed_over(T::load(query));
+        let read = crate::client::discovery::handed_over(move || T::load(query));
         #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
         let read = {
             let _ = query;
