@@ -15,6 +15,7 @@
 
 mod common;
 #[path = "../tests/support/devsim.rs"]
+#[allow(dead_code)] // shared with the API tests, which use all of it
 mod devsim;
 
 use bytes::Bytes;

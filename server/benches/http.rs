@@ -13,7 +13,6 @@ use common::{Process, binary, free_port, median, wait_ready, workspace};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 struct Options {
     seconds: u32,

@@ -152,7 +152,12 @@ pub fn normalize_mac(text: &str) -> Result<String, String> {
     text.trim()
         .parse::<Mac>()
         .map(|mac| mac.to_string())
-        .map_err(|_| format!("{} is not a MAC address (like 00:11:22:aa:bb:cc)", text.trim()))
+        .map_err(|_| {
+            format!(
+                "{} is not a MAC address (like 00:11:22:aa:bb:cc)",
+                text.trim()
+            )
+        })
 }
 
 /// A device to register, as the server stores it.
@@ -175,7 +180,12 @@ pub fn validate_device(device: &NewDevice) -> Result<CheckedDevice, Vec<FieldErr
             },
         ))
     });
-    if let Ok(ip) = ip
+    if let Ok(IpAddr::V6(_)) = ip {
+        errors.push(FieldError::new(
+            "ip",
+            "only IPv4 devices can be registered: discovery speaks IPv4",
+        ));
+    } else if let Ok(ip) = ip
         && (ip.is_unspecified() || ip.is_multicast() || ip == IpAddr::V4(Ipv4Addr::BROADCAST))
     {
         errors.push(FieldError::new(
@@ -196,7 +206,12 @@ pub fn validate_device(device: &NewDevice) -> Result<CheckedDevice, Vec<FieldErr
             format!("at most {HOSTNAME_MAX_LEN} characters"),
         ));
     }
-    let mac = match device.mac.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+    let mac = match device
+        .mac
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
         Some(mac) => normalize_mac(mac)
             .map(Some)
             .map_err(|m| errors.push(FieldError::new("mac", m)))
@@ -300,7 +315,10 @@ pub fn validate_job(job: &NewJob) -> Result<CheckedJob, Vec<FieldError>> {
         if ids.is_empty() && job.command != JobCommand::OnlineCheck && !bad {
             errors.push(FieldError::new(
                 "targets",
-                format!("choose the devices to {}", job.command.label().to_lowercase()),
+                format!(
+                    "choose the devices to {}",
+                    job.command.label().to_lowercase()
+                ),
             ));
         }
         Some(JobTargets::Devices(ids))
@@ -347,7 +365,14 @@ mod tests {
         let r = parse_range("192.168.1.10-192.168.1.99").unwrap();
         assert_eq!(r.len(), 90);
         let r = parse_range(" 10.0.0.0/24 ").unwrap();
-        assert_eq!((r.first, r.last, r.len()), ("10.0.0.1".parse().unwrap(), "10.0.0.254".parse().unwrap(), 254));
+        assert_eq!(
+            (r.first, r.last, r.len()),
+            (
+                "10.0.0.1".parse().unwrap(),
+                "10.0.0.254".parse().unwrap(),
+                254
+            )
+        );
         assert_eq!(parse_range("10.0.1.7").unwrap().len(), 1);
         assert_eq!(parse_range("10.0.1.7/32").unwrap().len(), 1);
         assert_eq!(parse_range("10.0.1.6/31").unwrap().len(), 2);
@@ -357,10 +382,26 @@ mod tests {
 
     #[test]
     fn bad_ranges_say_what_is_wrong() {
-        assert!(parse_range("10.0.0.99-10.0.0.10").unwrap_err().contains("reversed"));
-        assert!(parse_range("10.0.0.300").unwrap_err().contains("not an IPv4 address"));
-        assert!(parse_range("10.0.0.0/33").unwrap_err().contains("prefix 0 to 32"));
-        assert!(parse_range("10.0.0.1/24").unwrap_err().contains("10.0.0.0/24"));
+        assert!(
+            parse_range("10.0.0.99-10.0.0.10")
+                .unwrap_err()
+                .contains("reversed")
+        );
+        assert!(
+            parse_range("10.0.0.300")
+                .unwrap_err()
+                .contains("not an IPv4 address")
+        );
+        assert!(
+            parse_range("10.0.0.0/33")
+                .unwrap_err()
+                .contains("prefix 0 to 32")
+        );
+        assert!(
+            parse_range("10.0.0.1/24")
+                .unwrap_err()
+                .contains("10.0.0.0/24")
+        );
         assert!(parse_range("::1").unwrap_err().contains("only IPv4"));
         assert!(parse_range("fe80::/64").unwrap_err().contains("only IPv4"));
         assert!(parse_range("").is_err());
@@ -369,16 +410,26 @@ mod tests {
         assert_eq!(errors[0].field, "ranges[1]");
         let errors = parse_ranges(&["10.0.0.0/16".into(), "10.1.0.0-10.1.0.3".into()]).unwrap_err();
         assert_eq!(errors[0].field, "ranges");
-        assert!(errors[0].message.contains("65538 addresses"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("65538 addresses"),
+            "{}",
+            errors[0].message
+        );
         assert!(parse_ranges(&["10.0.0.0-10.0.255.255".into()]).is_ok());
         assert!(parse_ranges(&[]).is_err());
     }
 
     #[test]
     fn scans_are_broadcast_or_ranges() {
-        let broadcast = NewScan { broadcast: true, ranges: vec![] };
+        let broadcast = NewScan {
+            broadcast: true,
+            ranges: vec![],
+        };
         assert_eq!(validate_scan(&broadcast), Ok(ScanTarget::Broadcast));
-        let both = NewScan { broadcast: true, ranges: vec!["10.0.0.1".into()] };
+        let both = NewScan {
+            broadcast: true,
+            ranges: vec!["10.0.0.1".into()],
+        };
         assert!(validate_scan(&both).is_err());
         assert!(validate_scan(&NewScan::default()).is_err());
     }
@@ -393,8 +444,18 @@ mod tests {
         let ok = validate_device(&device(" 127.0.0.5 ", Some("AA-bb-cc-dd-ee-0f"))).unwrap();
         assert_eq!(ok.ip.to_string(), "127.0.0.5");
         assert_eq!(ok.mac.as_deref(), Some("aa:bb:cc:dd:ee:0f"));
-        assert_eq!(validate_device(&device("x", None)).unwrap_err()[0].field, "ip");
-        assert_eq!(validate_device(&device("0.0.0.0", None)).unwrap_err()[0].field, "ip");
+        assert_eq!(
+            validate_device(&device("x", None)).unwrap_err()[0].field,
+            "ip"
+        );
+        assert_eq!(
+            validate_device(&device("::1", None)).unwrap_err()[0].field,
+            "ip"
+        );
+        assert_eq!(
+            validate_device(&device("0.0.0.0", None)).unwrap_err()[0].field,
+            "ip"
+        );
         assert_eq!(
             validate_device(&device("10.0.0.1", Some("zz"))).unwrap_err()[0].field,
             "mac"
@@ -413,22 +474,78 @@ mod tests {
 
     #[test]
     fn jobs() {
-        let ok = validate_job(&job(JobCommand::Reboot, json!([3, 4, 3]), "2026-11-29T08:00:00Z", Some(60))).unwrap();
+        let ok = validate_job(&job(
+            JobCommand::Reboot,
+            json!([3, 4, 3]),
+            "2026-11-29T08:00:00Z",
+            Some(60),
+        ))
+        .unwrap();
         assert_eq!(ok.targets, JobTargets::Devices(vec![3, 4]));
         assert_eq!(ok.due_at, 1_795_939_200_000);
-        let ok = validate_job(&job(JobCommand::Scan, json!(["10.0.0.0/24"]), "2026-11-29T09:00:00+01:00", None)).unwrap();
+        let ok = validate_job(&job(
+            JobCommand::Scan,
+            json!(["10.0.0.0/24"]),
+            "2026-11-29T09:00:00+01:00",
+            None,
+        ))
+        .unwrap();
         assert_eq!(ok.targets, JobTargets::Ranges(vec!["10.0.0.0/24".into()]));
         assert_eq!(ok.due_at, 1_795_939_200_000);
-        assert!(validate_job(&job(JobCommand::OnlineCheck, json!([]), "2026-11-29T08:00:00Z", None)).is_ok());
+        assert!(
+            validate_job(&job(
+                JobCommand::OnlineCheck,
+                json!([]),
+                "2026-11-29T08:00:00Z",
+                None
+            ))
+            .is_ok()
+        );
 
         let fields = |j: NewJob| -> Vec<String> {
-            validate_job(&j).unwrap_err().into_iter().map(|e| e.field).collect()
+            validate_job(&j)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
         };
-        assert_eq!(fields(job(JobCommand::Reboot, json!([]), "2026-11-29T08:00:00Z", None)), ["targets"]);
-        assert_eq!(fields(job(JobCommand::Reboot, json!(["a"]), "2026-11-29T08:00:00Z", None)), ["targets[0]"]);
-        assert_eq!(fields(job(JobCommand::Scan, json!(["10.0.0.9-10.0.0.1"]), "2026-11-29T08:00:00Z", None)), ["targets[0]"]);
-        assert_eq!(fields(job(JobCommand::Scan, json!([1]), "tomorrow", Some(0))), ["targets[0]", "due_at", "repeat_minutes"]);
-        let mut unnamed = job(JobCommand::OnlineCheck, json!([]), "2026-11-29T08:00:00Z", None);
+        assert_eq!(
+            fields(job(
+                JobCommand::Reboot,
+                json!([]),
+                "2026-11-29T08:00:00Z",
+                None
+            )),
+            ["targets"]
+        );
+        assert_eq!(
+            fields(job(
+                JobCommand::Reboot,
+                json!(["a"]),
+                "2026-11-29T08:00:00Z",
+                None
+            )),
+            ["targets[0]"]
+        );
+        assert_eq!(
+            fields(job(
+                JobCommand::Scan,
+                json!(["10.0.0.9-10.0.0.1"]),
+                "2026-11-29T08:00:00Z",
+                None
+            )),
+            ["targets[0]"]
+        );
+        assert_eq!(
+            fields(job(JobCommand::Scan, json!([1]), "tomorrow", Some(0))),
+            ["targets[0]", "due_at", "repeat_minutes"]
+        );
+        let mut unnamed = job(
+            JobCommand::OnlineCheck,
+            json!([]),
+            "2026-11-29T08:00:00Z",
+            None,
+        );
         unnamed.name = "  ".into();
         assert_eq!(fields(unnamed), ["name"]);
     }
