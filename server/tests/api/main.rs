@@ -33,12 +33,12 @@ pub enum Db {
     Postgres,
 }
 
+#[path = "../support/devsim.rs"]
+pub mod devsim;
 #[path = "../support/postgres.rs"]
 mod postgres;
 #[path = "../support/sse.rs"]
 mod sse;
-#[path = "../support/devsim.rs"]
-pub mod devsim;
 pub use postgres::PgDatabase;
 
 /// One database (and data directory) that several server instances can use in turn or at once.
