@@ -353,7 +353,7 @@ test('a job due in the past runs at once, or expires when jobs expire', async ({
   });
   await page.locator('#job-name').fill('Too late');
   await page.locator('#job-command').selectOption('wake_on_lan');
-  await page.getByRole('checkbox', { name: new RegExp(`^${awake()[0].hostname} `) }).check();
+  await page.getByRole('checkbox', { name: `${awake()[0].hostname} (${awake()[0].ip})`, exact: true }).check();
   await page.locator('#job-due').fill(await localTime(page, -10 * 60_000));
   await schedule.click();
   const late = jobItem(page, 'Too late');

@@ -240,6 +240,7 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
         <RegisterForm state />
         <ConfirmRemove state />
     }
+    .into_any()
 }
 
 fn empty_text(status: Option<DeviceStatus>) -> String {
@@ -331,6 +332,7 @@ fn StatusFilter(state: Devices) -> impl IntoView {
             </ul>
         </nav>
     }
+    .into_any()
 }
 
 #[component]

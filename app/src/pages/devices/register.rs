@@ -108,4 +108,5 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }

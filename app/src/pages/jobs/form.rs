@@ -236,6 +236,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -264,6 +265,7 @@ fn RangeTargets(ranges: RwSignal<String>, errors: FormErrors) -> impl IntoView {
             <FieldMessage id="job-targets" errors field="targets" />
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -334,6 +336,7 @@ fn DeviceTargets(
             <FieldMessage id="job-targets" errors field="targets" />
         </fieldset>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub(super) fn JobItems(state: JobsState) -> impl IntoView {
         </section>
         <ConfirmDelete state />
     }
+    .into_any()
 }
 
 fn repeat_text(minutes: Option<u32>) -> String {

@@ -138,6 +138,7 @@ fn Jobs(data: JobsData) -> impl IntoView {
         <JobForm state />
         <JobItems state />
     }
+    .into_any()
 }
 
 #[cfg(test)]

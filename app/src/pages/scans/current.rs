@@ -37,6 +37,7 @@ pub(super) fn CurrentScan(scans: Scans) -> impl IntoView {
             <NoticeArea notice=scans.notice />
         </section>
     }
+    .into_any()
 }
 
 /// How far the scan got, in words.
@@ -129,6 +130,7 @@ fn Progress(scans: Scans) -> impl IntoView {
             {move || scans.shown.with(|s| s.as_ref().map(progress_text))}
         </p>
     }
+    .into_any()
 }
 
 /// The devices found so far, to select and register.
@@ -209,6 +211,7 @@ fn Found(scans: Scans) -> impl IntoView {
                     </button>
                 </div>
             }
+            .into_any()
         })
     }
 }

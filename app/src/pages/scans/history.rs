@@ -45,6 +45,7 @@ pub(super) fn History(scans: Scans) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {

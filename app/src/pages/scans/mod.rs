@@ -46,7 +46,7 @@ pub fn ScansPage() -> impl IntoView {
             </ol>
         </nav>
         <h1>"Scans"</h1>
-        {with_data(data, "scans", |list| view! { <Scans list /> }.into_any())}
+        {with_data(data, "scans", |list| view! { <ScanSections list /> }.into_any())}
     }
 }
 
@@ -82,7 +82,7 @@ impl Scans {
 }
 
 #[component]
-fn Scans(list: ScanList) -> impl IntoView {
+fn ScanSections(list: ScanList) -> impl IntoView {
     // a scan still running when the page was loaded is followed at once
     let running = list
         .scans
@@ -105,6 +105,7 @@ fn Scans(list: ScanList) -> impl IntoView {
         <CurrentScan scans />
         <History scans />
     }
+    .into_any()
 }
 
 fn state_text(state: ScanState) -> &'static str {

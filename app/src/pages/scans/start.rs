@@ -143,6 +143,7 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
 }
 
 #[cfg(test)]
