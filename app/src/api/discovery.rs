@@ -169,7 +169,9 @@ pub struct Scan {
     pub sending_ms: Option<f64>,
     /// Devices found so far (the length of `results`, which lists leave empty).
     pub found: u64,
-    /// Why it failed, if it did.
+    /// Datagrams ignored: not a first reply to this scan from an address it asked.
+    pub ignored: u64,
+    /// Why it failed, or what went wrong while it ran (addresses it could not send to).
     pub error: Option<String>,
 }
 

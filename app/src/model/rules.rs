@@ -336,7 +336,17 @@ pub fn validate(s: &NetworkSettings, ctx: ValidationContext) -> Vec<FieldError> 
         Field::ScanBroadcastIp,
         check_broadcast_ip(&s.scan.broadcast_ip),
     );
-    check(Field::ScanReplyPort, check_reply_port(s.scan.reply_port));
+    check(
+        Field::ScanReplyPort,
+        check_reply_port(s.scan.reply_port).and_then(|()| {
+            match (s.scan.reply_port, s.online_check.reply_port) {
+                (Some(scan), Some(online)) if scan == online => Err(format!(
+                    "the online check replies to port {scan} already: scans need a port of their own"
+                )),
+                _ => Ok(()),
+            }
+        }),
+    );
     check(
         Field::ClusterAddressHost,
         check_host(&s.cluster_address.host, s.cluster_address.enabled),

@@ -324,3 +324,16 @@ fn errors_sort_in_page_order() {
         FieldError::new("scan.reply_port", "m")
     );
 }
+
+#[test]
+fn scans_and_the_online_check_reply_to_different_ports() {
+    let ctx = STANDALONE_SQLITE;
+    let mut s = NetworkSettings::defaults(Installation::Standalone);
+    s.online_check.reply_port = Some(40_000);
+    s.scan.reply_port = Some(40_000);
+    let errors = validate(&s, ctx);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "scan.reply_port");
+    s.scan.reply_port = Some(40_001);
+    assert!(validate(&s, ctx).is_empty());
+}

@@ -2,7 +2,7 @@
 
 use super::devices::{self, Details, RegisterError};
 use super::{Discovery, RunError, jobs};
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParam};
 use app::api::{
     DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled, JobList,
     NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport,
@@ -13,12 +13,12 @@ use app::model::{
 };
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -76,7 +76,7 @@ async fn list_devices(
 
 async fn get_device(
     State(discovery): Discovered,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<Json<Device>, ApiError> {
     devices::get(discovery.db(), id)
         .await?
@@ -105,7 +105,7 @@ async fn register_device(
 
 async fn remove_device(
     State(discovery): Discovered,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     if !devices::remove(discovery.db(), id).await? {
         return Err(no_device(id));
@@ -128,10 +128,13 @@ async fn start_scan(
 ) -> Result<Response, ApiError> {
     let target = validate_scan(&scan).map_err(ApiError::Invalid)?;
     let texts = scan.ranges.iter().map(|r| r.trim().to_owned()).collect();
-    let run = discovery
-        .scans
-        .start(target, texts)
-        .map_err(|e| ApiError::Conflict(format!("the scan could not start: {e}")))?;
+    let run = discovery.scans.start(target, texts).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            ApiError::Internal(anyhow::Error::new(e))
+        } else {
+            ApiError::Conflict(format!("the scan could not start: {e}"))
+        }
+    })?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("{SCANS_URL}/{}", run.id))],
@@ -153,27 +156,25 @@ fn find_scan(discovery: &Discovery, id: &str) -> Result<Arc<super::ScanRun>, Api
 
 async fn get_scan(
     State(discovery): Discovered,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
     let run = find_scan(&discovery, &id)?;
-    let registered = discovery.registered_macs().await?;
-    Ok(Json(run.view(true, &registered)))
+    Ok(Json(discovery.scan_view(&run).await?))
 }
 
 async fn cancel_scan(
     State(discovery): Discovered,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
     let run = find_scan(&discovery, &id)?;
     run.cancel();
     run.finished().await;
-    let registered = discovery.registered_macs().await?;
-    Ok(Json(run.view(true, &registered)))
+    Ok(Json(discovery.scan_view(&run).await?))
 }
 
 async fn register_found(
     State(discovery): Discovered,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<RegisterFound, LARGE>,
 ) -> Result<Json<Registered>, ApiError> {
     let run = find_scan(&discovery, &id)?;
@@ -184,10 +185,11 @@ async fn register_found(
         .collect();
     let mut errors = Vec::new();
     let mut chosen = Vec::new();
+    let mut seen = HashSet::new();
     for (i, mac) in request.macs.iter().enumerate() {
         match normalize_mac(mac) {
             Ok(mac) => match found.get(&mac) {
-                Some(f) if !chosen.iter().any(|(m, _)| *m == mac) => chosen.push((mac, f)),
+                Some(f) if seen.insert(mac.clone()) => chosen.push((mac, f)),
                 Some(_) => {}
                 None => errors.push(FieldError::new(
                     format!("macs[{i}]"),
@@ -205,17 +207,7 @@ async fn register_found(
     }
     let rows: Vec<(IpAddr, Details)> = chosen
         .iter()
-        .map(|(mac, f)| {
-            (
-                IpAddr::V4(f.ip),
-                Details {
-                    mac: Some(mac.clone()),
-                    hostname: Some(f.info.hostname.clone()),
-                    os: Some(super::os_label(&f.info)),
-                    serial: Some(f.info.serial.clone()),
-                },
-            )
-        })
+        .map(|(_, f)| (IpAddr::V4(f.ip), Details::from(&f.info)))
         .collect();
     let (added, already) = devices::register_found(discovery.db(), &rows).await?;
     if !added.is_empty() {
@@ -252,7 +244,10 @@ fn no_job(id: i64) -> ApiError {
     ApiError::NotFound(format!("there is no job {id}"))
 }
 
-async fn get_job(State(discovery): Discovered, Path(id): Path<i64>) -> Result<Json<Job>, ApiError> {
+async fn get_job(
+    State(discovery): Discovered,
+    PathParam(id): PathParam<i64>,
+) -> Result<Json<Job>, ApiError> {
     jobs::get(discovery.db(), id)
         .await?
         .map(Json)
@@ -265,11 +260,15 @@ async fn create_job(
 ) -> Result<Response, ApiError> {
     let job = validate_job(&job).map_err(ApiError::Invalid)?;
     if let JobTargets::Devices(ids) = &job.targets {
-        let known = devices::some(discovery.db(), ids).await?;
+        let known: HashSet<i64> = devices::some(discovery.db(), ids)
+            .await?
+            .iter()
+            .map(|d| d.id)
+            .collect();
         let errors: Vec<FieldError> = ids
             .iter()
             .enumerate()
-            .filter(|(_, id)| !known.iter().any(|d| d.id == **id))
+            .filter(|(_, id)| !known.contains(id))
             .map(|(i, id)| {
                 FieldError::new(format!("targets[{i}]"), format!("there is no device {id}"))
             })
@@ -285,7 +284,7 @@ async fn create_job(
 
 async fn enable_job(
     State(discovery): Discovered,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
     JsonBody(request): JsonBody<JobEnabled, SMALL>,
 ) -> Result<Json<Job>, ApiError> {
     let job = jobs::set_enabled(discovery.db(), id, request.enabled)
@@ -297,7 +296,7 @@ async fn enable_job(
 
 async fn delete_job(
     State(discovery): Discovered,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     if !jobs::delete(discovery.db(), id).await? {
         return Err(no_job(id));

@@ -46,6 +46,19 @@ fn parse_status(text: &str) -> Result<DeviceStatus, DbError> {
     DeviceStatus::parse(text).ok_or_else(|| DbError::Corrupt(format!("device status {text}")))
 }
 
+impl Details {
+    /// These details with what a device reported over them: what it did not report stays.
+    pub fn merged(&self, reported: &Details) -> Details {
+        let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
+        Details {
+            mac: pick(&reported.mac, &self.mac),
+            hostname: pick(&reported.hostname, &self.hostname),
+            os: pick(&reported.os, &self.os),
+            serial: pick(&reported.serial, &self.serial),
+        }
+    }
+}
+
 /// Why a device could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -268,9 +281,37 @@ pub async fn all(db: &Db) -> Result<Vec<Known>, DbError> {
 
 /// The devices with these ids that exist.
 pub async fn some(db: &Db, ids: &[i64]) -> Result<Vec<Known>, DbError> {
+    let ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
     let mut known = all(db).await?;
     known.retain(|d| ids.contains(&d.id));
     Ok(known)
+}
+
+/// Which of these MAC addresses are registered.
+pub async fn registered_macs(
+    db: &Db,
+    macs: &[String],
+) -> Result<std::collections::HashSet<String>, DbError> {
+    if macs.is_empty() {
+        return Ok(Default::default());
+    }
+    let found: Vec<String> = match &db.pool {
+        Backend::Sqlite(pool) => {
+            sqlx::query_scalar(
+                "SELECT mac FROM devices WHERE mac IN (SELECT value FROM json_each($1))",
+            )
+            .bind(serde_json::to_string(macs).expect("strings serialize"))
+            .fetch_all(pool)
+            .await?
+        }
+        Backend::Postgres(pool) => {
+            sqlx::query_scalar("SELECT mac FROM devices WHERE mac = ANY($1)")
+                .bind(macs)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(found.into_iter().collect())
 }
 
 /// What one round changed, written in one transaction.

@@ -16,7 +16,7 @@ pub use online::{OnlineCheck, RunError};
 pub use page::Pages;
 pub use scan::{ScanRun, Scans};
 
-use crate::cluster::Bus;
+use crate::cluster::{Bus, Remote, Topic};
 use crate::config::Config;
 use crate::db::Db;
 use crate::settings::Settings;
@@ -26,10 +26,10 @@ use app::api::{ExecutionStatus, JobCommand, LiveEvent, ScanState};
 use app::model::{ScanTarget, parse_ranges};
 use jobs::Due;
 use pharos_protocol::{DeviceInfo, Mac};
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// How many due executions one scheduler tick takes on.
 const DUE_PER_TICK: i64 = 50;
@@ -54,6 +54,19 @@ pub fn os_label(info: &DeviceInfo) -> String {
     }
 }
 
+/// What a device reported about itself; an empty string is "not reported", never a value.
+impl From<&DeviceInfo> for devices::Details {
+    fn from(info: &DeviceInfo) -> Self {
+        let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        devices::Details {
+            mac: Some(info.mac.to_string()),
+            hostname: given(&info.hostname),
+            os: Some(os_label(info)),
+            serial: given(&info.serial),
+        }
+    }
+}
+
 impl Discovery {
     /// Starts the online check and the scheduler.
     pub async fn start(
@@ -70,13 +83,12 @@ impl Discovery {
             wake_on_lan: SocketAddr::from((config.wake_on_lan_address, config.wake_on_lan_port)),
             scan_rate: config.scan_send_rate,
         };
-        let stop = workers.shutdown().clone();
         let online = Arc::new(OnlineCheck::new(
             db.clone(),
             bus.clone(),
             settings.clone(),
             net,
-            stop.clone(),
+            workers.clone(),
         ));
         let abandoned = jobs::abandon(&db, &server_id)
             .await
@@ -88,7 +100,7 @@ impl Discovery {
             );
         }
         let discovery = Arc::new(Discovery {
-            scans: Scans::new(settings.clone(), net, stop),
+            scans: Scans::new(settings.clone(), net, workers.clone()),
             db,
             bus,
             settings,
@@ -101,6 +113,7 @@ impl Discovery {
             workers,
             Duration::from_secs(config.online_check_interval_secs.max(1)),
         );
+        discovery.follow(workers);
         workers.every(
             "scheduler",
             Duration::from_millis(config.scheduler_tick_millis.max(50)),
@@ -113,6 +126,24 @@ impl Discovery {
             },
         );
         Ok(discovery)
+    }
+
+    /// Devices and jobs changed by other servers sharing the database: the online check reads
+    /// the devices again, and the pages here re-read.
+    fn follow(self: &Arc<Self>, workers: &Workers) {
+        let discovery = self.clone();
+        let mut remote = self.bus.follow();
+        workers.spawn("discovery-follower", async move {
+            loop {
+                match remote.recv().await {
+                    Ok(Remote::Changed(Topic::Devices, _) | Remote::Reconnected)
+                    | Err(RecvError::Lagged(_)) => discovery.devices_changed(),
+                    Ok(Remote::Changed(Topic::Jobs, _)) => discovery.jobs_changed(),
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
     }
 
     pub fn db(&self) -> &Db {
@@ -129,13 +160,11 @@ impl Discovery {
         self.bus.publish(LiveEvent::JobsChanged);
     }
 
-    /// MACs of registered devices (to mark scan results).
-    pub async fn registered_macs(&self) -> anyhow::Result<HashSet<String>> {
-        Ok(devices::all(&self.db)
-            .await?
-            .into_iter()
-            .filter_map(|d| d.details.mac)
-            .collect())
+    /// A scan with its results, each marked when its MAC is registered.
+    pub async fn scan_view(&self, run: &ScanRun) -> anyhow::Result<app::api::Scan> {
+        let macs: Vec<String> = run.found().iter().map(|f| f.info.mac.to_string()).collect();
+        let registered = devices::registered_macs(&self.db, &macs).await?;
+        Ok(run.view(true, &registered))
     }
 
     /// One scheduler tick: every due execution is expired or started.
@@ -240,8 +269,7 @@ impl Discovery {
                 })?;
                 let run = self.scans.start(ScanTarget::Ranges(ranges), texts)?;
                 run.finished().await;
-                let registered = self.registered_macs().await?;
-                let view = run.view(true, &registered);
+                let view = self.scan_view(&run).await?;
                 let new = view.results.iter().filter(|r| !r.registered).count();
                 let status = if view.state == ScanState::Done {
                     Done
@@ -270,7 +298,9 @@ impl Discovery {
                 if !macs.is_empty() {
                     let net = self.net;
                     let send = macs.clone();
-                    tokio::task::spawn_blocking(move || commands::wake(&net, &send)).await??;
+                    self.workers
+                        .spawn_blocking(move || commands::wake(&net, &send))
+                        .await??;
                 }
                 let mut result = format!(
                     "magic packets sent for {} devices to {}",
@@ -304,10 +334,16 @@ impl Discovery {
                 ));
                 let (net, stop, asked) =
                     (self.net, self.workers.shutdown().clone(), targets.clone());
-                let outcomes = tokio::task::spawn_blocking(move || {
-                    commands::reboot(&net, &asked, timeout, &stop)
-                })
-                .await??;
+                let (outcomes, ignored) = self
+                    .workers
+                    .spawn_blocking(move || commands::reboot(&net, &asked, timeout, &stop))
+                    .await??;
+                if ignored > 0 {
+                    tracing::info!(
+                        ignored,
+                        "datagrams ignored while waiting for reboot acknowledgements"
+                    );
+                }
                 let accepted = outcomes
                     .iter()
                     .filter(|o| matches!(o, Some(pharos_protocol::Outcome::Accepted)))

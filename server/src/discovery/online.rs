@@ -2,20 +2,20 @@
 //! or on demand. Statuses and their changes go to the database and onto the change bus.
 
 use super::devices::{self, Details, Known, RoundWrite};
-use super::{os_label, round, udp};
-use crate::cluster::{Bus, Remote, Topic};
+use super::round;
+use super::udp::{self, Socket4};
+use crate::cluster::Bus;
 use crate::db::Db;
 use crate::settings::Settings;
 use crate::workers::Workers;
 use anyhow::Context;
 use app::api::{DeviceStatus, LiveEvent, RoundReport, StatusChange, StatusCounts};
-use std::net::IpAddr;
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
-use tokio::sync::broadcast::error::RecvError;
-use tokio_util::sync::CancellationToken;
 
 /// More status changes than this in one round travel as "re-read" instead of a list.
 const MAX_LISTED_CHANGES: usize = 500;
@@ -25,7 +25,7 @@ pub struct OnlineCheck {
     bus: Bus,
     settings: Arc<Settings>,
     net: udp::Net,
-    stop: CancellationToken,
+    workers: Workers,
     /// The devices as last read, with what the last round concluded. Held for the whole round:
     /// one round at a time.
     devices: Mutex<Option<Vec<Known>>>,
@@ -47,14 +47,14 @@ impl OnlineCheck {
         bus: Bus,
         settings: Arc<Settings>,
         net: udp::Net,
-        stop: CancellationToken,
+        workers: Workers,
     ) -> OnlineCheck {
         OnlineCheck {
             db,
             bus,
             settings,
             net,
-            stop,
+            workers,
             devices: Mutex::new(None),
             stale: AtomicBool::new(true),
         }
@@ -65,25 +65,13 @@ impl OnlineCheck {
         self.stale.store(true, Ordering::Release);
     }
 
-    /// Runs the rounds every `interval`, and follows device changes made by other servers.
+    /// Runs the rounds every `interval`.
     pub fn start(self: &Arc<Self>, workers: &Workers, interval: Duration) {
         workers.every("online-check", interval, {
             let check = self.clone();
             move || {
                 let check = check.clone();
                 async move { check.step().await }
-            }
-        });
-        let check = self.clone();
-        let mut remote = self.bus.follow();
-        workers.spawn("online-check-follower", async move {
-            loop {
-                match remote.recv().await {
-                    Ok(Remote::Changed(Topic::Devices, _) | Remote::Reconnected)
-                    | Err(RecvError::Lagged(_)) => check.devices_changed(),
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => break,
-                }
             }
         });
     }
@@ -130,55 +118,56 @@ impl OnlineCheck {
         }
         let mut cache = self.devices.lock().await;
         if cache.is_none() || self.stale.swap(false, Ordering::AcqRel) {
-            *cache = Some(
-                devices::all(&self.db)
-                    .await
-                    .context("reading the devices")?,
-            );
+            match devices::all(&self.db).await {
+                Ok(devices) => *cache = Some(devices),
+                Err(e) => {
+                    // read again next time, not the old list for ever
+                    self.stale.store(true, Ordering::Release);
+                    return Err(anyhow::Error::new(e).context("reading the devices").into());
+                }
+            }
         }
         let all = cache.as_mut().expect("just read");
-        let chosen: Vec<usize> = (0..all.len())
-            .filter(|&i| only.is_none_or(|ids| ids.contains(&all[i].id)))
-            .filter(|&i| matches!(all[i].ip, IpAddr::V4(_)))
-            .collect();
-        let targets: Vec<_> = chosen
+        let only: Option<HashSet<i64>> = only.map(|ids| ids.iter().copied().collect());
+        let (chosen, targets): (Vec<usize>, Vec<Ipv4Addr>) = all
             .iter()
-            .filter_map(|&i| match all[i].ip {
-                IpAddr::V4(ip) => Some(ip),
+            .enumerate()
+            .filter(|(_, d)| only.as_ref().is_none_or(|ids| ids.contains(&d.id)))
+            .filter_map(|(i, d)| match d.ip {
+                IpAddr::V4(ip) => Some((i, ip)),
                 IpAddr::V6(_) => None,
             })
-            .collect();
+            .unzip();
         let timeout = Duration::from_millis(u64::from(settings.response_timeout_ms));
         let port = settings.reply_port.unwrap_or(0) as u16;
-        let (net, stop) = (self.net, self.stop.clone());
-        let outcome = tokio::task::spawn_blocking(move || {
-            let socket = udp::open(net.bind, port, false)?;
-            round::run(&socket, net.device_port, &targets, timeout, &stop)
-        })
-        .await
-        .context("the round's thread failed")?
-        .context("online-check round")?;
-        if self.stop.is_cancelled() {
+        let (net, stop) = (self.net, self.workers.shutdown().clone());
+        let outcome = self
+            .workers
+            .spawn_blocking(move || {
+                let socket = Socket4::open(net.bind, port, false)?;
+                round::run(&socket, net.device_port, &targets, timeout, &stop)
+            })
+            .await
+            .context("the round's thread failed")?
+            .context("online-check round")?;
+        if self.workers.shutdown().is_cancelled() {
             // cut short: what it found is incomplete
             return Err(RunError::Failed(anyhow::anyhow!("the server is stopping")));
         }
 
+        // What changed, applied to the list only once it is stored.
         let mut write = RoundWrite::default();
+        let mut updated: Vec<(usize, Known)> = Vec::new();
         let mut changes = Vec::new();
         let mut online = 0;
         for (&i, answer) in chosen.iter().zip(&outcome.answers) {
-            let device = &mut all[i];
+            let mut device = all[i].clone();
             let status = match answer {
                 Some(answer) => {
                     online += 1;
                     write.seen.push((device.id, answer.at));
                     device.last_seen = Some(answer.at);
-                    let details = Details {
-                        mac: Some(answer.info.mac.to_string()),
-                        hostname: Some(answer.info.hostname.clone()),
-                        os: Some(os_label(&answer.info)),
-                        serial: Some(answer.info.serial.clone()),
-                    };
+                    let details = device.details.merged(&Details::from(&answer.info));
                     if device.details != details {
                         write.details.push((device.id, details.clone()));
                         device.details = details;
@@ -196,11 +185,17 @@ impl OnlineCheck {
                     last_seen: device.last_seen.map(crate::db::rfc3339),
                 });
             }
+            if device != all[i] {
+                updated.push((i, device));
+            }
         }
         let now = round::unix_millis();
-        devices::write_round(&self.db, &write, now)
-            .await
-            .context("recording the round")?;
+        if let Err(e) = devices::write_round(&self.db, &write, now).await {
+            return Err(anyhow::Error::new(e).context("recording the round").into());
+        }
+        for (i, device) in updated {
+            all[i] = device;
+        }
         let checked = outcome.answers.len() as u64;
         tracing::debug!(
             checked,

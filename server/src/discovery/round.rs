@@ -5,16 +5,17 @@
 //! the last query.
 //!
 //! This runs on two plain threads (one sends, one receives) outside the async runtime: the
-//! datagrams of tens of thousands of devices go out at the rate of a plain send loop.
+//! datagrams of tens of thousands of devices go out at the rate of a plain send loop. Replies
+//! are judged by the time the kernel stamped on their arrival, not by when the receiving thread
+//! got to them, so a busy machine does not turn a timely answer into a late one.
 
-use super::udp;
+use super::udp::{self, Socket4};
 use pharos_protocol::{Body, DeviceInfo, Message, status_query};
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::num::NonZeroU16;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// A device's answer.
@@ -41,33 +42,33 @@ pub struct Outcome {
 
 /// Queries `targets` on `device_port` through `socket` (whose own port is the reply port).
 pub fn run(
-    socket: &UdpSocket,
+    socket: &Socket4,
     device_port: u16,
     targets: &[Ipv4Addr],
     timeout: Duration,
     stop: &CancellationToken,
 ) -> io::Result<Outcome> {
-    let reply_port = NonZeroU16::new(socket.local_addr()?.port())
-        .ok_or_else(|| io::Error::other("the reply socket has no port"))?;
+    let reply_port = socket.reply_port()?;
+    socket.stamp_arrivals()?;
     let nonces: Vec<u64> = (0..targets.len()).map(|_| rand::random()).collect();
     let index: HashMap<Ipv4Addr, usize> =
         targets.iter().enumerate().map(|(i, ip)| (*ip, i)).collect();
-    // nanoseconds since `start` at which each query went out (u64::MAX: not yet, or never)
-    let sent_at: Vec<AtomicU64> = (0..targets.len())
-        .map(|_| AtomicU64::new(u64::MAX))
-        .collect();
+    // When each query went out, on the clock the kernel stamps arrivals with (nanoseconds since
+    // the Unix epoch; 0: not sent, or never).
+    let sent_at: Vec<AtomicU64> = (0..targets.len()).map(|_| AtomicU64::new(0)).collect();
     let sending_done = AtomicBool::new(false);
     let last_sent = AtomicU64::new(0);
     let unsent = AtomicU64::new(0);
     let start = Instant::now();
     let elapsed = || start.elapsed().as_nanos() as u64;
-
-    let mut answers: Vec<Option<Answer>> = vec![None; targets.len()];
-    let mut answered = 0usize;
-    let mut ignored = 0u64;
-    let mut late = 0u64;
     let timeout_ns = timeout.as_nanos() as u64;
 
+    let mut tally = Tally {
+        answers: vec![None; targets.len()],
+        answered: 0,
+        ignored: 0,
+        late: 0,
+    };
     std::thread::scope(|scope| -> io::Result<()> {
         scope.spawn(|| {
             for (i, ip) in targets.iter().enumerate() {
@@ -75,10 +76,11 @@ pub fn run(
                     break;
                 }
                 let query = status_query(nonces[i], reply_port);
-                sent_at[i].store(elapsed(), Ordering::Release);
-                if let Err(e) = udp::send(socket, &query, SocketAddr::from((*ip, device_port))) {
+                // stamped before it goes: the answer may arrive before `send` returns
+                sent_at[i].store(udp::unix_nanos(), Ordering::Release);
+                if let Err(e) = socket.send(&query, SocketAddr::from((*ip, device_port))) {
                     tracing::debug!(%ip, error = %e, "status query not sent");
-                    sent_at[i].store(u64::MAX, Ordering::Release);
+                    sent_at[i].store(0, Ordering::Release);
                     unsent.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -88,63 +90,83 @@ pub fn run(
 
         let mut buf = [0u8; pharos_protocol::MAX_DATAGRAM + 1];
         loop {
-            if answered == targets.len() || stop.is_cancelled() {
+            if tally.answered == targets.len() || stop.is_cancelled() {
                 // (when everyone answered, the sender is done too: it answered after its query)
                 break;
             }
             if sending_done.load(Ordering::Acquire)
                 && elapsed() >= last_sent.load(Ordering::Acquire) + timeout_ns
             {
+                // what arrived in time may still be queued: it counts by its arrival stamp
+                while let Some(datagram) = socket.receive_stamped(&mut buf, false)? {
+                    tally.judge(datagram, &buf, &index, &nonces, &sent_at, timeout_ns);
+                }
                 break;
             }
-            let (len, from) = match socket.recv_from(&mut buf) {
-                Ok(received) => received,
-                Err(e) if udp::timed_out(&e) => continue,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => return Err(e),
-            };
-            let now = elapsed();
-            let Some(i) = udp::sender_v4(from).and_then(|ip| index.get(&ip).copied()) else {
-                ignored += 1;
-                continue;
-            };
-            let info = match Message::decode(&buf[..len]) {
-                Ok(Message {
-                    nonce,
-                    body: Body::StatusReply(info),
-                    ..
-                }) if nonce == nonces[i] && answers[i].is_none() => info,
-                _ => {
-                    ignored += 1;
-                    continue;
-                }
-            };
-            let sent = sent_at[i].load(Ordering::Acquire);
-            if sent == u64::MAX || now.saturating_sub(sent) > timeout_ns {
-                late += 1;
-                continue;
+            if let Some(datagram) = socket.receive_stamped(&mut buf, true)? {
+                tally.judge(datagram, &buf, &index, &nonces, &sent_at, timeout_ns);
             }
-            answers[i] = Some(Answer {
-                at: unix_millis(),
-                info,
-            });
-            answered += 1;
         }
         Ok(())
     })?;
 
     Ok(Outcome {
-        answers,
-        ignored,
-        late,
+        answers: tally.answers,
+        ignored: tally.ignored,
+        late: tally.late,
         unsent: unsent.into_inner(),
         duration: start.elapsed(),
     })
 }
 
+/// The replies of a round so far.
+struct Tally {
+    answers: Vec<Option<Answer>>,
+    answered: usize,
+    ignored: u64,
+    late: u64,
+}
+
+impl Tally {
+    /// Counts one datagram: a device's first status reply with its query's nonce, from the
+    /// address the query went to, that arrived within the timeout of its query.
+    fn judge(
+        &mut self,
+        (len, from, arrived): (usize, Ipv4Addr, u64),
+        buf: &[u8],
+        index: &HashMap<Ipv4Addr, usize>,
+        nonces: &[u64],
+        sent_at: &[AtomicU64],
+        timeout_ns: u64,
+    ) {
+        let Some(&i) = index.get(&from) else {
+            self.ignored += 1;
+            return;
+        };
+        let info = match Message::decode(&buf[..len]) {
+            Ok(Message {
+                nonce,
+                body: Body::StatusReply(info),
+                ..
+            }) if nonce == nonces[i] && self.answers[i].is_none() => info,
+            _ => {
+                self.ignored += 1;
+                return;
+            }
+        };
+        let sent = sent_at[i].load(Ordering::Acquire);
+        if sent == 0 || arrived.saturating_sub(sent) > timeout_ns {
+            self.late += 1;
+            return;
+        }
+        self.answers[i] = Some(Answer {
+            at: (arrived / 1_000_000) as i64,
+            info,
+        });
+        self.answered += 1;
+    }
+}
+
 pub fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    (udp::unix_nanos() / 1_000_000) as i64
 }

@@ -3,14 +3,15 @@
 //! until the scan timeout has passed after the last datagram. Scans live in this server's memory
 //! (the last [`KEPT`]); what they find becomes lasting only when the admin registers it.
 
-use super::{os_label, udp};
+use super::os_label;
+use super::udp::{self, Socket4};
 use crate::settings::Settings;
+use crate::workers::Workers;
 use app::api::{Scan, ScanList, ScanResult, ScanState};
-use app::model::{AddressRange, ScanTarget};
+use app::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget};
 use pharos_protocol::{Body, DeviceInfo, Mac, Message, scan_request};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::num::NonZeroU16;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +36,9 @@ struct Progress {
     sending_done: Option<Instant>,
     found: Vec<Found>,
     by_mac: HashMap<Mac, usize>,
+    by_ip: HashSet<Ipv4Addr>,
+    /// Datagrams that were not a first reply to this scan from an address it asked.
+    ignored: u64,
 }
 
 pub struct ScanRun {
@@ -108,6 +112,7 @@ impl ScanRun {
                 .zip(progress.sending_done)
                 .map(|(start, done)| (done - start).as_secs_f64() * 1000.0),
             found: progress.found.len() as u64,
+            ignored: progress.ignored,
             results: if with_results {
                 progress
                     .found
@@ -141,111 +146,130 @@ impl ScanRun {
     }
 
     /// Sends and listens on `socket` until the timeout after the last datagram (or a cancel).
-    fn run(&self, socket: &UdpSocket, device_port: u16, broadcast_ip: Ipv4Addr) {
+    fn run(&self, socket: &Socket4, device_port: u16, broadcast_ip: Ipv4Addr) {
         let nonce: u64 = rand::random();
-        let Some(reply_port) = socket
-            .local_addr()
-            .ok()
-            .and_then(|a| NonZeroU16::new(a.port()))
-        else {
-            return self.end(
-                ScanState::Failed,
-                Some("the reply socket has no port".into()),
-            );
+        let request = match socket.reply_port() {
+            Ok(port) => scan_request(nonce, port),
+            Err(e) => return self.end(ScanState::Failed, Some(e.to_string())),
         };
-        let request = scan_request(nonce, reply_port);
-        let result = std::thread::scope(|scope| {
+        let (unsent, receive_error) = std::thread::scope(|scope| {
             let sender = scope.spawn(|| self.send_all(socket, &request, device_port, broadcast_ip));
-            self.receive(socket, nonce);
-            sender
-                .join()
-                .unwrap_or_else(|_| Err("the sending thread failed".into()))
+            let received = self.receive(socket, nonce);
+            (sender.join().unwrap_or_default(), received.err())
         });
-        match result {
-            Err(e) => self.end(ScanState::Failed, Some(e)),
-            Ok(()) if self.cancel.is_cancelled() => self.end(ScanState::Cancelled, None),
-            Ok(()) => self.end(ScanState::Done, None),
-        }
+        let state = if receive_error.is_some() || (unsent.is_some() && self.sent() == 0) {
+            ScanState::Failed
+        } else if self.cancel.is_cancelled() {
+            ScanState::Cancelled
+        } else {
+            ScanState::Done
+        };
+        let problems: Vec<String> = unsent
+            .map(|(count, first)| {
+                format!("{count} datagrams could not be sent (the first: {first})")
+            })
+            .into_iter()
+            .chain(receive_error.map(|e| format!("receiving failed: {e}")))
+            .collect();
+        self.end(state, (!problems.is_empty()).then(|| problems.join("; ")));
     }
 
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Sends to every address at the configured rate; an address that cannot be sent to is
+    /// counted and skipped. Answers how many failed and the first reason, if any did.
     fn send_all(
         &self,
-        socket: &UdpSocket,
+        socket: &Socket4,
         request: &[u8],
         device_port: u16,
         broadcast_ip: Ipv4Addr,
-    ) -> Result<(), String> {
+    ) -> Option<(u64, String)> {
         let start = Instant::now();
         self.progress.lock().expect("scan lock").sending_started = Some(start);
-        let send = |ip: Ipv4Addr, n: u64| -> Result<bool, String> {
-            if self.cancel.is_cancelled() {
-                return Ok(false);
-            }
+        let mut failed: Option<(u64, String)> = None;
+        let mut send = |ip: Ipv4Addr, n: u64| -> bool {
             if self.rate > 0 {
                 let due = Duration::from_secs_f64(n as f64 / f64::from(self.rate));
-                if let Some(wait) = due.checked_sub(start.elapsed()) {
-                    std::thread::sleep(wait);
+                while let Some(wait) = due.checked_sub(start.elapsed()) {
+                    if self.cancel.is_cancelled() {
+                        return false;
+                    }
+                    std::thread::sleep(wait.min(udp::POLL));
                 }
             }
-            udp::send(socket, request, SocketAddr::from((ip, device_port)))
-                .map_err(|e| format!("sending to {ip}: {e}"))?;
-            self.sent.fetch_add(1, Ordering::Relaxed);
-            Ok(true)
+            if self.cancel.is_cancelled() {
+                return false;
+            }
+            match socket.send(request, SocketAddr::from((ip, device_port))) {
+                Ok(()) => {
+                    self.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => match &mut failed {
+                    Some((count, _)) => *count += 1,
+                    None => failed = Some((1, format!("{ip}: {e}"))),
+                },
+            }
+            true
         };
-        let outcome = match &self.target {
-            ScanTarget::Broadcast => send(broadcast_ip, 0).map(|_| ()),
-            ScanTarget::Ranges(ranges) => (|| {
+        match &self.target {
+            ScanTarget::Broadcast => {
+                send(broadcast_ip, 0);
+            }
+            ScanTarget::Ranges(ranges) => {
                 let mut n = 0;
-                for range in ranges {
+                'all: for range in ranges {
                     for ip in range.addresses() {
-                        if !send(ip, n)? {
-                            return Ok(());
+                        if !send(ip, n) {
+                            break 'all;
                         }
                         n += 1;
                     }
                 }
-                Ok(())
-            })(),
-        };
+            }
+        }
         self.progress.lock().expect("scan lock").sending_done = Some(Instant::now());
-        outcome
+        failed
     }
 
-    fn receive(&self, socket: &UdpSocket, nonce: u64) {
+    /// Collects replies until the timeout after the last datagram: one per device (by address
+    /// and by MAC), from an address the scan asked, with the scan's nonce; the rest is counted.
+    fn receive(&self, socket: &Socket4, nonce: u64) -> std::io::Result<()> {
         let mut buf = [0u8; pharos_protocol::MAX_DATAGRAM + 1];
         loop {
             if self.cancel.is_cancelled() {
-                return;
+                return Ok(());
             }
             let done = self.progress.lock().expect("scan lock").sending_done;
             if done.is_some_and(|done| done.elapsed() >= self.timeout) {
-                return;
+                return Ok(());
             }
-            let (len, from) = match socket.recv_from(&mut buf) {
-                Ok(received) => received,
-                Err(e) if udp::timed_out(&e) => continue,
-                Err(_) => continue,
-            };
-            let Some(ip) = udp::sender_v4(from).filter(|ip| self.expects(*ip)) else {
+            let Some((len, ip)) = socket.receive(&mut buf)? else {
                 continue;
             };
-            let Ok(Message {
-                nonce: got,
-                body: Body::ScanReply(info),
-                ..
-            }) = Message::decode(&buf[..len])
-            else {
-                continue;
+            let info = match Message::decode(&buf[..len]) {
+                Ok(Message {
+                    nonce: got,
+                    body: Body::ScanReply(info),
+                    ..
+                }) if got == nonce && self.expects(ip) => Some(info),
+                _ => None,
             };
-            if got != nonce {
-                continue;
-            }
             let mut progress = self.progress.lock().expect("scan lock");
-            if progress.by_mac.contains_key(&info.mac) {
+            let fresh = info.filter(|info| {
+                !progress.by_mac.contains_key(&info.mac)
+                    && !progress.by_ip.contains(&ip)
+                    && (progress.found.len() as u64) < MAX_SCAN_ADDRESSES
+            });
+            let Some(info) = fresh else {
+                progress.ignored += 1;
                 continue;
-            }
+            };
             let index = progress.found.len();
             progress.by_mac.insert(info.mac, index);
+            progress.by_ip.insert(ip);
             progress.found.push(Found { ip, info });
         }
     }
@@ -264,16 +288,16 @@ impl ScanRun {
 pub struct Scans {
     settings: Arc<Settings>,
     net: udp::Net,
-    stop: CancellationToken,
+    workers: Workers,
     runs: Mutex<VecDeque<Arc<ScanRun>>>,
 }
 
 impl Scans {
-    pub fn new(settings: Arc<Settings>, net: udp::Net, stop: CancellationToken) -> Scans {
+    pub fn new(settings: Arc<Settings>, net: udp::Net, workers: Workers) -> Scans {
         Scans {
             settings,
             net,
-            stop,
+            workers,
             runs: Mutex::new(VecDeque::new()),
         }
     }
@@ -281,11 +305,13 @@ impl Scans {
     /// Opens the reply port and starts the scan; a port that cannot be opened is refused here.
     pub fn start(&self, target: ScanTarget, texts: Vec<String>) -> std::io::Result<Arc<ScanRun>> {
         let settings = self.settings.snapshot().view.scan.clone();
-        let broadcast_ip: Ipv4Addr = settings
-            .broadcast_ip
-            .parse()
-            .map_err(|_| std::io::Error::other("the stored broadcast address is not IPv4"))?;
-        let socket = udp::open(
+        let broadcast_ip: Ipv4Addr = settings.broadcast_ip.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the stored broadcast address is not IPv4",
+            )
+        })?;
+        let socket = Socket4::open(
             self.net.bind,
             settings.reply_port.unwrap_or(0) as u16,
             target == ScanTarget::Broadcast,
@@ -305,7 +331,7 @@ impl Scans {
             started: Instant::now(),
             timeout: Duration::from_millis(u64::from(settings.timeout_ms)),
             rate: self.net.scan_rate,
-            cancel: self.stop.child_token(),
+            cancel: self.workers.shutdown().child_token(),
             finished: CancellationToken::new(),
             progress: Mutex::new(Progress {
                 state: ScanState::Running,
@@ -315,6 +341,8 @@ impl Scans {
                 sending_done: None,
                 found: Vec::new(),
                 by_mac: HashMap::new(),
+                by_ip: HashSet::new(),
+                ignored: 0,
             }),
         });
         {
@@ -330,7 +358,11 @@ impl Scans {
         }
         let device_port = self.net.device_port;
         let task = run.clone();
-        tokio::task::spawn_blocking(move || task.run(&socket, device_port, broadcast_ip));
+        // (stopping the server waits for it: it ends within a poll of the cancel)
+        drop(
+            self.workers
+                .spawn_blocking(move || task.run(&socket, device_port, broadcast_ip)),
+        );
         Ok(run)
     }
 

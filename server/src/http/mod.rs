@@ -6,7 +6,9 @@ pub mod client;
 pub mod conditional;
 mod error;
 pub mod layers;
+mod path;
 
 pub use body::{JsonBody, JsonValue, SETTINGS_BODY_LIMIT};
 pub use client::ClientAddr;
 pub use error::ApiError;
+pub use path::PathParam;

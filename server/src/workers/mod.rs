@@ -61,6 +61,16 @@ impl Workers {
         });
     }
 
+    /// Runs blocking `work` on a thread of its own; stopping the server waits for it (it must
+    /// watch [`Workers::shutdown`] to end soon).
+    pub fn spawn_blocking<F, T>(&self, work: F) -> tokio::task::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.tracker.spawn_blocking(work)
+    }
+
     /// Stops every worker and waits for them.
     pub async fn stop(&self) {
         self.shutdown.cancel();

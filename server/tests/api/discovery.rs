@@ -228,7 +228,7 @@ async fn the_online_check_classifies_every_device(db: Db) {
     assert_eq!(event["changes"].as_array().unwrap().len(), 60);
     assert_eq!(event["counts"]["online"], 60 - asleep);
 
-    // a second round changes nothing, so it says nothing
+    // a second round finds the same
     let again = post(r, "/api/v1/online-check/run", json!({})).await;
     assert_eq!(again.body["online"], 60 - asleep);
 
@@ -579,10 +579,11 @@ async fn jobs_run_or_expire(db: Db) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(get(r, "/api/v1/jobs").await.body["jobs"], json!([]));
 
-    // never expire (the default): a job 10 minutes late still runs
+    // never expire (the default): a job 2 hours late (far beyond the 40-minute expiration time)
+    // still runs
     let check = job(
         r,
-        json!({"name": "late check", "command": "online_check", "targets": [], "due_at": ago(10)}),
+        json!({"name": "late check", "command": "online_check", "targets": [], "due_at": ago(120)}),
     )
     .await;
     let done = executions_of(r, check["id"].as_i64().unwrap(), 1).await;
@@ -659,6 +660,33 @@ async fn jobs_run_or_expire(db: Db) {
     post(r, "/api/v1/online-check/run", json!({})).await;
     assert_eq!(device(target).await["status"], "online");
 
+    // a scan job scans its ranges and says what it found
+    let range = format!("{}-127.55.0.20", sim.devices[0]["ip"].as_str().unwrap());
+    let scan = job(
+        r,
+        json!({"name": "scan", "command": "scan", "targets": [range], "due_at": ago(0)}),
+    )
+    .await;
+    let done = executions_of(r, scan["id"].as_i64().unwrap(), 1).await;
+    assert_eq!(done[0]["status"], "done", "{done:?}");
+    let result = done[0]["result"].as_str().unwrap();
+    assert!(
+        result.contains(": 20 addresses, 10 devices answered (0 not registered)"),
+        "{result}"
+    );
+
+    // a job whose command cannot run fails and says why
+    set(r, |doc| doc["online_check"]["enabled"] = json!(false)).await;
+    let off = job(
+        r,
+        json!({"name": "off", "command": "online_check", "targets": [ids[0]], "due_at": ago(0)}),
+    )
+    .await;
+    let failed = executions_of(r, off["id"].as_i64().unwrap(), 1).await;
+    assert_eq!(failed[0]["status"], "failed", "{failed:?}");
+    assert!(failed[0]["result"].as_str().unwrap().contains("turned off"));
+    set(r, |doc| doc["online_check"]["enabled"] = json!(true)).await;
+
     // disabled jobs wait; enabled again they run
     let later = job(
         r,
@@ -694,7 +722,7 @@ async fn jobs_run_or_expire(db: Db) {
             .as_array()
             .unwrap()
             .len(),
-        4
+        6
     );
     pharos.stop().await;
 }
@@ -748,9 +776,9 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
     .await;
     let id = reply.body["id"].as_str().unwrap().to_owned();
     let got = tokio::task::spawn_blocking(move || {
-        // the device answers, from the configured reply port's point of view: a good reply
-        // that claims another address, the same reply again (a replay), and a reply with a
-        // wrong nonce from outside the range
+        // the device answers: a good reply that claims another address, the same reply again
+        // (a replay), one with a wrong nonce; and a stranger outside the range answers with the
+        // right nonce
         let (request, from) = drain(&inside).pop().expect("the scan request arrived");
         assert_eq!(
             from.port(),
@@ -774,6 +802,15 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
             .unwrap();
         inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
         inside.send_to(&good, ("127.0.0.1", reply_port)).unwrap();
+        let mut guess = Message::decode(&good).unwrap();
+        guess.nonce ^= 1;
+        guess.body = Body::ScanReply(DeviceInfo {
+            mac: "02:57:00:00:00:06".parse().unwrap(),
+            ..info.clone()
+        });
+        inside
+            .send_to(&guess.to_bytes().unwrap(), ("127.0.0.1", reply_port))
+            .unwrap();
         let mut stranger = info;
         stranger.mac = "02:57:00:00:00:0b".parse().unwrap();
         let spoof = request.reply(Body::ScanReply(stranger)).to_bytes().unwrap();
@@ -801,6 +838,10 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
     let results = scan["results"].as_array().unwrap();
     assert_eq!(results.len(), 1, "{scan}");
     assert_eq!(
+        scan["ignored"], 3,
+        "the replay, the wrong nonce and the stranger"
+    );
+    assert_eq!(
         results[0]["ip"], "127.57.0.5",
         "the sender's address, not the claimed one"
     );
@@ -817,8 +858,44 @@ async fn a_failing_round_is_retried_not_fatal() {
     super::sql(&env, "ALTER TABLE devices RENAME TO devices_away").await;
     assert!(pharos.discovery.online.step().await.is_err());
     super::sql(&env, "ALTER TABLE devices_away RENAME TO devices").await;
-    pharos.discovery.online.devices_changed();
+    // the next step reads the devices again by itself
     pharos.discovery.online.step().await.unwrap();
     assert_eq!(listed(r, "").await["counts"]["online"], 5);
+    pharos.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_online_check_sends_nothing() {
+    let env = Env::new(Db::Sqlite).await;
+    let config = env.config("one", "standalone");
+    let port = config.device_port;
+    let pharos = server::start(config, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let r = &pharos.router;
+    // a device that only listens
+    let device = listener([127, 59, 0, 1], port);
+    let reply = post(r, "/api/v1/devices", json!({ "ip": "127.59.0.1" })).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(100)
+    })
+    .await;
+    pharos.discovery.online.step().await.unwrap();
+    let queries = tokio::task::spawn_blocking(move || (drain(&device), device))
+        .await
+        .unwrap();
+    // (the round the server runs at start may have seen the device too)
+    assert!(!queries.0.is_empty(), "on: status queries");
+    let device = queries.1;
+    set(r, |doc| doc["online_check"]["enabled"] = json!(false)).await;
+    for _ in 0..3 {
+        pharos.discovery.online.step().await.unwrap();
+    }
+    let queries = tokio::task::spawn_blocking(move || drain(&device))
+        .await
+        .unwrap();
+    assert!(queries.is_empty(), "off: no datagram");
+    assert_eq!(listed(r, "").await["counts"]["unknown"], 1);
     pharos.stop().await;
 }

@@ -68,8 +68,9 @@ impl Env {
     }
 
     /// A server's configuration. Settings saved elsewhere reach it only through the change bus
-    /// (the safety-net poll is an hour), so tests of propagation test the bus. Discovery sends
-    /// only on loopback; its rounds and jobs run when a test asks (the interval is an hour).
+    /// (the safety-net poll is an hour), so tests of propagation test the bus. Discovery binds
+    /// 127.0.0.1, so it sends only to loopback addresses; after the first round at start (there
+    /// are no devices yet), rounds run when a test asks (the interval is an hour).
     pub fn config(&self, server: &str, installation: &str) -> Config {
         let data_dir = self.dir.path().join(server);
         Config {
