@@ -73,7 +73,7 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
                     <FormText
                         id="register-ip"
                         label="IP address"
-                        hint="IPv4 or IPv6"
+                        hint="IPv4, like 192.168.1.20"
                         value=ip
                         errors
                         field="ip"

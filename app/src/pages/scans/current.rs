@@ -40,7 +40,7 @@ pub(super) fn CurrentScan(scans: Scans) -> impl IntoView {
     .into_any()
 }
 
-/// How far the scan got, in words.
+/// How far the scan got, in words, with what went wrong on the way.
 fn progress_text(scan: &Scan) -> String {
     let replies = format!(
         "{} device{} found",
@@ -48,15 +48,17 @@ fn progress_text(scan: &Scan) -> String {
         if scan.found == 1 { "" } else { "s" }
     );
     let asked = format!("{} of {} datagrams sent", scan.sent, scan.total);
-    match scan.state {
+    let text = match scan.state {
         ScanState::Running => match scan.remaining_ms {
             Some(ms) => format!("{asked} · {replies} · {}", remaining_text(ms)),
             None => format!("{asked} · {replies}"),
         },
-        ScanState::Failed => format!(
-            "Failed: {} · {replies}",
-            scan.error.as_deref().unwrap_or("no reason given")
-        ),
+        ScanState::Failed => {
+            return format!(
+                "Failed: {} · {replies}",
+                scan.error.as_deref().unwrap_or("no reason given")
+            );
+        }
         ScanState::Done | ScanState::Cancelled => format!(
             "{} {} · {asked} · {replies}",
             if scan.state == ScanState::Done {
@@ -66,6 +68,10 @@ fn progress_text(scan: &Scan) -> String {
             },
             show_optional_time(scan.finished_at.as_deref())
         ),
+    };
+    match &scan.error {
+        Some(trouble) => format!("{text} · {trouble}"),
+        None => text,
     }
 }
 
@@ -304,21 +310,26 @@ mod tests {
     use super::*;
 
     fn scan(state: ScanState) -> Scan {
-        Scan {
-            id: "s1".into(),
-            state,
-            broadcast: false,
-            ranges: vec!["127.88.0.1-127.88.0.40".into()],
-            sent: 12,
-            total: 40,
-            started_at: "2026-01-01T00:00:00Z".into(),
-            finished_at: Some("2026-01-01T00:00:07Z".into()),
-            remaining_ms: Some(4200),
-            results: Vec::new(),
-            sending_ms: None,
-            found: 1,
-            error: None,
-        }
+        // from its JSON, which outlives a new field of the type
+        let mut scan: Scan = serde_json::from_value(serde_json::json!({
+            "id": "s1",
+            "state": "done",
+            "broadcast": false,
+            "ranges": ["127.88.0.1-127.88.0.40"],
+            "sent": 12,
+            "total": 40,
+            "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:07Z",
+            "remaining_ms": 4200,
+            "results": [],
+            "sending_ms": null,
+            "found": 1,
+            "ignored": 0,
+            "error": null
+        }))
+        .unwrap();
+        scan.state = state;
+        scan
     }
 
     #[test]
@@ -335,5 +346,10 @@ mod tests {
         failed.error = Some("no route".into());
         failed.found = 0;
         assert_eq!(progress_text(&failed), "Failed: no route · 0 devices found");
+        let mut partly = scan(ScanState::Done);
+        partly.error = Some("127.88.0.9 could not be reached".into());
+        assert!(
+            progress_text(&partly).ends_with("1 device found · 127.88.0.9 could not be reached")
+        );
     }
 }
