@@ -15,9 +15,10 @@ pub use network_settings::NetworkSettingsPage;
 pub use not_found::NotFound;
 pub use scans::ScansPage;
 
-use crate::components::Dialog;
+use crate::components::{Dialog, Notice, NoticeArea};
 use crate::model::FieldError;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeSet;
 use time::format_description::well_known::Rfc3339;
@@ -161,6 +162,62 @@ impl FormErrors {
     }
 }
 
+/// A form's request to the server: one at a time, and what came of it.
+#[derive(Clone, Copy)]
+struct Sending {
+    errors: FormErrors,
+    busy: RwSignal<bool>,
+    notice: RwSignal<Option<Notice>>,
+}
+
+impl Sending {
+    fn new(errors: FormErrors) -> Self {
+        Sending {
+            errors,
+            busy: RwSignal::new(false),
+            notice: RwSignal::new(None),
+        }
+    }
+
+    /// Whether the form may be sent now (nothing wrong with it, nothing under way); if so, it is
+    /// from now on under way.
+    fn begin(&self) -> bool {
+        if self.errors.blocked() || self.busy.get_untracked() {
+            return false;
+        }
+        self.busy.set(true);
+        self.notice.set(None);
+        true
+    }
+
+    /// Sends the request and shows what came of it: `done` takes the answer; a refusal shows at
+    /// the fields it names, any other failure after `failed` ("The device was not registered").
+    #[cfg(feature = "hydrate")]
+    fn send<T: 'static>(
+        self,
+        request: impl Future<Output = Result<T, crate::client::discovery::Refusal>> + 'static,
+        failed: &'static str,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        use crate::client::discovery::Refusal;
+        leptos::task::spawn_local(async move {
+            match request.await {
+                Ok(answer) => done(answer),
+                Err(Refusal::Invalid(refused)) => {
+                    self.errors.refuse(refused);
+                    self.notice.set(Some(Notice::Error(format!(
+                        "{failed}: the server refused it, see the marked fields."
+                    ))));
+                }
+                Err(refusal) => self
+                    .notice
+                    .set(Some(Notice::Error(format!("{failed}: {}", refusal.text())))),
+            }
+            self.busy.set(false);
+        });
+    }
+}
+
 fn messages_about(errors: &[FieldError], field: &str) -> Option<String> {
     let about: Vec<&str> = errors
         .iter()
@@ -182,6 +239,47 @@ fn FieldMessage(id: &'static str, errors: FormErrors, field: &'static str) -> im
         <p class="field-error" id=format!("{id}-error")>
             {move || errors.message(field)}
         </p>
+    }
+}
+
+/// A form's submit button, and what came of its last request.
+#[component]
+fn SendActions(
+    sending: Sending,
+    label: &'static str,
+    /// The label while the request is under way.
+    busy: &'static str,
+    /// Whether something besides the form holds the button back.
+    #[prop(optional, into)]
+    held: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="actions">
+            <button
+                type="submit"
+                class="primary"
+                disabled=move || sending.errors.blocked() || sending.busy.get() || held.get()
+            >
+                {move || if sending.busy.get() { busy } else { label }}
+            </button>
+            <NoticeArea notice=sending.notice />
+        </div>
+    }
+}
+
+/// The title, breadcrumb and heading of a discovery page.
+#[component]
+fn DiscoveryHeading(title: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <nav aria-label="Breadcrumb" class="breadcrumb">
+            <ol>
+                <li>"Administration"</li>
+                <li>"Discovery"</li>
+                <li aria-current="page">{title}</li>
+            </ol>
+        </nav>
+        <h1>{title}</h1>
     }
 }
 

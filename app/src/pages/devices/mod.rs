@@ -5,13 +5,12 @@ mod live;
 mod register;
 mod remove;
 
-use super::{PageSource, page_resource, show_optional_time, with_data};
+use super::{DiscoveryHeading, PageSource, page_resource, show_optional_time, with_data};
 use crate::api::{
     DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
 };
 use crate::components::{Notice, NoticeArea};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use register::RegisterForm;
 use remove::ConfirmRemove;
@@ -113,15 +112,7 @@ pub fn DevicesPage() -> impl IntoView {
     let listing = Memo::new(move |_| params.with(|p| Listing::parse(|key| p.get(key))));
     let data = page_resource::<DevicePage>(move || listing.get().query());
     view! {
-        <Title text="Devices" />
-        <nav aria-label="Breadcrumb" class="breadcrumb">
-            <ol>
-                <li>"Administration"</li>
-                <li>"Discovery"</li>
-                <li aria-current="page">"Devices"</li>
-            </ol>
-        </nav>
-        <h1>"Devices"</h1>
+        <DiscoveryHeading title="Devices" />
         {with_data(
             data,
             "devices",

@@ -2,9 +2,8 @@
 
 use super::Devices;
 use crate::api::NewDevice;
-use crate::components::{Notice, NoticeArea};
 use crate::model::validate_device;
-use crate::pages::{FormErrors, FormText};
+use crate::pages::{FormErrors, FormText, SendActions, Sending};
 use leptos::prelude::*;
 
 #[component]
@@ -21,44 +20,31 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
         }
     };
     let errors = FormErrors::new(move || validate_device(&device()).err().unwrap_or_default());
-    let notice = RwSignal::new(None::<Notice>);
-    let sending = RwSignal::new(false);
+    let sending = Sending::new(errors);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if errors.blocked() || sending.get_untracked() {
+        if !sending.begin() {
             return;
         }
-        sending.set(true);
-        notice.set(None);
         let device = untrack(device);
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            use crate::client::discovery::{Refusal, add_device};
-            match add_device(&device).await {
-                Ok(device) => {
-                    for field in [ip, hostname, mac] {
-                        field.set(String::new());
-                    }
-                    errors.reset();
-                    notice.set(Some(Notice::Success(format!(
+        sending.send(
+            async move { crate::client::discovery::add_device(&device).await },
+            "The device was not registered",
+            move |device| {
+                for field in [ip, hostname, mac] {
+                    field.set(String::new());
+                }
+                errors.reset();
+                sending
+                    .notice
+                    .set(Some(crate::components::Notice::Success(format!(
                         "{} is registered.",
                         device.ip
                     ))));
-                    super::live::reread(state);
-                }
-                Err(Refusal::Invalid(refused)) => {
-                    errors.refuse(refused);
-                    notice.set(Some(Notice::Error(
-                        "The server refused the device: see the marked fields.".into(),
-                    )));
-                }
-                Err(refusal) => notice.set(Some(Notice::Error(format!(
-                    "The device was not registered: {}",
-                    refusal.text()
-                )))),
-            }
-            sending.set(false);
-        });
+                super::live::reread(state);
+            },
+        );
         #[cfg(not(feature = "hydrate"))]
         let _ = (device, state);
     };
@@ -95,16 +81,7 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
                         field="mac"
                     />
                 </div>
-                <div class="actions">
-                    <button
-                        type="submit"
-                        class="primary"
-                        disabled=move || errors.blocked() || sending.get()
-                    >
-                        {move || if sending.get() { "Registering…" } else { "Register" }}
-                    </button>
-                    <NoticeArea notice />
-                </div>
+                <SendActions sending label="Register" busy="Registering…" />
             </form>
         </section>
     }

@@ -2,9 +2,11 @@
 
 use super::{JobsState, device_name};
 use crate::api::{JobCommand, NewJob};
-use crate::components::{Notice, NoticeArea, parse_number};
+use crate::components::parse_number;
 use crate::model::{FieldError, validate_job};
-use crate::pages::{FieldMessage, FormErrors, FormText, ranges_of, show_time};
+use crate::pages::{
+    FieldMessage, FormErrors, FormText, SendActions, Sending, ranges_of, show_time,
+};
 use leptos::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -98,48 +100,35 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
         repeat: repeat.get(),
     };
     let errors = FormErrors::new(move || read(&typed()).err().unwrap_or_default());
-    let notice = RwSignal::new(None::<Notice>);
-    let sending = RwSignal::new(false);
+    let sending = Sending::new(errors);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if sending.get_untracked() {
-            return;
-        }
         let Ok(job) = read(&untrack(typed)) else {
             return;
         };
-        sending.set(true);
-        notice.set(None);
+        if !sending.begin() {
+            return;
+        }
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            use crate::client::discovery::{Refusal, add_job};
-            match add_job(&job).await {
-                Ok(job) => {
-                    notice.set(Some(Notice::Success(format!(
+        sending.send(
+            async move { crate::client::discovery::add_job(&job).await },
+            "The job was not created",
+            move |job| {
+                sending
+                    .notice
+                    .set(Some(crate::components::Notice::Success(format!(
                         "The job “{}” is scheduled.",
                         job.name
                     ))));
-                    name.set(String::new());
-                    devices.set(BTreeSet::new());
-                    ranges.set(String::new());
-                    due.set(String::new());
-                    repeat.set(String::new());
-                    errors.reset();
-                    super::live::reread(state);
-                }
-                Err(Refusal::Invalid(refused)) => {
-                    errors.refuse(refused);
-                    notice.set(Some(Notice::Error(
-                        "The server refused the job: see the marked fields.".into(),
-                    )));
-                }
-                Err(refusal) => notice.set(Some(Notice::Error(format!(
-                    "The job was not created: {}",
-                    refusal.text()
-                )))),
-            }
-            sending.set(false);
-        });
+                name.set(String::new());
+                devices.set(BTreeSet::new());
+                ranges.set(String::new());
+                due.set(String::new());
+                repeat.set(String::new());
+                errors.reset();
+                super::live::reread(state);
+            },
+        );
         #[cfg(not(feature = "hydrate"))]
         let _ = (job, state);
     };
@@ -223,16 +212,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                     field="repeat_minutes"
                     input_mode="numeric"
                 />
-                <div class="actions">
-                    <button
-                        type="submit"
-                        class="primary"
-                        disabled=move || errors.blocked() || sending.get()
-                    >
-                        {move || if sending.get() { "Scheduling…" } else { "Schedule job" }}
-                    </button>
-                    <NoticeArea notice />
-                </div>
+                <SendActions sending label="Schedule job" busy="Scheduling…" />
             </form>
         </section>
     }

@@ -6,12 +6,11 @@ mod list;
 #[cfg(feature = "hydrate")]
 mod live;
 
-use super::{PageSource, page_resource, with_data};
+use super::{DiscoveryHeading, PageSource, page_resource, with_data};
 use crate::api::{Device, DeviceQuery, Job, JobCommand, MAX_PAGE_SIZE};
 use crate::components::Notice;
 use form::JobForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use list::JobItems;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,15 +61,7 @@ impl PageSource for JobsData {
 pub fn JobsPage() -> impl IntoView {
     let data = page_resource::<JobsData>(|| ());
     view! {
-        <Title text="Scheduled Jobs" />
-        <nav aria-label="Breadcrumb" class="breadcrumb">
-            <ol>
-                <li>"Administration"</li>
-                <li>"Discovery"</li>
-                <li aria-current="page">"Scheduled Jobs"</li>
-            </ol>
-        </nav>
-        <h1>"Scheduled Jobs"</h1>
+        <DiscoveryHeading title="Scheduled Jobs" />
         {with_data(data, "jobs", |data| view! { <Jobs data /> }.into_any())}
     }
 }

@@ -6,13 +6,12 @@ mod start;
 #[cfg(feature = "hydrate")]
 mod watch;
 
-use super::{PageSource, page_resource, with_data};
+use super::{DiscoveryHeading, PageSource, page_resource, with_data};
 use crate::api::{Scan, ScanList, ScanState};
 use crate::components::Notice;
 use current::CurrentScan;
 use history::History;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use start::StartForm;
 use std::collections::BTreeSet;
 
@@ -37,15 +36,7 @@ impl PageSource for ScanList {
 pub fn ScansPage() -> impl IntoView {
     let data = page_resource::<ScanList>(|| ());
     view! {
-        <Title text="Scans" />
-        <nav aria-label="Breadcrumb" class="breadcrumb">
-            <ol>
-                <li>"Administration"</li>
-                <li>"Discovery"</li>
-                <li aria-current="page">"Scans"</li>
-            </ol>
-        </nav>
-        <h1>"Scans"</h1>
+        <DiscoveryHeading title="Scans" />
         {with_data(data, "scans", |list| view! { <ScanSections list /> }.into_any())}
     }
 }

@@ -2,9 +2,8 @@
 
 use super::Scans;
 use crate::api::NewScan;
-use crate::components::{Notice, NoticeArea};
 use crate::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget, validate_scan};
-use crate::pages::{FieldMessage, FormErrors, ranges_of};
+use crate::pages::{FieldMessage, FormErrors, SendActions, Sending, ranges_of};
 use leptos::prelude::*;
 
 fn addresses_text(ranges: &[AddressRange]) -> String {
@@ -30,34 +29,19 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
         Ok(ScanTarget::Ranges(ranges)) => addresses_text(&ranges),
         _ => String::new(),
     };
-    let notice = RwSignal::new(None::<Notice>);
-    let sending = RwSignal::new(false);
+    let sending = Sending::new(errors);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if errors.blocked() || sending.get_untracked() {
+        if !sending.begin() {
             return;
         }
-        sending.set(true);
-        notice.set(None);
         let request = untrack(request);
         #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(async move {
-            use crate::client::discovery::{Refusal, start_scan};
-            match start_scan(&request).await {
-                Ok(started) => scans.open(started.id),
-                Err(Refusal::Invalid(refused)) => {
-                    errors.refuse(refused);
-                    notice.set(Some(Notice::Error(
-                        "The server refused the scan: see the ranges.".into(),
-                    )));
-                }
-                Err(refusal) => notice.set(Some(Notice::Error(format!(
-                    "The scan did not start: {}",
-                    refusal.text()
-                )))),
-            }
-            sending.set(false);
-        });
+        sending.send(
+            async move { crate::client::discovery::start_scan(&request).await },
+            "The scan did not start",
+            move |started| scans.open(started.id),
+        );
         #[cfg(not(feature = "hydrate"))]
         let _ = request;
     };
@@ -130,16 +114,7 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
                     </p>
                     <FieldMessage id="scan-ranges" errors field="ranges" />
                 </div>
-                <div class="actions">
-                    <button
-                        type="submit"
-                        class="primary"
-                        disabled=move || errors.blocked() || sending.get() || scans.running()
-                    >
-                        {move || if sending.get() { "Starting…" } else { "Start scan" }}
-                    </button>
-                    <NoticeArea notice />
-                </div>
+                <SendActions sending label="Start scan" busy="Starting…" held=Signal::derive(move || scans.running()) />
             </form>
         </section>
     }
