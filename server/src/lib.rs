@@ -137,19 +137,22 @@ pub async fn serve(pharos: Pharos, listener: TcpListener) -> anyhow::Result<()> 
         .with_graceful_shutdown(token.clone().cancelled_owned())
         .into_future();
     let mut server = std::pin::pin!(server);
-    tokio::select! {
-        result = &mut server => result.context("serving HTTP")?,
-        _ = token.cancelled() => {}
-    }
+    // (both can be ready at once: a graceful shutdown that had nothing to wait for)
+    let served = tokio::select! {
+        result = &mut server => { result.context("serving HTTP")?; true }
+        _ = token.cancelled() => false,
+    };
     // Asked to stop: requests still running share one deadline with stopping the workers and
     // closing the database (which waits for connections a request still holds).
     let deadline = tokio::time::Instant::now() + limit;
-    match tokio::time::timeout_at(deadline, &mut server).await {
-        Ok(result) => result.context("serving HTTP")?,
-        Err(_) => tracing::warn!(
-            ?limit,
-            "requests still running at the shutdown time limit were cut off"
-        ),
+    if !served {
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(result) => result.context("serving HTTP")?,
+            Err(_) => tracing::warn!(
+                ?limit,
+                "requests still running at the shutdown time limit were cut off"
+            ),
+        }
     }
     if tokio::time::timeout_at(deadline, pharos.stop())
         .await

@@ -9,8 +9,6 @@ use crate::api::{
 use crate::model::FieldError;
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Poll, Waker};
 
 /// Why the server did not do what was asked.
 pub enum Refusal {
@@ -132,10 +130,10 @@ pub async fn remove_job(id: i64) -> Result<(), Refusal> {
         .map(drop)
 }
 
-/// The output of a browser future, awaited by a future that can be sent between threads, as a
-/// `Resource` needs (its fetcher also runs on the server). The browser future is made and run on
-/// the page's only thread when the returned one is first polled (a resource that hydrates from
-/// the page's data makes its future but never polls it), and hands its output over.
+/// A browser future wrapped so that it can be handed to a `Resource`, whose fetcher must be
+/// `Send` (it also runs on the server). The page has one thread, so the wrapper's check that it
+/// is polled where it was made always holds; the future is made only when first polled (a
+/// resource that hydrates from the page's data makes it but never polls it).
 pub fn handed_over<T, F>(
     make: impl FnOnce() -> F + Send + 'static,
 ) -> impl Future<Output = T> + Send
@@ -143,34 +141,5 @@ where
     T: Send + 'static,
     F: Future<Output = T> + 'static,
 {
-    struct Slot<T> {
-        value: Option<T>,
-        waiting: Option<Waker>,
-    }
-    let slot = Arc::new(Mutex::new(Slot {
-        value: None,
-        waiting: None,
-    }));
-    let mut make = Some(make);
-    std::future::poll_fn(move |cx| {
-        if let Some(make) = make.take() {
-            let filler = Arc::clone(&slot);
-            leptos::task::spawn_local(async move {
-                let value = make().await;
-                let mut slot = filler.lock().unwrap_or_else(PoisonError::into_inner);
-                slot.value = Some(value);
-                if let Some(waker) = slot.waiting.take() {
-                    waker.wake();
-                }
-            });
-        }
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.value.take() {
-            Some(value) => Poll::Ready(value),
-            None => {
-                slot.waiting = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    })
+    send_wrapper::SendWrapper::new(async move { make().await })
 }
