@@ -340,4 +340,6 @@ pub struct StatusChange {
     pub id: i64,
     pub status: DeviceStatus,
     pub last_seen: Option<String>,
+    /// RFC 3339, the server's time of the change (as `Device::status_since`).
+    pub status_since: String,
 }

@@ -183,6 +183,7 @@ impl OnlineCheck {
                     id: device.id,
                     status,
                     last_seen: device.last_seen.map(crate::db::rfc3339),
+                    status_since: String::new(),
                 });
             }
             if device != all[i] {
@@ -190,6 +191,9 @@ impl OnlineCheck {
             }
         }
         let now = round::unix_millis();
+        for change in &mut changes {
+            change.status_since = crate::db::rfc3339(now);
+        }
         if let Err(e) = devices::write_round(&self.db, &write, now).await {
             return Err(anyhow::Error::new(e).context("recording the round").into());
         }

@@ -36,8 +36,9 @@ use std::{
 /// Devices get consecutive IPv4 addresses from --first-ip. One UDP socket (bound to --bind and
 /// --port) answers for all of them: a datagram sent to a device's address is handled by that
 /// device and answered from that address, to the request's source address at the reply port the
-/// request names. A scan request sent to a broadcast address (127.255.255.255, 255.255.255.255,
-/// or another address ending in .255 that is no device's) is answered by every awake device.
+/// request names. A scan request sent to a broadcast address (127.255.255.255, loopback's, or
+/// 255.255.255.255) is answered by every awake device. Other addresses that are no device's get
+/// no answer, so a range scan beyond the devices is answered only by them.
 ///
 /// Prints `ready devices=N first=A port=P` once it listens; on SIGINT or SIGTERM it prints its
 /// counters and exits.
@@ -426,7 +427,7 @@ impl Simulator {
     }
 }
 
-/// Addresses a scan may be broadcast to (when no device has them).
+/// Addresses a scan may be broadcast to: loopback's broadcast address and the limited one.
 fn is_broadcast(ip: Ipv4Addr) -> bool {
-    ip.is_broadcast() || ip.octets()[3] == 255
+    ip.is_broadcast() || ip == Ipv4Addr::new(127, 255, 255, 255)
 }
