@@ -29,10 +29,9 @@ pub(super) fn follow(state: Devices) {
 }
 
 fn status_changed(state: Devices, changes: &[StatusChange], complete: bool, counts: StatusCounts) {
-    let now = String::from(web_sys::js_sys::Date::new_0().to_iso_string());
     let first_answer = state
         .page
-        .try_update(|page| apply_changes(page, changes, counts, &now))
+        .try_update(|page| apply_changes(page, changes, counts))
         .unwrap_or(false);
     // Not every change was listed; or, with a filter, devices may have come into or gone out of
     // it; or a device told its details; or a re-read under way may answer with what it read

@@ -149,15 +149,14 @@ impl Devices {
     }
 }
 
-/// Applies the status changes of an online-check round to the listed devices: `now` is when the
-/// page learnt of them. Says whether a listed device answered for the first time: what it told
+/// Applies the status changes of an online-check round to the listed devices, each dated by the
+/// server (the browser's clock may be off). Says whether a listed device answered for the first time: what it told
 /// about itself (MAC address, name) is stored but not in the event, so the list is to be re-read.
 #[cfg(any(feature = "hydrate", test))]
 fn apply_changes(
     page: &mut DevicePage,
     changes: &[crate::api::StatusChange],
     counts: StatusCounts,
-    now: &str,
 ) -> bool {
     page.counts = counts;
     let mut first_answer = false;
@@ -165,7 +164,7 @@ fn apply_changes(
         if let Some(device) = page.devices.iter_mut().find(|d| d.id == change.id) {
             if device.status != change.status {
                 device.status = change.status;
-                device.status_since = Some(now.to_owned());
+                device.status_since = Some(change.status_since.clone());
             }
             first_answer |= device.mac.is_none() && change.status == DeviceStatus::Online;
             device.last_seen = change.last_seen.clone();
@@ -448,28 +447,32 @@ mod tests {
             unknown: 0,
         };
         let seen = Some("2026-01-01T00:00:00Z".to_owned());
+        let since = "2026-01-01T00:00:01Z";
         let changes = [
             StatusChange {
                 id: 1,
                 status: DeviceStatus::Online,
                 last_seen: seen.clone(),
+                status_since: since.to_owned(),
             },
             StatusChange {
                 id: 2,
                 status: DeviceStatus::Online,
                 last_seen: seen.clone(),
+                status_since: since.to_owned(),
             },
             StatusChange {
                 id: 9,
                 status: DeviceStatus::Offline,
                 last_seen: None,
+                status_since: since.to_owned(),
             },
         ];
         // device 1 has no MAC address yet: its answer brought one
-        assert!(apply_changes(&mut page, &changes, counts, "now"));
+        assert!(apply_changes(&mut page, &changes, counts));
         assert_eq!(page.counts, counts);
         assert_eq!(page.devices[0].status, DeviceStatus::Online);
-        assert_eq!(page.devices[0].status_since.as_deref(), Some("now"));
+        assert_eq!(page.devices[0].status_since.as_deref(), Some(since));
         assert_eq!(page.devices[0].last_seen, seen);
         // no change of status, no new "since"
         assert_eq!(page.devices[1].status_since, None);
@@ -477,6 +480,6 @@ mod tests {
         for device in &mut page.devices {
             device.mac = Some("02:00:00:00:00:01".into());
         }
-        assert!(!apply_changes(&mut page, &changes, counts, "later"));
+        assert!(!apply_changes(&mut page, &changes, counts));
     }
 }
