@@ -33,6 +33,8 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 pub trait DiscoveryBackend: Send + Sync {
     fn devices(&self, query: api::DeviceQuery) -> BoxFuture<Result<api::DevicePage, String>>;
     fn scans(&self) -> BoxFuture<Result<api::ScanList, String>>;
+    /// One scan with its results; `None` if this server has no such scan.
+    fn scan(&self, id: String) -> BoxFuture<Result<Option<api::Scan>, String>>;
     fn jobs(&self) -> BoxFuture<Result<api::JobList, String>>;
 }
 

@@ -96,8 +96,17 @@ pub async fn get_scans() -> Result<ScanList, String> {
     get(SCANS_URL).await
 }
 
-pub async fn get_scan(id: &str) -> Result<Scan, String> {
-    get(&format!("{SCANS_URL}/{id}")).await
+/// A scan with its results; `None` if the server does not know it (it restarted since).
+pub async fn get_scan(id: &str) -> Result<Option<Scan>, String> {
+    let response = Request::get(&format!("{SCANS_URL}/{id}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.status() {
+        404 => Ok(None),
+        200..=299 => response.json().await.map(Some).map_err(|e| e.to_string()),
+        _ => Err(error_text(response).await),
+    }
 }
 
 pub async fn start_scan(scan: &NewScan) -> Result<ScanStarted, Refusal> {

@@ -40,38 +40,46 @@ pub(super) fn CurrentScan(scans: Scans) -> impl IntoView {
     .into_any()
 }
 
-/// How far the scan got, in words, with what went wrong on the way.
-fn progress_text(scan: &Scan) -> String {
+/// How far the scan got, in words: what a screen reader announces as it changes, and what it
+/// does not (the datagrams sent and the time left change at every poll).
+fn progress_text(scan: &Scan) -> (String, Option<String>) {
     let replies = format!(
         "{} device{} found",
         scan.found,
         if scan.found == 1 { "" } else { "s" }
     );
     let asked = format!("{} of {} datagrams sent", scan.sent, scan.total);
-    let text = match scan.state {
-        ScanState::Running => match scan.remaining_ms {
-            Some(ms) => format!("{asked} · {replies} · {}", remaining_text(ms)),
-            None => format!("{asked} · {replies}"),
-        },
+    let (text, unannounced) = match scan.state {
+        ScanState::Running => {
+            let left = scan.remaining_ms.map(remaining_text);
+            let detail = [Some(asked), left].into_iter().flatten();
+            (replies, Some(detail.collect::<Vec<_>>().join(" · ")))
+        }
         ScanState::Failed => {
-            return format!(
-                "Failed: {} · {replies}",
-                scan.error.as_deref().unwrap_or("no reason given")
+            return (
+                format!(
+                    "Failed: {} · {replies}",
+                    scan.error.as_deref().unwrap_or("no reason given")
+                ),
+                None,
             );
         }
-        ScanState::Done | ScanState::Cancelled => format!(
-            "{} {} · {asked} · {replies}",
-            if scan.state == ScanState::Done {
-                "Finished"
-            } else {
-                "Cancelled"
-            },
-            show_optional_time(scan.finished_at.as_deref())
+        ScanState::Done | ScanState::Cancelled => (
+            format!(
+                "{} {} · {asked} · {replies}",
+                if scan.state == ScanState::Done {
+                    "Finished"
+                } else {
+                    "Cancelled"
+                },
+                show_optional_time(scan.finished_at.as_deref())
+            ),
+            None,
         ),
     };
     match &scan.error {
-        Some(trouble) => format!("{text} · {trouble}"),
-        None => text,
+        Some(trouble) => (format!("{text} · {trouble}"), unannounced),
+        None => (text, unannounced),
     }
 }
 
@@ -83,27 +91,24 @@ fn Progress(scans: Scans) -> impl IntoView {
             .shown
             .with(|s| s.as_ref().map_or(ScanState::Done, |s| s.state))
     });
+    let cancelling = RwSignal::new(false);
     let cancel = move |_| {
+        let Some(id) = scans
+            .shown
+            .with_untracked(|s| s.as_ref().map(|s| s.id.clone()))
+        else {
+            return;
+        };
+        cancelling.set(true);
         #[cfg(feature = "hydrate")]
-        {
-            let Some(id) = scans
-                .shown
-                .with_untracked(|s| s.as_ref().map(|s| s.id.clone()))
-            else {
-                return;
-            };
-            leptos::task::spawn_local(async move {
-                use crate::components::Notice;
-                match crate::client::discovery::cancel_scan(&id).await {
-                    Ok(scan) => super::watch::show(scans, scan),
-                    Err(refusal) => scans.notice.set(Some(Notice::Error(format!(
-                        "The scan was not cancelled: {}",
-                        refusal.text()
-                    )))),
-                }
-            });
-        }
+        leptos::task::spawn_local(async move {
+            super::watch::cancel(scans, id).await;
+            cancelling.try_set(false);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
     };
+    let text = Memo::new(move |_| scans.shown.with(|s| s.as_ref().map(progress_text)));
     view! {
         <p class="scan-state">
             <span class=move || {
@@ -125,15 +130,28 @@ fn Progress(scans: Scans) -> impl IntoView {
                 (state.get() == ScanState::Running)
                     .then(|| {
                         view! {
-                            <button type="button" on:click=cancel>
+                            <button
+                                type="button"
+                                on:click=cancel
+                                disabled=move || cancelling.get()
+                            >
                                 "Cancel scan"
                             </button>
                         }
                     })
             }}
         </div>
-        <p class="progress-text" role="status" aria-live="polite">
-            {move || scans.shown.with(|s| s.as_ref().map(progress_text))}
+        <p class="progress-text">
+            <span role="status" aria-live="polite">
+                {move || text.with(|t| t.as_ref().map(|(said, _)| said.clone()))}
+            </span>
+            {move || {
+                text.with(|t| {
+                    t.as_ref()
+                        .and_then(|(_, detail)| detail.clone())
+                        .map(|detail| view! { <span class="countdown">{format!(" · {detail}")}</span> })
+                })
+            }}
         </p>
     }
     .into_any()
@@ -284,7 +302,7 @@ async fn register_selected(scans: Scans, macs: Vec<String>, registering: RwSigna
         .shown
         .with_untracked(|s| s.as_ref().map(|s| s.id.clone()))
     else {
-        registering.set(false);
+        registering.try_set(false);
         return;
     };
     let notice = match crate::client::discovery::register_found(&id, macs).await {
@@ -294,13 +312,14 @@ async fn register_selected(scans: Scans, macs: Vec<String>, registering: RwSigna
             if !done.already.is_empty() {
                 text.push_str(&format!(" {} were registered already.", done.already.len()));
             }
-            scans.selected.set(Default::default());
+            scans.selected.try_set(Default::default());
             Notice::Success(text)
         }
         Err(refusal) => Notice::Error(format!("Nothing was registered: {}", refusal.text())),
     };
-    scans.notice.set(Some(notice));
-    registering.set(false);
+    // the page may be gone by now
+    scans.notice.try_set(Some(notice));
+    registering.try_set(false);
     // shows which are registered now
     scans.open(id);
 }
@@ -334,22 +353,31 @@ mod tests {
 
     #[test]
     fn progress_in_words() {
+        // while it runs, only what was found is announced
         assert_eq!(
             progress_text(&scan(ScanState::Running)),
-            "12 of 40 datagrams sent · 1 device found · about 5 s left"
+            (
+                "1 device found".to_owned(),
+                Some("12 of 40 datagrams sent · about 5 s left".to_owned())
+            )
         );
         assert_eq!(
-            progress_text(&scan(ScanState::Done)),
+            progress_text(&scan(ScanState::Done)).0,
             "Finished 2026-01-01 00:00:07 UTC · 12 of 40 datagrams sent · 1 device found"
         );
         let mut failed = scan(ScanState::Failed);
         failed.error = Some("no route".into());
         failed.found = 0;
-        assert_eq!(progress_text(&failed), "Failed: no route · 0 devices found");
+        assert_eq!(
+            progress_text(&failed),
+            ("Failed: no route · 0 devices found".to_owned(), None)
+        );
         let mut partly = scan(ScanState::Done);
         partly.error = Some("127.88.0.9 could not be reached".into());
         assert!(
-            progress_text(&partly).ends_with("1 device found · 127.88.0.9 could not be reached")
+            progress_text(&partly)
+                .0
+                .ends_with("1 device found · 127.88.0.9 could not be reached")
         );
     }
 }

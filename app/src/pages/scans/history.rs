@@ -53,6 +53,7 @@ fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {
     let id = scan.id.clone();
     let started = show_time(&scan.started_at);
     let open_label = format!("Open the scan started {started}");
+    let href = format!("/scans?scan={id}");
     let is_shown = {
         let id = id.clone();
         move || scans.shown.with(|s| s.as_ref().is_some_and(|s| s.id == id))
@@ -66,15 +67,19 @@ fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {
             </td>
             <td>{scan.found}</td>
             <td>
-                <button
-                    type="button"
-                    class="small"
+                // a link, so that it opens the scan without JavaScript too
+                <a
+                    href=href
+                    class="button small"
                     aria-label=open_label
-                    disabled=is_shown
-                    on:click=move |_| scans.open(id.clone())
+                    aria-current=move || is_shown().then_some("true")
+                    on:click=move |ev| {
+                        ev.prevent_default();
+                        scans.open(id.clone());
+                    }
                 >
                     "Open"
-                </button>
+                </a>
             </td>
         </tr>
     }

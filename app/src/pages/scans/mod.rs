@@ -12,32 +12,61 @@ use crate::components::Notice;
 use current::CurrentScan;
 use history::History;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 use start::StartForm;
 use std::collections::BTreeSet;
 
-impl PageSource for ScanList {
-    type Query = ();
+/// What the page renders from: this server's scans, and the one its address opens
+/// (`/scans?scan={id}`, the "Open" links of the list) with its results.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct ScansData {
+    list: ScanList,
+    /// `None` when the address opens none, or one this server does not know.
+    opened: Option<Scan>,
+}
+
+impl PageSource for ScansData {
+    /// The id of the scan to open.
+    type Query = Option<String>;
 
     #[cfg(feature = "ssr")]
     fn read(
         backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
-        _: (),
+        opened: Option<String>,
     ) -> crate::BoxFuture<Result<Self, String>> {
-        backend.scans()
+        Box::pin(async move {
+            let list = backend.scans().await?;
+            let opened = match opened {
+                Some(id) => backend.scan(id).await?,
+                None => None,
+            };
+            Ok(ScansData { list, opened })
+        })
     }
 
     #[cfg(feature = "hydrate")]
-    fn load(_: ()) -> impl Future<Output = Result<Self, String>> + 'static {
-        crate::client::discovery::get_scans()
+    fn load(opened: Option<String>) -> impl Future<Output = Result<Self, String>> + 'static {
+        use crate::client::discovery::{get_scan, get_scans};
+        async move {
+            let list = get_scans().await?;
+            let opened = match opened {
+                Some(id) => get_scan(&id).await?,
+                None => None,
+            };
+            Ok(ScansData { list, opened })
+        }
     }
 }
 
 #[component]
 pub fn ScansPage() -> impl IntoView {
-    let data = page_resource::<ScanList>(|| ());
+    // read once: in the browser, "Open" shows a scan without reading the page's data again
+    let opened = use_query_map().with_untracked(|q| q.get("scan"));
+    let data = page_resource::<ScansData>(move || opened.clone());
     view! {
         <DiscoveryHeading title="Scans" />
-        {with_data(data, "scans", |list| view! { <ScanSections list /> }.into_any())}
+        {with_data(data, "scans", |data| view! { <ScanSections data /> }.into_any())}
     }
 }
 
@@ -64,7 +93,7 @@ impl Scans {
 
     /// Shows the given scan, following it while it runs.
     fn open(&self, id: String) {
-        self.selected.set(BTreeSet::new());
+        self.selected.try_set(BTreeSet::new());
         #[cfg(feature = "hydrate")]
         watch::watch(*self, id);
         #[cfg(not(feature = "hydrate"))]
@@ -73,24 +102,33 @@ impl Scans {
 }
 
 #[component]
-fn ScanSections(list: ScanList) -> impl IntoView {
-    // a scan still running when the page was loaded is followed at once
-    let running = list
-        .scans
-        .iter()
-        .find(|s| s.state == ScanState::Running)
-        .cloned();
+fn ScanSections(data: ScansData) -> impl IntoView {
+    // the scan the address opens, or else one still running, is shown, and followed while it runs
+    let shown = data.opened.or_else(|| {
+        data.list
+            .scans
+            .iter()
+            .find(|s| s.state == ScanState::Running)
+            .cloned()
+    });
+    let running = shown
+        .as_ref()
+        .filter(|s| s.state == ScanState::Running)
+        .map(|s| s.id.clone());
     let scans = Scans {
-        list: RwSignal::new(list.scans),
-        shown: RwSignal::new(running.clone()),
+        list: RwSignal::new(data.list.scans),
+        shown: RwSignal::new(shown),
         selected: RwSignal::new(BTreeSet::new()),
         notice: RwSignal::new(None),
         #[cfg(feature = "hydrate")]
         watching: StoredValue::new(watch::Watching::default()),
     };
-    if let Some(scan) = running {
-        scans.open(scan.id);
+    if let Some(id) = running {
+        scans.open(id);
     }
+    // a poll waiting for its time is not made once the page is gone
+    #[cfg(feature = "hydrate")]
+    on_cleanup(move || watch::stop(scans));
     view! {
         <StartForm scans />
         <CurrentScan scans />
@@ -127,6 +165,14 @@ fn remaining_text(ms: u64) -> String {
     }
 }
 
+/// How long the page waits after the `failures`th failed poll of a scan in a row: the wait
+/// doubles (the server may be restarting), up to half a minute.
+#[cfg(any(feature = "hydrate", test))]
+fn retry_after(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1 << failures.saturating_sub(1).min(16))
+        .min(std::time::Duration::from_secs(30))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +183,14 @@ mod tests {
         assert_eq!(remaining_text(2001), "about 3 s left");
         assert_eq!(remaining_text(119_000), "about 119 s left");
         assert_eq!(remaining_text(600_000), "about 10 min left");
+    }
+
+    #[test]
+    fn retries_back_off_to_a_limit() {
+        let waits: Vec<u64> = [1, 2, 3, 5, 6, 40, u32::MAX]
+            .into_iter()
+            .map(|n| retry_after(n).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 16, 30, 30, 30]);
     }
 }
