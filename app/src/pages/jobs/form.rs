@@ -82,6 +82,18 @@ fn local_to_utc(_: &str) -> Option<String> {
     None
 }
 
+const DUE_HINT: &str = "Your local time; a time in the past runs at once (or expires, per the Scheduled Jobs settings)";
+
+/// The due time as entered (`2026-11-29T08:00`, the reader's local time) and the UTC time it
+/// is stored as.
+fn due_text(local: &str, utc: &str) -> String {
+    format!(
+        "{} your local time, that is {}",
+        local.trim().replacen('T', " ", 1),
+        show_time(utc)
+    )
+}
+
 #[component]
 pub(super) fn JobForm(state: JobsState) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -139,11 +151,9 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
             errors.edit("targets");
         }
     };
-    let due_hint = move || {
-        match due_at.get() {
-        Some(utc) => format!("Your local time: {}", show_time(&utc)),
-        None => "Your local time; a time in the past runs at once (or expires, per the Scheduled Jobs settings)".to_owned(),
-    }
+    let due_hint = move || match due_at.get() {
+        Some(utc) => due.with(|local| due_text(local, &utc)),
+        None => DUE_HINT.to_owned(),
     };
     view! {
         <section aria-labelledby="new-job-title">
@@ -363,6 +373,14 @@ mod tests {
         assert_eq!(
             read(&reboot).unwrap().targets,
             [Value::from(2), Value::from(4)]
+        );
+    }
+
+    #[test]
+    fn due_time_as_entered_and_in_utc() {
+        assert_eq!(
+            due_text("2026-11-29T08:00", "2026-11-29T02:15:00.000Z"),
+            "2026-11-29 08:00 your local time, that is 2026-11-29 02:15:00 UTC"
         );
     }
 

@@ -66,16 +66,20 @@ fn job_item(state: JobsState, job: Job) -> impl IntoView {
     view! {
         <li class="job" aria-labelledby=format!("job-{id}-title") data-id=id>
             <div class="job-head">
-                <h3 id=title_id>{name}</h3>
+                <h3 id=title_id.clone()>{name}</h3>
                 <div class="field checkbox">
                     <input
                         type="checkbox"
                         id=enabled_id.clone()
                         checked=enabled
                         prop:checked=enabled
+                        // "Enabled" and the job's name, which tells the boxes of the jobs apart
+                        aria-labelledby=format!("{enabled_id}-label {title_id}")
                         on:change=toggle
                     />
-                    <label for=enabled_id>"Enabled"</label>
+                    <label for=enabled_id.clone() id=format!("{enabled_id}-label")>
+                        "Enabled"
+                    </label>
                 </div>
                 <button
                     type="button"
