@@ -7,7 +7,6 @@ use crate::client::discovery::{get_devices, run_online_check};
 use crate::client::follow_events;
 use crate::components::Notice;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 /// Follows the server's events for as long as the list is shown.
 pub(super) fn follow(state: Devices) {
@@ -44,21 +43,10 @@ fn status_changed(state: Devices, changes: &[StatusChange], complete: bool, coun
 
 /// Reads the listed page again; an earlier re-read still under way is ignored when it answers.
 pub(super) fn reread(state: Devices) {
-    let Some(this) = state.reads.start() else {
-        return;
-    };
-    spawn_local(async move {
-        let answer = get_devices(state.listing.query()).await;
-        if !state.reads.finish(this) {
-            return; // a newer read is under way, or the page is gone
-        }
-        match answer {
-            Ok(page) => state.page.set(page),
-            Err(e) => state.notice.set(Some(Notice::Error(format!(
-                "The list could not be brought up to date: {e}"
-            )))),
-        }
-    });
+    let read = get_devices(state.listing.query());
+    state
+        .reads
+        .reread(read, "list", state.notice, move |page| state.page.set(page));
 }
 
 pub(super) async fn check_now(state: Devices, running: RwSignal<bool>) {

@@ -5,15 +5,16 @@ mod live;
 mod register;
 mod remove;
 
-use super::{DiscoveryHeading, PageSource, page_resource, show_optional_time, with_data};
+use super::show_optional_time;
 use crate::api::{
     DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
 };
-use crate::components::{Notice, NoticeArea};
+use crate::components::{
+    ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, page_resource, with_data,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use register::RegisterForm;
-use remove::ConfirmRemove;
 
 const PATH: &str = "/devices";
 
@@ -133,7 +134,7 @@ struct Devices {
     removing: RwSignal<Option<Device>>,
     /// Re-reads of the list under way; only the last one's answer is shown.
     #[cfg(feature = "hydrate")]
-    reads: crate::pages::Rereads,
+    reads: crate::components::Rereads,
 }
 
 impl Devices {
@@ -144,7 +145,7 @@ impl Devices {
             notice: RwSignal::new(None),
             removing: RwSignal::new(None),
             #[cfg(feature = "hydrate")]
-            reads: crate::pages::Rereads::new(),
+            reads: Default::default(),
         }
     }
 }
@@ -228,7 +229,14 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
             <NoticeArea notice=state.notice />
         </section>
         <RegisterForm state />
-        <ConfirmRemove state />
+        <ConfirmRemoval
+            pending=state.removing
+            id="remove-device"
+            title=|device: &Device| format!("Remove {}?", super::device_name(device))
+            text="Pharos stops managing it: no more online checks or jobs. A scan finds it again if it answers."
+            action="Remove"
+            on_confirm=Callback::new(move |device| remove::remove(state, device))
+        />
     }
     .into_any()
 }

@@ -2,8 +2,8 @@
 
 use super::Devices;
 use crate::api::NewDevice;
+use crate::components::{FormErrors, FormText, SendActions, Sending};
 use crate::model::validate_device;
-use crate::pages::{FormErrors, FormText, SendActions, Sending};
 use leptos::prelude::*;
 
 #[component]

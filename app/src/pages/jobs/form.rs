@@ -1,12 +1,12 @@
 //! Creating a job, checked as it is typed by the rules the server applies.
 
-use super::{JobsState, device_name};
+use super::JobsState;
 use crate::api::{JobCommand, NewJob};
 use crate::components::parse_number;
+use crate::components::{FieldMessage, FormErrors, FormText, SendActions, Sending};
 use crate::model::{FieldError, validate_job};
-use crate::pages::{
-    FieldMessage, FormErrors, FormText, SendActions, Sending, ranges_of, show_time,
-};
+use crate::pages::device_name;
+use crate::pages::{ranges_of, show_time};
 use leptos::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 use super::JobsState;
 use crate::api::{Execution, ExecutionStatus, Job};
 use crate::components::NoticeArea;
-use crate::pages::{Confirm, show_optional_time, show_time};
+use crate::pages::{show_optional_time, show_time};
 use leptos::prelude::*;
 
 #[component]
@@ -29,7 +29,6 @@ pub(super) fn JobItems(state: JobsState) -> impl IntoView {
                     })
             }}
         </section>
-        <ConfirmDelete state />
     }
     .into_any()
 }
@@ -153,30 +152,6 @@ fn result_text(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Running => "running",
         ExecutionStatus::Expired => "not started in time",
         ExecutionStatus::Done | ExecutionStatus::Failed => "—",
-    }
-}
-
-#[component]
-fn ConfirmDelete(state: JobsState) -> impl IntoView {
-    move || {
-        state.deleting.get().map(|job| {
-            let title = format!("Delete the job “{}”?", job.name);
-            let delete = move |()| {
-                state.deleting.set(None);
-                #[cfg(feature = "hydrate")]
-                leptos::task::spawn_local(super::live::delete(state, job.clone()));
-            };
-            view! {
-                <Confirm
-                    id="delete-job"
-                    title=title
-                    text="It will not run again, and its runs are forgotten."
-                    action="Delete"
-                    on_confirm=Callback::new(delete)
-                    on_cancel=Callback::new(move |()| state.deleting.set(None))
-                />
-            }
-        })
     }
 }
 

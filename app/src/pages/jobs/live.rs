@@ -30,21 +30,11 @@ pub(super) fn follow(state: JobsState) {
 
 /// Reads the jobs again; an earlier read still under way is ignored when it answers.
 pub(super) fn reread(state: JobsState) {
-    let Some(this) = state.reads.start() else {
-        return;
-    };
-    spawn_local(async move {
-        let answer = get_jobs().await;
-        if !state.reads.finish(this) {
-            return;
-        }
-        match answer {
-            Ok(list) => state.jobs.set(list.jobs),
-            Err(e) => state.notice.set(Some(Notice::Error(format!(
-                "The jobs could not be brought up to date: {e}"
-            )))),
-        }
-    });
+    state
+        .reads
+        .reread(get_jobs(), "jobs", state.notice, move |list| {
+            state.jobs.set(list.jobs)
+        });
 }
 
 /// The devices a job can target, by name.

@@ -6,9 +6,11 @@ mod list;
 #[cfg(feature = "hydrate")]
 mod live;
 
-use super::{DiscoveryHeading, PageSource, page_resource, with_data};
+use super::device_name;
 use crate::api::{Device, DeviceQuery, Job, JobCommand, MAX_PAGE_SIZE};
-use crate::components::Notice;
+use crate::components::{
+    ConfirmRemoval, DiscoveryHeading, Notice, PageSource, page_resource, with_data,
+};
 use form::JobForm;
 use leptos::prelude::*;
 use list::JobItems;
@@ -75,7 +77,7 @@ struct JobsState {
     /// The job whose deletion waits for a confirmation.
     deleting: RwSignal<Option<Job>>,
     #[cfg(feature = "hydrate")]
-    reads: crate::pages::Rereads,
+    reads: crate::components::Rereads,
 }
 
 impl JobsState {
@@ -105,14 +107,6 @@ impl JobsState {
     }
 }
 
-/// A device as a job's targets name it.
-fn device_name(device: &Device) -> String {
-    match &device.hostname {
-        Some(hostname) => format!("{hostname} ({})", device.ip),
-        None => device.ip.clone(),
-    }
-}
-
 #[component]
 fn Jobs(data: JobsData) -> impl IntoView {
     let state = JobsState {
@@ -121,13 +115,26 @@ fn Jobs(data: JobsData) -> impl IntoView {
         notice: RwSignal::new(None),
         deleting: RwSignal::new(None),
         #[cfg(feature = "hydrate")]
-        reads: crate::pages::Rereads::new(),
+        reads: Default::default(),
     };
     #[cfg(feature = "hydrate")]
     live::follow(state);
     view! {
         <JobForm state />
         <JobItems state />
+        <ConfirmRemoval
+            pending=state.deleting
+            id="delete-job"
+            title=|job: &Job| format!("Delete the job “{}”?", job.name)
+            text="It will not run again, and its runs are forgotten."
+            action="Delete"
+            on_confirm=Callback::new(move |job| {
+                #[cfg(feature = "hydrate")]
+                leptos::task::spawn_local(live::delete(state, job));
+                #[cfg(not(feature = "hydrate"))]
+                let _ = job;
+            })
+        />
     }
     .into_any()
 }

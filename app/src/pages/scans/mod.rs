@@ -6,9 +6,8 @@ mod start;
 #[cfg(feature = "hydrate")]
 mod watch;
 
-use super::{DiscoveryHeading, PageSource, page_resource, with_data};
 use crate::api::{Scan, ScanList, ScanState};
-use crate::components::Notice;
+use crate::components::{DiscoveryHeading, Notice, PageSource, page_resource, with_data};
 use current::CurrentScan;
 use history::History;
 use leptos::prelude::*;

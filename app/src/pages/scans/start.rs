@@ -2,8 +2,9 @@
 
 use super::Scans;
 use crate::api::NewScan;
+use crate::components::{FieldMessage, FormErrors, SendActions, Sending};
 use crate::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget, validate_scan};
-use crate::pages::{FieldMessage, FormErrors, SendActions, Sending, ranges_of};
+use crate::pages::ranges_of;
 use leptos::prelude::*;
 
 fn addresses_text(ranges: &[AddressRange]) -> String {
