@@ -47,32 +47,64 @@ async fn error_text(response: Response) -> String {
     }
 }
 
+/// Why the server did not do what was asked.
+pub enum Refusal {
+    /// 422: the fields and what is wrong with them.
+    Invalid(Vec<FieldError>),
+    /// 412: someone else saved since our copy was loaded.
+    Conflict,
+    /// Anything else, in words (a 409's message says what is in the way).
+    Failed(String),
+}
+
+impl Refusal {
+    /// The refusal in one sentence.
+    pub fn text(&self) -> String {
+        match self {
+            Refusal::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Refusal::Conflict => "someone else saved in the meantime".to_owned(),
+            Refusal::Failed(text) => text.clone(),
+        }
+    }
+}
+
+/// Sends a request: a 2xx answer, or why the server did not do what was asked.
+async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Refusal> {
+    let request = request.map_err(|e| Refusal::Failed(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Refusal::Failed(format!("the server could not be reached ({e})")))?;
+    match response.status() {
+        200..=299 => Ok(response),
+        412 => Err(Refusal::Conflict),
+        422 => match response.json::<ErrorBody>().await {
+            Ok(body) => Err(Refusal::Invalid(body.errors)),
+            Err(e) => Err(Refusal::Failed(e.to_string())),
+        },
+        _ => Err(Refusal::Failed(error_text(response).await)),
+    }
+}
+
 /// Sends a write and reads the answer: the stored value and its ETag, or why not.
 async fn write<T: serde::de::DeserializeOwned>(
     request: Result<Request, gloo_net::Error>,
 ) -> Answer<T> {
-    let response = match request {
-        Ok(request) => request.send().await,
-        Err(e) => return Answer::Failed(e.to_string()),
-    };
-    let response = match response {
-        Ok(response) => response,
-        Err(e) => return Answer::Failed(format!("the server could not be reached ({e})")),
-    };
-    match response.status() {
-        200 => {
+    match send(request).await {
+        Ok(response) => {
             let etag = etag_of(&response);
             match response.json::<T>().await {
                 Ok(value) => Answer::Stored { value, etag },
                 Err(e) => Answer::Failed(e.to_string()),
             }
         }
-        412 => Answer::Conflict,
-        422 => match response.json::<ErrorBody>().await {
-            Ok(body) => Answer::Invalid(body.errors),
-            Err(e) => Answer::Failed(e.to_string()),
-        },
-        _ => Answer::Failed(error_text(response).await),
+        Err(Refusal::Invalid(errors)) => Answer::Invalid(errors),
+        Err(Refusal::Conflict) => Answer::Conflict,
+        Err(Refusal::Failed(text)) => Answer::Failed(text),
     }
 }
 

@@ -102,11 +102,11 @@ impl Sending {
     #[cfg(feature = "hydrate")]
     pub fn send<T: 'static>(
         self,
-        request: impl Future<Output = Result<T, crate::client::discovery::Refusal>> + 'static,
+        request: impl Future<Output = Result<T, crate::client::Refusal>> + 'static,
         failed: &'static str,
         done: impl FnOnce(T) + 'static,
     ) {
-        use crate::client::discovery::Refusal;
+        use crate::client::Refusal;
         leptos::task::spawn_local(async move {
             match request.await {
                 Ok(answer) => done(answer),
