@@ -64,3 +64,30 @@ where
         })
     }
 }
+
+/// The button that asks (through `ConfirmRemoval`) whether `item` is to be removed.
+#[component]
+pub fn RemoveButton<T>(
+    /// Where the item waits for the answer.
+    pending: RwSignal<Option<T>>,
+    item: T,
+    /// The button's text ("Remove", "Delete").
+    text: &'static str,
+    /// What it removes, for screen readers ("Remove 192.168.1.20").
+    label: String,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    view! {
+        <button
+            type="button"
+            class="small"
+            aria-label=label
+            aria-haspopup="dialog"
+            on:click=move |_| pending.set(Some(item.clone()))
+        >
+            {text}
+        </button>
+    }
+}

@@ -209,6 +209,62 @@ pub fn FormText(
     }
 }
 
+/// What the hint of a field of address ranges says first.
+pub const RANGES_HINT: &str =
+    "A range (192.168.1.10-192.168.1.99), a block (10.0.0.0/24) or one address";
+
+/// A text area of address ranges, one per line, with its hint and its field's message.
+#[component]
+pub fn RangesField(
+    id: &'static str,
+    label: &'static str,
+    hint: String,
+    value: RwSignal<String>,
+    errors: FormErrors,
+    /// The field's name in the rules' errors.
+    field: &'static str,
+    /// The id its message's element starts with (`{message_id}-error`), when it is not `id`:
+    /// fields shown in turn may share one.
+    #[prop(optional)]
+    message_id: Option<&'static str>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+    /// How many addresses that is, once the text reads as ranges.
+    #[prop(optional, into)]
+    count: Option<Signal<String>>,
+) -> impl IntoView {
+    let message_id = message_id.unwrap_or(id);
+    let described_by = match count {
+        Some(_) => format!("{id}-hint {id}-count {message_id}-error"),
+        None => format!("{id}-hint {message_id}-error"),
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <textarea
+                id=id
+                name=field
+                rows="3"
+                spellcheck="false"
+                prop:value=move || value.get()
+                disabled=move || disabled.get()
+                aria-invalid=move || errors.invalid(field)
+                aria-describedby=described_by
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    errors.edit(field);
+                }
+            >
+                {value.get_untracked()}
+            </textarea>
+            <p class="hint" id=format!("{id}-hint")>{hint}</p>
+            {count.map(|count| view! {
+                <p class="count" id=format!("{id}-count") aria-live="polite">{move || count.get()}</p>
+            })}
+            <FieldMessage id=message_id errors field />
+        </div>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,17 +11,21 @@ mod page_data;
 mod page_source;
 #[cfg(feature = "hydrate")]
 mod rereads;
+mod table;
 
-pub use confirm::ConfirmRemoval;
+pub use confirm::{ConfirmRemoval, RemoveButton};
 pub use dialog::Dialog;
 pub use draft::Draft;
 pub use fields::{
     Checkbox, DialogField, FieldError, NumberField, ReplyPortField, TextField, focus, parse_number,
 };
-pub use form::{FieldMessage, FormErrors, FormText, SendActions, Sending};
+pub use form::{
+    FieldMessage, FormErrors, FormText, RANGES_HINT, RangesField, SendActions, Sending,
+};
 pub use heading::DiscoveryHeading;
 pub use notice::{Notice, NoticeArea};
 pub use page_data::{Loadable, WithPageData};
 pub use page_source::{PageSource, page_resource, with_data};
 #[cfg(feature = "hydrate")]
 pub use rereads::Rereads;
+pub use table::ColumnHeads;

@@ -10,7 +10,8 @@ use crate::api::{
     DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
 };
 use crate::components::{
-    ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, page_resource, with_data,
+    ColumnHeads, ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, RemoveButton,
+    page_resource, with_data,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -186,20 +187,18 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
             <CheckNow state />
             <table class="devices">
                 <caption class="visually-hidden">"Registered devices"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"IP address"</th>
-                        <th scope="col">"MAC address"</th>
-                        <th scope="col">"Host name"</th>
-                        <th scope="col">"OS"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Last seen"</th>
-                        <th scope="col">"Status since"</th>
-                        <th scope="col">
-                            <span class="visually-hidden">"Actions"</span>
-                        </th>
-                    </tr>
-                </thead>
+                <ColumnHeads
+                    names=&[
+                        "IP address",
+                        "MAC address",
+                        "Host name",
+                        "OS",
+                        "Status",
+                        "Last seen",
+                        "Status since",
+                    ]
+                    last="Actions"
+                />
                 <tbody>
                     {move || {
                         state
@@ -278,15 +277,7 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
             <td>{last_seen}</td>
             <td>{since}</td>
             <td>
-                <button
-                    type="button"
-                    class="small"
-                    aria-label=remove_label
-                    aria-haspopup="dialog"
-                    on:click=move |_| state.removing.set(Some(device.clone()))
-                >
-                    "Remove"
-                </button>
+                <RemoveButton pending=state.removing item=device text="Remove" label=remove_label />
             </td>
         </tr>
     }

@@ -3,7 +3,9 @@
 use super::JobsState;
 use crate::api::{JobCommand, NewJob};
 use crate::components::parse_number;
-use crate::components::{FieldMessage, FormErrors, FormText, SendActions, Sending};
+use crate::components::{
+    FieldMessage, FormErrors, FormText, RANGES_HINT, RangesField, SendActions, Sending,
+};
 use crate::model::{FieldError, validate_job};
 use crate::pages::device_name;
 use crate::pages::{ranges_of, show_time};
@@ -189,7 +191,18 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                 </div>
                 {move || {
                     if command.get().targets_ranges() {
-                        view! { <RangeTargets ranges errors /> }.into_any()
+                        view! {
+                            <RangesField
+                                id="job-ranges"
+                                label="Ranges to scan, one per line"
+                                hint=RANGES_HINT.to_owned()
+                                value=ranges
+                                errors
+                                field="targets"
+                                message_id="job-targets"
+                            />
+                        }
+                            .into_any()
                     } else {
                         view! { <DeviceTargets state command chosen=devices errors /> }.into_any()
                     }
@@ -225,35 +238,6 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                 <SendActions sending label="Schedule job" busy="Scheduling…" />
             </form>
         </section>
-    }
-    .into_any()
-}
-
-#[component]
-fn RangeTargets(ranges: RwSignal<String>, errors: FormErrors) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for="job-ranges">"Ranges to scan, one per line"</label>
-            <textarea
-                id="job-ranges"
-                name="targets"
-                rows="3"
-                spellcheck="false"
-                prop:value=move || ranges.get()
-                aria-invalid=move || errors.invalid("targets")
-                aria-describedby="job-ranges-hint job-targets-error"
-                on:input=move |ev| {
-                    ranges.set(event_target_value(&ev));
-                    errors.edit("targets");
-                }
-            >
-                {ranges.get_untracked()}
-            </textarea>
-            <p class="hint" id="job-ranges-hint">
-                "A range (192.168.1.10-192.168.1.99), a block (10.0.0.0/24) or one address"
-            </p>
-            <FieldMessage id="job-targets" errors field="targets" />
-        </div>
     }
     .into_any()
 }

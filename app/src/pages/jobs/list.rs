@@ -2,7 +2,7 @@
 
 use super::JobsState;
 use crate::api::{Execution, ExecutionStatus, Job};
-use crate::components::NoticeArea;
+use crate::components::{ColumnHeads, NoticeArea, RemoveButton};
 use crate::pages::{show_optional_time, show_time};
 use leptos::prelude::*;
 
@@ -80,15 +80,7 @@ fn job_item(state: JobsState, job: Job) -> impl IntoView {
                         "Enabled"
                     </label>
                 </div>
-                <button
-                    type="button"
-                    class="small"
-                    aria-label=delete_label
-                    aria-haspopup="dialog"
-                    on:click=move |_| state.deleting.set(Some(job.clone()))
-                >
-                    "Delete"
-                </button>
+                <RemoveButton pending=state.deleting item=job text="Delete" label=delete_label />
             </div>
             <dl class="job-facts">
                 <dt>"Command"</dt>
@@ -130,15 +122,7 @@ fn Executions(executions: Vec<Execution>) -> impl IntoView {
     view! {
         <table class="executions">
             <caption>"Runs, newest first"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Due"</th>
-                    <th scope="col">"Started"</th>
-                    <th scope="col">"Finished"</th>
-                    <th scope="col">"Result"</th>
-                </tr>
-            </thead>
+            <ColumnHeads names=&["Status", "Due", "Started", "Finished", "Result"] />
             <tbody>{rows}</tbody>
         </table>
     }

@@ -2,7 +2,7 @@
 
 use super::{Scans, remaining_text, state_text, target_text};
 use crate::api::{Scan, ScanResult, ScanState};
-use crate::components::NoticeArea;
+use crate::components::{ColumnHeads, NoticeArea};
 use crate::pages::{show_optional_time, show_time};
 use leptos::prelude::*;
 
@@ -195,19 +195,17 @@ fn Found(scans: Scans) -> impl IntoView {
             view! {
                 <table class="found">
                     <caption>"Devices that answered"</caption>
-                    <thead>
-                        <tr>
-                            <th scope="col">
-                                <span class="visually-hidden">"Select"</span>
-                            </th>
-                            <th scope="col">"IP address"</th>
-                            <th scope="col">"MAC address"</th>
-                            <th scope="col">"Host name"</th>
-                            <th scope="col">"OS"</th>
-                            <th scope="col">"Serial number"</th>
-                            <th scope="col">"Registered"</th>
-                        </tr>
-                    </thead>
+                    <ColumnHeads
+                        first="Select"
+                        names=&[
+                            "IP address",
+                            "MAC address",
+                            "Host name",
+                            "OS",
+                            "Serial number",
+                            "Registered",
+                        ]
+                    />
                     <tbody>
                         // rows stay as they are while more devices are found
                         <For

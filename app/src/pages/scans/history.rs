@@ -2,6 +2,7 @@
 
 use super::{Scans, state_text, target_text};
 use crate::api::Scan;
+use crate::components::ColumnHeads;
 use crate::pages::show_time;
 use leptos::prelude::*;
 
@@ -20,17 +21,10 @@ pub(super) fn History(scans: Scans) -> impl IntoView {
                         } else {
                             view! {
                                 <table class="scans">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Started"</th>
-                                            <th scope="col">"Scanned"</th>
-                                            <th scope="col">"State"</th>
-                                            <th scope="col">"Found"</th>
-                                            <th scope="col">
-                                                <span class="visually-hidden">"Actions"</span>
-                                            </th>
-                                        </tr>
-                                    </thead>
+                                    <ColumnHeads
+                                        names=&["Started", "Scanned", "State", "Found"]
+                                        last="Actions"
+                                    />
                                     <tbody>
                                         {list
                                             .iter()

@@ -2,7 +2,7 @@
 
 use super::Scans;
 use crate::api::NewScan;
-use crate::components::{FieldMessage, FormErrors, SendActions, Sending};
+use crate::components::{FormErrors, RANGES_HINT, RangesField, SendActions, Sending};
 use crate::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget, validate_scan};
 use crate::pages::ranges_of;
 use leptos::prelude::*;
@@ -89,32 +89,16 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
                         }
                     }}
                 </p>
-                <div class="field">
-                    <label for="scan-ranges">"Ranges, one per line"</label>
-                    <textarea
-                        id="scan-ranges"
-                        name="ranges"
-                        rows="4"
-                        spellcheck="false"
-                        prop:value=move || text.get()
-                        disabled=move || broadcast.get()
-                        aria-invalid=move || errors.invalid("ranges")
-                        aria-describedby="scan-ranges-hint scan-ranges-count scan-ranges-error"
-                        on:input=move |ev| {
-                            text.set(event_target_value(&ev));
-                            errors.edit("ranges");
-                        }
-                    ></textarea>
-                    <p class="hint" id="scan-ranges-hint">
-                        {format!(
-                            "A range (192.168.1.10-192.168.1.99), a block (10.0.0.0/24) or one address; at most {MAX_SCAN_ADDRESSES} addresses in all",
-                        )}
-                    </p>
-                    <p class="count" id="scan-ranges-count" aria-live="polite">
-                        {count}
-                    </p>
-                    <FieldMessage id="scan-ranges" errors field="ranges" />
-                </div>
+                <RangesField
+                    id="scan-ranges"
+                    label="Ranges, one per line"
+                    hint=format!("{RANGES_HINT}; at most {MAX_SCAN_ADDRESSES} addresses in all")
+                    value=text
+                    errors
+                    field="ranges"
+                    disabled=Signal::derive(move || broadcast.get())
+                    count=Signal::derive(count)
+                />
                 <SendActions sending label="Start scan" busy="Starting…" held=Signal::derive(move || scans.running()) />
             </form>
         </section>
