@@ -566,6 +566,9 @@ test('every page reads complete without JavaScript', async ({ browser }) => {
   await expect(foundRows(page)).toHaveCount(16);
   await expect(page.locator('table.found .badge.registered')).toHaveCount(16);
   await expect(foundRows(page).filter({ hasText: awake()[0].mac })).toContainText(awake()[0].ip);
+  await page.goto('/scans?scan=no-such-scan');
+  await expect(page.locator('.current-scan .notice-area')).toContainText('There is no scan no-such-scan on this server');
+  await expect(page.getByRole('heading', { name: 'No scan shown' })).toBeVisible();
 
   await page.goto('/jobs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Scheduled Jobs');

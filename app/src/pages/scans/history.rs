@@ -68,8 +68,13 @@ fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {
                     aria-label=open_label
                     aria-current=move || is_shown().then_some("true")
                     on:click=move |ev| {
-                        ev.prevent_default();
-                        scans.open(id.clone());
+                        // a click to open it elsewhere (a new tab, say) is the browser's
+                        let elsewhere = ev.button() != 0 || ev.ctrl_key() || ev.meta_key()
+                            || ev.shift_key() || ev.alt_key();
+                        if !elsewhere {
+                            ev.prevent_default();
+                            scans.open(id.clone());
+                        }
                     }
                 >
                     "Open"

@@ -62,10 +62,15 @@ impl PageSource for ScansData {
 pub fn ScansPage() -> impl IntoView {
     // read once: in the browser, "Open" shows a scan without reading the page's data again
     let opened = use_query_map().with_untracked(|q| q.get("scan"));
+    let asked = opened.clone();
     let data = page_resource::<ScansData>(move || opened.clone());
     view! {
         <DiscoveryHeading title="Scans" />
-        {with_data(data, "scans", |data| view! { <ScanSections data /> }.into_any())}
+        {with_data(
+            data,
+            "scans",
+            move |data| view! { <ScanSections data asked=asked.clone() /> }.into_any(),
+        )}
     }
 }
 
@@ -101,7 +106,17 @@ impl Scans {
 }
 
 #[component]
-fn ScanSections(data: ScansData) -> impl IntoView {
+fn ScanSections(
+    data: ScansData,
+    /// The scan the page's address names.
+    asked: Option<String>,
+) -> impl IntoView {
+    let unknown = match (&asked, &data.opened) {
+        (Some(id), None) => Some(Notice::Error(format!(
+            "There is no scan {id} on this server: it may have restarted since."
+        ))),
+        _ => None,
+    };
     // the scan the address opens, or else one still running, is shown, and followed while it runs
     let shown = data.opened.or_else(|| {
         data.list
@@ -118,7 +133,7 @@ fn ScanSections(data: ScansData) -> impl IntoView {
         list: RwSignal::new(data.list.scans),
         shown: RwSignal::new(shown),
         selected: RwSignal::new(BTreeSet::new()),
-        notice: RwSignal::new(None),
+        notice: RwSignal::new(unknown),
         #[cfg(feature = "hydrate")]
         watching: StoredValue::new(watch::Watching::default()),
     };
