@@ -108,7 +108,12 @@ impl Sending {
     ) {
         use crate::client::Refusal;
         leptos::task::spawn_local(async move {
-            match request.await {
+            let answer = request.await;
+            // the page may have been left meanwhile: then nothing is shown
+            if self.busy.try_set(false).is_some() {
+                return;
+            }
+            match answer {
                 Ok(answer) => done(answer),
                 Err(Refusal::Invalid(refused)) => {
                     self.errors.refuse(refused);
@@ -120,7 +125,6 @@ impl Sending {
                     .notice
                     .set(Some(Notice::Error(format!("{failed}: {}", refusal.text())))),
             }
-            self.busy.set(false);
         });
     }
 }
