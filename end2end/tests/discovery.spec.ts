@@ -1,4 +1,5 @@
 import { test, expect, Page, APIRequestContext, Locator } from '@playwright/test';
+import { watchErrors } from './errors';
 import { spawn, ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -89,18 +90,6 @@ test.afterAll(async () => {
   }
 });
 
-/** Fails the test on any uncaught error or console error, except the HTTP statuses it expects. */
-function watchErrors(page: Page, allowedStatuses: number[] = []) {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = m.text();
-    if (allowedStatuses.some((s) => text.includes(`status of ${s}`))) return;
-    errors.push(`console: ${text}`);
-  });
-  return errors;
-}
 
 async function open(page: Page, path: string) {
   const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());

@@ -1,4 +1,5 @@
 import { test, expect, Page, APIRequestContext, Browser } from '@playwright/test';
+import { watchErrors } from './errors';
 
 const DEFAULTS = {
   online_check: { enabled: true, response_timeout_ms: 1000, reply_port: null },
@@ -16,18 +17,6 @@ async function resetSettings(request: APIRequestContext) {
   expect(reply.status()).toBe(200);
 }
 
-/** Fails the test on any uncaught error or console error, except the HTTP statuses it expects. */
-function watchErrors(page: Page, allowedStatuses: number[] = []) {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = m.text();
-    if (allowedStatuses.some((s) => text.includes(`status of ${s}`))) return;
-    errors.push(`console: ${text}`);
-  });
-  return errors;
-}
 
 async function openSettings(page: Page) {
   const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
