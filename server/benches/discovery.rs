@@ -19,7 +19,7 @@ mod common;
 mod devsim;
 
 use bytes::Bytes;
-use common::{Process, binary, free_port, median, wait_ready, workspace};
+use common::{Process, binary, median, start_pharos};
 use devsim::Simulator;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TIMEOUT_MS: u64 = 1000;
@@ -162,31 +162,21 @@ impl Api {
 /// The release `pharos` on `data`, speaking to devices on `device_port`, never sending a
 /// datagram off the machine; its rounds run only when asked.
 fn pharos(data: &Path, device_port: u16) -> (Process, Api) {
-    let port = free_port();
     std::fs::create_dir_all(data).unwrap();
     let log = std::fs::File::options()
         .create(true)
         .append(true)
         .open(data.join("pharos.log"))
         .unwrap();
-    let mut child = Process(
-        Command::new(binary("pharos"))
-            .current_dir(workspace())
-            .env("PHAROS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PHAROS_DATA_DIR", data)
-            .env("PHAROS_UDP_BIND", "127.0.0.1")
-            .env("PHAROS_DEVICE_PORT", device_port.to_string())
-            .env("PHAROS_WAKE_ON_LAN_ADDRESS", "127.255.255.255")
-            .env("PHAROS_ONLINE_CHECK_INTERVAL_SECS", "86400")
-            .env("PHAROS_SCAN_SEND_RATE", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start pharos"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&url, &mut child);
+    let mut command = Command::new(binary("pharos"));
+    command
+        .env("PHAROS_UDP_BIND", "127.0.0.1")
+        .env("PHAROS_DEVICE_PORT", device_port.to_string())
+        .env("PHAROS_WAKE_ON_LAN_ADDRESS", "127.255.255.255")
+        .env("PHAROS_ONLINE_CHECK_INTERVAL_SECS", "86400")
+        .env("PHAROS_SCAN_SEND_RATE", "0")
+        .env("RUST_LOG", "warn");
+    let (child, url) = start_pharos(command, data, log);
     let api = Api::new(url);
     api.settings(|doc| {
         doc["online_check"]["response_timeout_ms"] = json!(TIMEOUT_MS);

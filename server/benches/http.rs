@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Process, binary, free_port, median, wait_ready, workspace};
+use common::{Process, binary, free_port, median, start_pharos, wait_ready};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,28 +57,15 @@ fn cores() -> (String, String) {
 
 /// The release `pharos` on its own data directory, pinned to the server core.
 fn pharos(dir: &Path, name: &str, database_url: &str) -> (Process, String) {
-    let port = free_port();
-    let data = dir.join(name);
-    std::fs::create_dir_all(&data).unwrap();
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut child = Process(
-        Command::new("taskset")
-            .args(["-c", &cores().0])
-            .arg(binary("pharos"))
-            .current_dir(workspace())
-            .env("PHAROS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PHAROS_DATA_DIR", &data)
-            .env("PHAROS_DATABASE_URL", database_url)
-            .env("PHAROS_SERVER_NAME", name)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start pharos"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&url, &mut child);
-    (child, url)
+    let mut command = Command::new("taskset");
+    command
+        .args(["-c", &cores().0])
+        .arg(binary("pharos"))
+        .env("PHAROS_DATABASE_URL", database_url)
+        .env("PHAROS_SERVER_NAME", name)
+        .env("RUST_LOG", "info");
+    start_pharos(command, &dir.join(name), log)
 }
 
 fn bare_axum() -> (Process, String) {

@@ -2,10 +2,10 @@
 //! dropped, free ports, medians.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn workspace() -> PathBuf {
+fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -66,4 +66,25 @@ pub fn median(mut v: Vec<f64>) -> f64 {
         return f64::NAN;
     }
     v[v.len() / 2]
+}
+
+/// Starts `command` (the release `pharos`, perhaps behind `taskset`, with the variables of its
+/// benchmark) on a free port and the data directory `data`, its log in `log`; answers its URL once
+/// it accepts connections.
+pub fn start_pharos(mut command: Command, data: &Path, log: std::fs::File) -> (Process, String) {
+    let port = free_port();
+    std::fs::create_dir_all(data).unwrap();
+    let mut child = Process(
+        command
+            .current_dir(workspace())
+            .env("PHAROS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PHAROS_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start pharos"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url, &mut child);
+    (child, url)
 }

@@ -258,33 +258,52 @@ pub async fn all(db: &Db) -> Result<Vec<Known>, DbError> {
     let rows: Vec<DeviceRow> = on_backend!(&db.pool, pool => {
         sqlx::query_as(&sql).fetch_all(pool).await?
     });
-    rows.into_iter()
-        .map(|row| {
-            Ok(Known {
-                id: row.id,
-                ip: row
-                    .ip
-                    .parse()
-                    .map_err(|_| DbError::Corrupt(format!("device address {}", row.ip)))?,
-                status: parse_status(&row.status)?,
-                last_seen: row.last_seen,
-                details: Details {
-                    mac: row.mac,
-                    hostname: row.hostname,
-                    os: row.os,
-                    serial: row.serial,
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(Known::try_from).collect()
 }
 
-/// The devices with these ids that exist.
+/// The devices with these ids that exist, in id order.
 pub async fn some(db: &Db, ids: &[i64]) -> Result<Vec<Known>, DbError> {
-    let ids: std::collections::HashSet<i64> = ids.iter().copied().collect();
-    let mut known = all(db).await?;
-    known.retain(|d| ids.contains(&d.id));
-    Ok(known)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<DeviceRow> = match &db.pool {
+        Backend::Sqlite(pool) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM devices WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+            );
+            sqlx::query_as(&sql)
+                .bind(serde_json::to_string(ids).expect("ids serialize"))
+                .fetch_all(pool)
+                .await?
+        }
+        Backend::Postgres(pool) => {
+            let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = ANY($1) ORDER BY id");
+            sqlx::query_as(&sql).bind(ids).fetch_all(pool).await?
+        }
+    };
+    rows.into_iter().map(Known::try_from).collect()
+}
+
+impl TryFrom<DeviceRow> for Known {
+    type Error = DbError;
+
+    fn try_from(row: DeviceRow) -> Result<Known, DbError> {
+        Ok(Known {
+            id: row.id,
+            ip: row
+                .ip
+                .parse()
+                .map_err(|_| DbError::Corrupt(format!("device address {}", row.ip)))?,
+            status: parse_status(&row.status)?,
+            last_seen: row.last_seen,
+            details: Details {
+                mac: row.mac,
+                hostname: row.hostname,
+                os: row.os,
+                serial: row.serial,
+            },
+        })
+    }
 }
 
 /// Which of these MAC addresses are registered.

@@ -156,6 +156,7 @@ impl OnlineCheck {
         }
 
         // What changed, applied to the list only once it is stored.
+        let now = round::unix_millis();
         let mut write = RoundWrite::default();
         let mut updated: Vec<(usize, Known)> = Vec::new();
         let mut changes = Vec::new();
@@ -183,16 +184,12 @@ impl OnlineCheck {
                     id: device.id,
                     status,
                     last_seen: device.last_seen.map(crate::db::rfc3339),
-                    status_since: String::new(),
+                    status_since: crate::db::rfc3339(now),
                 });
             }
             if device != all[i] {
                 updated.push((i, device));
             }
-        }
-        let now = round::unix_millis();
-        for change in &mut changes {
-            change.status_since = crate::db::rfc3339(now);
         }
         if let Err(e) = devices::write_round(&self.db, &write, now).await {
             return Err(anyhow::Error::new(e).context("recording the round").into());
