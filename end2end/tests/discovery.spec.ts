@@ -160,7 +160,7 @@ test('a range scan shows its progress, finds the awake devices and registers the
   const start = page.getByRole('button', { name: 'Start scan' });
   await expect(start).toBeDisabled(); // no ranges yet
   await page.locator('#scan-ranges').fill('127.88.0.1-127.88.0.40\n127.88.0.300');
-  await expect(page.locator('#scan-ranges-error')).toHaveText('127.88.0.300 is not an IPv4 address');
+  await expect(page.locator('#scan-ranges-error')).toHaveText('127.88.0.300 is not a valid IPv4 address: 300 is above 255');
   await expect(start).toBeDisabled();
   await page.locator('#scan-ranges').fill('127.88.0.1-127.88.0.40');
   await expect(page.locator('#scan-ranges-error')).toBeHidden();

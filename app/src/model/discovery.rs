@@ -2,9 +2,10 @@
 //! new jobs. The server checks again before anything is stored or sent.
 
 use super::FieldError;
+use super::rules::{ipv4_problem, is_dotted_numbers};
 use crate::api::{JobCommand, NewDevice, NewJob, NewScan};
 use ipnet::{Ipv4AddrRange, Ipv4Net};
-use pharos_protocol::Mac;
+use pharos_protocol::{MAX_HOSTNAME_LEN, Mac};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
 use time::OffsetDateTime;
@@ -16,7 +17,6 @@ pub const MAX_SCAN_ADDRESSES: u64 = 65_536;
 pub const JOB_NAME_MAX_LEN: usize = 100;
 /// A year.
 pub const REPEAT_MAX_MINUTES: u32 = 525_600;
-pub const HOSTNAME_MAX_LEN: usize = 253;
 
 /// Consecutive IPv4 addresses, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,12 +26,10 @@ pub struct AddressRange {
 }
 
 impl AddressRange {
+    /// How many addresses (never 0: a range holds at least its first address).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
         u64::from(u32::from(self.last)) - u64::from(u32::from(self.first)) + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     pub fn addresses(&self) -> Ipv4AddrRange {
@@ -45,7 +43,7 @@ impl AddressRange {
 
 /// One range as an admin writes it: `192.168.1.10-192.168.1.99`, `10.0.0.0/24` (every address
 /// of the block, the network and broadcast addresses of blocks up to /30 excepted) or one address.
-pub fn parse_range(text: &str) -> Result<AddressRange, String> {
+fn parse_range(text: &str) -> Result<AddressRange, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("enter an address, a range (first-last) or a block (address/prefix)".into());
@@ -55,6 +53,7 @@ pub fn parse_range(text: &str) -> Result<AddressRange, String> {
         match part.parse::<IpAddr>() {
             Ok(IpAddr::V4(ip)) => Ok(ip),
             Ok(IpAddr::V6(_)) => Err(format!("{part}: only IPv4 addresses can be scanned")),
+            Err(_) if is_dotted_numbers(part) => Err(format!("{part} {}", ipv4_problem(part))),
             Err(_) => Err(format!("{part} is not an IPv4 address")),
         }
     };
@@ -199,11 +198,11 @@ pub fn validate_device(device: &NewDevice) -> Result<CheckedDevice, Vec<FieldErr
         .map(str::trim)
         .filter(|h| !h.is_empty());
     if let Some(h) = hostname
-        && h.len() > HOSTNAME_MAX_LEN
+        && h.len() > MAX_HOSTNAME_LEN
     {
         errors.push(FieldError::new(
             "hostname",
-            format!("at most {HOSTNAME_MAX_LEN} characters"),
+            format!("at most {MAX_HOSTNAME_LEN} characters"),
         ));
     }
     let mac = match device
@@ -248,7 +247,7 @@ pub struct CheckedJob {
 }
 
 /// RFC 3339 (`2026-11-29T08:00:00Z`, or with an offset) as Unix milliseconds.
-pub fn parse_time(text: &str) -> Result<i64, String> {
+fn parse_time(text: &str) -> Result<i64, String> {
     let time = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
         format!(
             "{} is not a date and time like 2026-11-29T08:00:00Z",
@@ -388,9 +387,8 @@ mod tests {
                 .contains("reversed")
         );
         assert!(
-            parse_range("10.0.0.300")
-                .unwrap_err()
-                .contains("not an IPv4 address")
+            parse_range("10.0.0.300").unwrap_err()
+                == "10.0.0.300 is not a valid IPv4 address: 300 is above 255"
         );
         assert!(
             parse_range("10.0.0.0/33")

@@ -17,9 +17,9 @@ pub use backup::{
     BACKUP_FORMAT_VERSION, Backup, Restore, parse_backup, upgrade_online_check_timeout,
 };
 pub use discovery::{
-    AddressRange, CheckedDevice, CheckedJob, HOSTNAME_MAX_LEN, JOB_NAME_MAX_LEN, JobTargets,
-    MAX_SCAN_ADDRESSES, REPEAT_MAX_MINUTES, ScanTarget, normalize_mac, parse_range, parse_ranges,
-    parse_time, validate_device, validate_job, validate_scan,
+    AddressRange, CheckedDevice, CheckedJob, JOB_NAME_MAX_LEN, JobTargets, MAX_SCAN_ADDRESSES,
+    REPEAT_MAX_MINUTES, ScanTarget, normalize_mac, parse_ranges, validate_device, validate_job,
+    validate_scan,
 };
 pub use document::{Change, apply_changes, changes, parse_document};
 pub use fields::{Field, FieldKind};

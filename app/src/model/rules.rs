@@ -83,6 +83,17 @@ pub fn check_reply_port(port: Option<u32>) -> Result<(), String> {
     port.map_or(Ok(()), check_port)
 }
 
+/// Scans and the online check each need their own fixed reply port: replies of one must not
+/// reach the other's socket (and two sockets cannot bind one port).
+pub fn check_reply_ports_differ(scan: Option<u32>, online: Option<u32>) -> Result<(), String> {
+    match (scan, online) {
+        (Some(scan), Some(online)) if scan == online => Err(format!(
+            "the online check replies to port {scan} already: scans need a port of their own"
+        )),
+        _ => Ok(()),
+    }
+}
+
 const WHITESPACE: &str = "must not contain spaces or other whitespace";
 
 pub fn check_broadcast_ip(ip: &str) -> Result<(), String> {
@@ -111,12 +122,12 @@ pub fn check_broadcast_ip(ip: &str) -> Result<(), String> {
 }
 
 /// Only digits and dots: meant as an IPv4 address.
-fn is_dotted_numbers(text: &str) -> bool {
+pub(super) fn is_dotted_numbers(text: &str) -> bool {
     text.chars().any(|c| c.is_ascii_digit()) && text.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// Why digits and dots that do not parse are not an IPv4 address.
-fn ipv4_problem(text: &str) -> String {
+pub(super) fn ipv4_problem(text: &str) -> String {
     let parts: Vec<&str> = text.split('.').collect();
     let reason = if parts.iter().any(|p| p.is_empty()) {
         "a number is missing (two dots in a row, or a dot at the start or end)".to_owned()
@@ -338,14 +349,8 @@ pub fn validate(s: &NetworkSettings, ctx: ValidationContext) -> Vec<FieldError> 
     );
     check(
         Field::ScanReplyPort,
-        check_reply_port(s.scan.reply_port).and_then(|()| {
-            match (s.scan.reply_port, s.online_check.reply_port) {
-                (Some(scan), Some(online)) if scan == online => Err(format!(
-                    "the online check replies to port {scan} already: scans need a port of their own"
-                )),
-                _ => Ok(()),
-            }
-        }),
+        check_reply_port(s.scan.reply_port)
+            .and_then(|()| check_reply_ports_differ(s.scan.reply_port, s.online_check.reply_port)),
     );
     check(
         Field::ClusterAddressHost,
