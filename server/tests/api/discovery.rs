@@ -899,3 +899,56 @@ async fn a_disabled_online_check_sends_nothing() {
     assert_eq!(listed(r, "").await["counts"]["unknown"], 1);
     pharos.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_cuts_a_round_short_and_a_restart_checks_again() {
+    let env = Env::new(Db::Sqlite).await;
+    let sim = simulator(
+        5,
+        [127, 60, 0, 1],
+        &["--offline-fraction", "0.6", "--seed", "2"],
+    );
+    let pharos = start(&env, &sim, |_| {}).await;
+    let r = pharos.router.clone();
+    register_all(&r, &sim, false).await;
+    let port = super::devsim::free_udp_port();
+    set(&r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(10_000);
+        doc["online_check"]["reply_port"] = json!(port);
+    })
+    .await;
+    // a round that would wait 10 s for its silent devices
+    let round = tokio::spawn(async move { post(&r, "/api/v1/online-check/run", json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    pharos.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    let reply = round.await.unwrap();
+    assert_eq!(
+        reply.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a cut round records nothing"
+    );
+
+    // the same data directory and the same fixed reply port, at once (the round the server
+    // runs at start still waits its 10 s: a test round waits for it)
+    let pharos = start(&env, &sim, |_| {}).await;
+    let r = &pharos.router;
+    assert_eq!(
+        listed(r, "").await["counts"]["unknown"],
+        5,
+        "the cut round stored nothing"
+    );
+    set(r, |doc| {
+        doc["online_check"]["response_timeout_ms"] = json!(300)
+    })
+    .await;
+    let reply = post(r, "/api/v1/online-check/run", json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["online"], 5 - sim.asleep().count());
+    pharos.stop().await;
+}
