@@ -1,18 +1,21 @@
 //! Data transfer objects of the REST API, shared by the server and the page.
 
 use crate::model::{
-    Change, DatabaseKind, Field, FieldError, Installation, NetworkSettings, OwnAddress,
+    Area, Change, DatabaseKind, Field, FieldError, Installation, NetworkSettings, OwnAddress,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod accounts;
 mod discovery;
+pub use accounts::*;
 pub use discovery::*;
 
 pub const SETTINGS_URL: &str = "/api/v1/settings/network";
 pub const SERVER_URL: &str = "/api/v1/server";
 pub const EXPORT_URL: &str = "/api/v1/settings/network/export";
 pub const IMPORT_URL: &str = "/api/v1/settings/network/import";
+/// `GET`, filtered by `user`, `area`, `from` and `to` (RFC 3339), paged by `before`.
 pub const AUDIT_URL: &str = "/api/v1/audit";
 pub const EVENTS_URL: &str = "/api/v1/events";
 
@@ -20,6 +23,16 @@ pub const EVENTS_URL: &str = "/api/v1/events";
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ErrorBody {
     pub errors: Vec<FieldError>,
+    /// On a 412: who saved the version that replaced the one the request was based on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<ChangedBy>,
+}
+
+/// Who saved a version, and when (RFC 3339).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChangedBy {
+    pub user: String,
+    pub at: String,
 }
 
 /// One server known in the database.
@@ -83,6 +96,8 @@ pub enum LiveEvent {
     SettingsChanged {
         etag: String,
         fields: Vec<Field>,
+        /// The administrator who saved.
+        by: String,
     },
     ServerJoined {
         server: ServerEntry,
@@ -112,6 +127,7 @@ pub struct AuditEntry {
     pub actor: String,
     /// The client address the change came from, where known.
     pub source: Option<String>,
+    pub area: Area,
     pub action: String,
     pub field: String,
     pub old_value: Value,
@@ -123,6 +139,22 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     pub next_before: Option<i64>,
+}
+
+/// The query of `GET /api/v1/audit` and `GET /api/v1/security-log`: every filter optional.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct AuditQuery {
+    /// Only entries older than this id (the `next_before` of the previous page).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+    /// Only this administrator's entries.
+    pub user: Option<String>,
+    /// Only this area's entries (audit log only).
+    pub area: Option<Area>,
+    /// RFC 3339: only entries at or after this time.
+    pub from: Option<String>,
+    /// RFC 3339: only entries before this time.
+    pub to: Option<String>,
 }
 
 /// Everything the settings page needs, rendered on the server and handed to the browser.

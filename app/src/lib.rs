@@ -15,7 +15,10 @@ use leptos_router::{
     SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
-use pages::{DevicesPage, Home, JobsPage, NetworkSettingsPage, NotFound, ScansPage};
+use pages::{
+    AccountPage, AccountsPage, AuditPage, DevicesPage, Home, JobsPage, LoginPage,
+    NetworkSettingsPage, NotFound, ScansPage,
+};
 
 /// Where the server renders page data from (memory, never a query); provided as context.
 #[cfg(feature = "ssr")]
@@ -60,6 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::provide_me();
     // Effects run only in the browser: the marker tells tests and scripts the page is live.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -88,6 +92,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("devices") view=DevicesPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("scans") view=ScansPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("accounts") view=AccountsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

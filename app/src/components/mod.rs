@@ -6,6 +6,7 @@ mod draft;
 mod fields;
 mod form;
 mod heading;
+mod me;
 mod notice;
 mod page_data;
 mod page_source;
@@ -23,6 +24,7 @@ pub use form::{
     FieldMessage, FormErrors, FormText, RANGES_HINT, RangesField, SendActions, Sending,
 };
 pub use heading::DiscoveryHeading;
+pub use me::{may_read, may_write, provide_me, use_me};
 pub use notice::{Notice, NoticeArea};
 pub use page_data::{Loadable, WithPageData};
 pub use page_source::{PageSource, page_resource, with_data};

@@ -1,5 +1,6 @@
 //! The typed models the page shares with the server, and their rules.
 
+mod accounts;
 mod addresses;
 mod backup;
 mod discovery;
@@ -10,6 +11,11 @@ mod rules;
 mod testing;
 mod types;
 
+pub use accounts::{
+    Access, Area, Effect, GROUP_NAME_MAX_LEN, Grant, PASSWORD_MIN_LEN, Rights, SUPERUSER,
+    TOKEN_MAX_DAYS, USERNAME_FORBIDDEN, USERNAME_MAX_LEN, check_password, username_key,
+    validate_group_name, validate_new_user, validate_token_name, validate_username,
+};
 pub use addresses::{
     AddressSource, Endpoint, OwnAddress, RequestKind, device_endpoint, est_path, host_port,
 };

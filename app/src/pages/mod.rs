@@ -1,16 +1,24 @@
 //! One module per page, and what the discovery pages (devices, scans, jobs) share besides their
 //! components: how they read ranges and show times.
 
+mod account;
+mod accounts;
+mod audit;
 mod devices;
 mod home;
 mod jobs;
+mod login;
 mod network_settings;
 mod not_found;
 mod scans;
 
+pub use account::AccountPage;
+pub use accounts::AccountsPage;
+pub use audit::AuditPage;
 pub use devices::DevicesPage;
 pub use home::Home;
 pub use jobs::JobsPage;
+pub use login::LoginPage;
 pub use network_settings::NetworkSettingsPage;
 pub use not_found::NotFound;
 pub use scans::ScansPage;

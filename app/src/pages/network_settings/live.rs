@@ -79,7 +79,7 @@ async fn load_latest(form: Form) {
 pub fn follow(form: Form) {
     use crate::api::LiveEvent;
     let Some(stop) = crate::client::follow_events(move |event| match event {
-        LiveEvent::SettingsChanged { etag, fields } => settings_changed(form, etag, fields),
+        LiveEvent::SettingsChanged { etag, fields, .. } => settings_changed(form, etag, fields),
         LiveEvent::Resync => leptos::task::spawn_local(resync(form)),
         LiveEvent::ServerJoined { .. } | LiveEvent::ServerLeft { .. } => {
             leptos::task::spawn_local(refresh_status(form))

@@ -1,0 +1,207 @@
+//! Sign-in, the signed-in administrator, API tokens, accounts and groups with their rights, and
+//! the security log.
+
+use crate::model::{Area, Grant, Rights};
+use serde::{Deserialize, Serialize};
+
+pub const LOGIN_URL: &str = "/api/v1/auth/login";
+pub const LOGOUT_URL: &str = "/api/v1/auth/logout";
+/// `GET`: the signed-in administrator ([`Me`]).
+pub const ME_URL: &str = "/api/v1/auth/me";
+/// `POST`: change one's own password ([`PasswordChange`]).
+pub const PASSWORD_URL: &str = "/api/v1/auth/password";
+/// `GET`: one's tokens; `POST` ([`NewToken`], also under HTTP Basic): a new one, shown once.
+pub const TOKENS_URL: &str = "/api/v1/auth/tokens";
+pub const USERS_URL: &str = "/api/v1/accounts/users";
+pub const GROUPS_URL: &str = "/api/v1/accounts/groups";
+/// `GET`: source addresses locked out after failed sign-ins; `DELETE …/{address}` unlocks one.
+pub const LOCKOUTS_URL: &str = "/api/v1/accounts/lockouts";
+pub const SECURITY_LOG_URL: &str = "/api/v1/security-log";
+
+/// The sign-in page's path.
+pub const LOGIN_PAGE: &str = "/login";
+/// The cookie holding a browser's session (`HttpOnly`).
+pub const SESSION_COOKIE: &str = "pharos_session";
+/// The cookie the page reads its anti-forgery token from; every state-changing request of a
+/// signed-in browser sends it back in [`CSRF_HEADER`].
+pub const CSRF_COOKIE: &str = "pharos_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// `POST /api/v1/auth/login`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+/// The signed-in administrator and what they may do.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub rights: Rights,
+}
+
+impl Me {
+    pub fn can_read(&self, area: Area) -> bool {
+        self.rights.can_read(area)
+    }
+
+    pub fn can_write(&self, area: Area) -> bool {
+        self.rights.can_write(area)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+}
+
+/// `POST /api/v1/auth/tokens`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct NewToken {
+    pub name: String,
+    /// Days until it expires; absent: until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// The answer to [`NewToken`]: the only time the token is shown.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub token: String,
+    pub name: String,
+    pub expires_at: Option<String>,
+}
+
+/// A token as listed (never the token itself).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// An administrator account.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub superuser: bool,
+    pub disabled: bool,
+    /// Ids of the groups the account belongs to.
+    pub groups: Vec<i64>,
+    /// The account's own grants (its groups' come on top).
+    pub grants: Vec<Grant>,
+    /// What the account may do, all grants taken together.
+    pub rights: Rights,
+    /// RFC 3339: locked out after failed sign-ins until then.
+    pub locked_until: Option<String>,
+    pub created_at: String,
+    pub last_sign_in: Option<String>,
+    /// Changes with every edit: send it back with the next one.
+    pub revision: i64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Group {
+    pub id: i64,
+    pub name: String,
+    pub members: Vec<i64>,
+    pub grants: Vec<Grant>,
+    pub revision: i64,
+}
+
+/// `GET /api/v1/accounts/users` (with the groups, which the accounts page shows beside them).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AccountList {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+}
+
+/// `POST /api/v1/accounts/users`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/v1/accounts/groups`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct NewGroup {
+    pub name: String,
+}
+
+/// `PATCH /api/v1/accounts/users/{id}`: what to change; `revision` is the one the change is based
+/// on (412 if someone changed the account since).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct UserUpdate {
+    pub revision: i64,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// The account's own grants, all of them.
+    #[serde(default)]
+    pub grants: Option<Vec<Grant>>,
+    /// The groups it belongs to, all of them.
+    #[serde(default)]
+    pub groups: Option<Vec<i64>>,
+}
+
+/// `PATCH /api/v1/accounts/groups/{id}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GroupUpdate {
+    pub revision: i64,
+    #[serde(default)]
+    pub grants: Option<Vec<Grant>>,
+    #[serde(default)]
+    pub members: Option<Vec<i64>>,
+}
+
+/// `POST /api/v1/accounts/users/{id}/password`: the superuser sets a new password.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+/// A source address locked out after failed sign-ins.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Lockout {
+    pub address: String,
+    pub locked_until: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LockoutList {
+    pub lockouts: Vec<Lockout>,
+}
+
+/// One entry of the security log.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SecurityEntry {
+    pub id: i64,
+    pub at: String,
+    /// `sign_in`, `sign_in_failed`, `sign_out`, `locked_out`, `unlocked`, `token_created`,
+    /// `token_revoked`, `password_changed`, `password_reset`, `account_created`,
+    /// `account_changed`, `account_deleted`, `session_expired`.
+    pub event: String,
+    pub username: Option<String>,
+    /// Who did it, where someone else than `username` did (the superuser resetting a password).
+    pub actor: Option<String>,
+    pub source: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SecurityPage {
+    pub entries: Vec<SecurityEntry>,
+    pub next_before: Option<i64>,
+}
