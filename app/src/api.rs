@@ -116,6 +116,8 @@ pub enum LiveEvent {
     },
     /// A job was created, changed or deleted, or one of its executions changed.
     JobsChanged,
+    /// An account or group, its rights or a lock-out changed.
+    AccountsChanged,
     /// Events may have been missed (the stream just opened, or fell behind): re-read what is shown.
     Resync,
 }

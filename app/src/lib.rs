@@ -41,6 +41,19 @@ pub trait DiscoveryBackend: Send + Sync {
     fn jobs(&self) -> BoxFuture<Result<api::JobList, String>>;
 }
 
+/// Where the server renders the accounts, own-account and audit pages from (the database);
+/// provided as context. Rights are checked before a page renders.
+#[cfg(feature = "ssr")]
+pub trait AccountsBackend: Send + Sync {
+    fn accounts(&self) -> BoxFuture<Result<api::AccountList, String>>;
+    fn lockouts(&self) -> BoxFuture<Result<api::LockoutList, String>>;
+    /// The API tokens of one administrator.
+    fn tokens(&self, user: i64) -> BoxFuture<Result<api::TokenList, String>>;
+    fn audit(&self, query: api::AuditQuery) -> BoxFuture<Result<api::AuditPage, String>>;
+    fn security_log(&self, query: api::AuditQuery)
+    -> BoxFuture<Result<api::SecurityPage, String>>;
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
