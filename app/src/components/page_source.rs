@@ -1,10 +1,10 @@
-//! Where a discovery page's data comes from: read by the server while it renders the page,
-//! loaded by the browser after a client-side navigation or when the page asks for other data.
+//! Where a page's data comes from: read by the server while it renders the page, loaded by the
+//! browser after a client-side navigation or when the page asks for other data.
 
 use leptos::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Data a discovery page renders from. Its route renders with `SsrMode::Async`: the server reads
+/// Data a page renders from. Its route renders with `SsrMode::Async`: the server reads
 /// the data (from the database) before it sends the page, so the page reads complete without
 /// JavaScript, and hands it to the browser inside the page. After a client-side navigation, or
 /// when the query changes, the browser loads it itself.
@@ -12,9 +12,13 @@ pub trait PageSource: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
     /// What the page asks for (a filter and a page of devices, say).
     type Query: Clone + PartialEq + Send + Sync + 'static;
 
+    /// What the server reads it from, provided as context (`Arc<dyn DiscoveryBackend>`, say).
+    #[cfg(feature = "ssr")]
+    type Backend: ?Sized + Send + Sync + 'static;
+
     #[cfg(feature = "ssr")]
     fn read(
-        backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
+        backend: std::sync::Arc<Self::Backend>,
         query: Self::Query,
     ) -> crate::BoxFuture<Result<Self, String>>;
 
@@ -26,7 +30,7 @@ pub fn page_resource<T: PageSource>(
     query: impl Fn() -> T::Query + Send + Sync + 'static,
 ) -> Resource<Result<T, String>> {
     #[cfg(feature = "ssr")]
-    let backend = use_context::<std::sync::Arc<dyn crate::DiscoveryBackend>>();
+    let backend = use_context::<std::sync::Arc<T::Backend>>();
     Resource::new(query, move |query| {
         #[cfg(feature = "ssr")]
         let read = {

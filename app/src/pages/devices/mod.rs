@@ -95,6 +95,9 @@ impl PageSource for DevicePage {
     type Query = DeviceQuery;
 
     #[cfg(feature = "ssr")]
+    type Backend = dyn crate::DiscoveryBackend;
+
+    #[cfg(feature = "ssr")]
     fn read(
         backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
         query: DeviceQuery,

@@ -37,6 +37,9 @@ impl PageSource for JobsData {
     type Query = ();
 
     #[cfg(feature = "ssr")]
+    type Backend = dyn crate::DiscoveryBackend;
+
+    #[cfg(feature = "ssr")]
     fn read(
         backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
         _: (),

@@ -30,6 +30,9 @@ impl PageSource for ScansData {
     type Query = Option<String>;
 
     #[cfg(feature = "ssr")]
+    type Backend = dyn crate::DiscoveryBackend;
+
+    #[cfg(feature = "ssr")]
     fn read(
         backend: std::sync::Arc<dyn crate::DiscoveryBackend>,
         opened: Option<String>,
