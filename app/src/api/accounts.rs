@@ -20,6 +20,30 @@ pub const SECURITY_LOG_URL: &str = "/api/v1/security-log";
 
 /// The sign-in page's path.
 pub const LOGIN_PAGE: &str = "/login";
+/// The sign-in page that leads back to `here` (a path and query of this site) once signed in.
+pub fn sign_in_page(here: &str) -> String {
+    let mut next = String::with_capacity(here.len());
+    for byte in here.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            next.push(char::from(byte));
+        } else {
+            next.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{LOGIN_PAGE}?next={next}")
+}
+
+/// Where the sign-in page may lead after signing in: `next` if it is a path of this site, never
+/// another site (`//host`, `/\\host`, which browsers read as `//host`, or with a tab or line
+/// break inside, which browsers drop).
+pub fn local_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(char::is_control);
+    local.then_some(next)
+}
+
 /// The cookie holding a browser's session (`HttpOnly`).
 pub const SESSION_COOKIE: &str = "pharos_session";
 /// The cookie the page reads its anti-forgery token from; every state-changing request of a
@@ -204,4 +228,37 @@ pub struct SecurityEntry {
 pub struct SecurityPage {
     pub entries: Vec<SecurityEntry>,
     pub next_before: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_leads_back_here() {
+        assert_eq!(
+            sign_in_page("/devices?status=online&offset=50"),
+            "/login?next=/devices%3Fstatus%3Donline%26offset%3D50"
+        );
+        assert_eq!(
+            sign_in_page("/scans?scan=a b"),
+            "/login?next=/scans%3Fscan%3Da%20b"
+        );
+    }
+
+    #[test]
+    fn only_local_paths_follow_sign_in() {
+        assert_eq!(local_path("/jobs?x=1"), Some("/jobs?x=1"));
+        assert_eq!(local_path("/"), Some("/"));
+        for foreign in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "evil",
+            "",
+        ] {
+            assert_eq!(local_path(foreign), None, "{foreign:?}");
+        }
+    }
 }

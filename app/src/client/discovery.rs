@@ -1,28 +1,12 @@
 //! Calls of the discovery pages: devices, the online check, scans and scheduled jobs.
 
-use super::{Refusal, error_text, get_ok, send};
+use super::{Refusal, error_text, fetch, get_json as get, send, send_json};
 use crate::api::{
     DEVICES_URL, Device, DevicePage, DeviceQuery, JOBS_URL, Job, JobEnabled, JobList, NewDevice,
     NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport, SCANS_URL, Scan,
     ScanList, ScanStarted,
 };
 use gloo_net::http::Request;
-use serde::de::DeserializeOwned;
-
-/// Sends a request and reads a 2xx answer's body as `T`.
-async fn send_json<T: DeserializeOwned>(
-    request: Result<Request, gloo_net::Error>,
-) -> Result<T, Refusal> {
-    send(request)
-        .await?
-        .json::<T>()
-        .await
-        .map_err(|e| Refusal::Failed(e.to_string()))
-}
-
-async fn get<T: DeserializeOwned>(url: &str) -> Result<T, String> {
-    get_ok(url).await?.json().await.map_err(|e| e.to_string())
-}
 
 pub async fn get_devices(query: DeviceQuery) -> Result<DevicePage, String> {
     let mut params = Vec::new();
@@ -58,10 +42,10 @@ pub async fn get_scans() -> Result<ScanList, String> {
 
 /// A scan with its results; `None` if the server does not know it (it restarted since).
 pub async fn get_scan(id: &str) -> Result<Option<Scan>, String> {
-    let response = Request::get(&format!("{SCANS_URL}/{id}"))
-        .send()
-        .await
+    let request = Request::get(&format!("{SCANS_URL}/{id}"))
+        .build()
         .map_err(|e| e.to_string())?;
+    let response = fetch(request).await?;
     match response.status() {
         404 => Ok(None),
         200..=299 => response.json().await.map(Some).map_err(|e| e.to_string()),

@@ -2,7 +2,7 @@
 //! `EventSource` reconnects by itself after a lost connection; the server then starts the stream
 //! with `resync`, so nothing missed meanwhile goes unnoticed.
 
-use crate::api::{EVENTS_URL, LiveEvent};
+use crate::api::{EVENTS_URL, LiveEvent, ME_URL};
 use futures_util::StreamExt;
 use futures_util::future::{AbortHandle, abortable};
 use gloo_net::eventsource::futures::EventSource;
@@ -27,6 +27,9 @@ pub fn follow_events(handle: impl Fn(LiveEvent) + 'static) -> Option<AbortHandle
             let Ok((_, message)) = next else {
                 if _source.state() == gloo_net::eventsource::State::Closed {
                     leptos::logging::warn!("live updates stopped: the event stream closed");
+                    // The stream closes for good when the session ended (401); asking who is
+                    // signed in then opens the sign-in page.
+                    let _ = super::get_ok(ME_URL).await;
                     break;
                 }
                 continue;

@@ -1,5 +1,6 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
+pub mod account;
 pub mod discovery;
 mod events;
 mod network_settings;
@@ -7,9 +8,10 @@ mod network_settings;
 pub use events::follow_events;
 pub use network_settings::{get_page_data, get_settings, get_status, import_backup, put_settings};
 
-use crate::api::ErrorBody;
+use crate::api::{CSRF_COOKIE, CSRF_HEADER, ChangedBy, ErrorBody, LOGIN_PAGE, sign_in_page};
 use crate::model::FieldError;
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Method, Request, Response};
+use leptos::wasm_bindgen::JsCast;
 
 /// How the server answered a write.
 pub enum Answer<T> {
@@ -18,8 +20,8 @@ pub enum Answer<T> {
         etag: String,
     },
     Invalid(Vec<FieldError>),
-    /// Someone else saved since our copy was loaded (412).
-    Conflict,
+    /// Someone else saved since our copy was loaded (412); who, if the server says.
+    Conflict(Option<ChangedBy>),
     Failed(String),
 }
 
@@ -51,8 +53,8 @@ async fn error_text(response: Response) -> String {
 pub enum Refusal {
     /// 422: the fields and what is wrong with them.
     Invalid(Vec<FieldError>),
-    /// 412: someone else saved since our copy was loaded.
-    Conflict,
+    /// 412: someone else saved since our copy was loaded; who, if the server says.
+    Conflict(Option<ChangedBy>),
     /// Anything else, in words (a 409's message says what is in the way).
     Failed(String),
 }
@@ -66,7 +68,8 @@ impl Refusal {
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect::<Vec<_>>()
                 .join("; "),
-            Refusal::Conflict => "someone else saved in the meantime".to_owned(),
+            Refusal::Conflict(Some(by)) => format!("{} saved in the meantime", by.user),
+            Refusal::Conflict(None) => "someone else saved in the meantime".to_owned(),
             Refusal::Failed(text) => text.clone(),
         }
     }
@@ -75,19 +78,33 @@ impl Refusal {
 /// Sends a request: a 2xx answer, or why the server did not do what was asked.
 async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Refusal> {
     let request = request.map_err(|e| Refusal::Failed(e.to_string()))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Refusal::Failed(format!("the server could not be reached ({e})")))?;
+    let response = fetch(request).await.map_err(Refusal::Failed)?;
     match response.status() {
         200..=299 => Ok(response),
-        412 => Err(Refusal::Conflict),
+        412 => Err(Refusal::Conflict(
+            response
+                .json::<ErrorBody>()
+                .await
+                .ok()
+                .and_then(|body| body.changed_by),
+        )),
         422 => match response.json::<ErrorBody>().await {
             Ok(body) => Err(Refusal::Invalid(body.errors)),
             Err(e) => Err(Refusal::Failed(e.to_string())),
         },
         _ => Err(Refusal::Failed(error_text(response).await)),
     }
+}
+
+/// Sends a request and reads a 2xx answer's body as `T`.
+async fn send_json<T: serde::de::DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, Refusal> {
+    send(request)
+        .await?
+        .json::<T>()
+        .await
+        .map_err(|e| Refusal::Failed(e.to_string()))
 }
 
 /// Sends a write and reads the answer: the stored value and its ETag, or why not.
@@ -103,17 +120,79 @@ async fn write<T: serde::de::DeserializeOwned>(
             }
         }
         Err(Refusal::Invalid(errors)) => Answer::Invalid(errors),
-        Err(Refusal::Conflict) => Answer::Conflict,
+        Err(Refusal::Conflict(by)) => Answer::Conflict(by),
         Err(Refusal::Failed(text)) => Answer::Failed(text),
     }
 }
 
 /// A GET that answered 2xx, or the reason it did not.
 async fn get_ok(url: &str) -> Result<Response, String> {
-    let response = Request::get(url).send().await.map_err(|e| e.to_string())?;
+    let response = fetch(Request::get(url).build().map_err(|e| e.to_string())?).await?;
     if response.ok() {
         Ok(response)
     } else {
         Err(error_text(response).await)
     }
+}
+
+/// A GET's 2xx answer read as `T`, or the reason there is none.
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    get_ok(url).await?.json().await.map_err(|e| e.to_string())
+}
+
+/// Every request of the page goes through here. A write carries the anti-forgery token the
+/// server set beside the session; an answer that the session is gone (401) takes the page to the
+/// sign-in page, which leads back here (on the sign-in page itself it means wrong credentials).
+async fn fetch(request: Request) -> Result<Response, String> {
+    if !matches!(request.method(), Method::GET | Method::HEAD)
+        && let Some(token) = csrf_token()
+    {
+        request.headers().set(CSRF_HEADER, &token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("the server could not be reached ({e})"))?;
+    if response.status() == 401 && !on_sign_in_page() {
+        sign_in_again();
+        return Err("you are signed out; the sign-in page opens".to_owned());
+    }
+    Ok(response)
+}
+
+fn csrf_token() -> Option<String> {
+    let cookies = leptos::prelude::document()
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()?
+        .cookie()
+        .ok()?;
+    cookies.split(';').find_map(|cookie| {
+        let (name, value) = cookie.trim().split_once('=')?;
+        (name == CSRF_COOKIE).then(|| value.to_owned())
+    })
+}
+
+fn on_sign_in_page() -> bool {
+    leptos::prelude::window()
+        .location()
+        .pathname()
+        .ok()
+        .as_deref()
+        == Some(LOGIN_PAGE)
+}
+
+/// Opens the sign-in page, which leads back to the page shown now.
+pub fn sign_in_again() {
+    let location = leptos::prelude::window().location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    let _ = location.assign(&sign_in_page(&here));
+}
+
+/// A full navigation (the next page is rendered by the server for the one now signed in or out).
+pub fn open(path: &str) {
+    let _ = leptos::prelude::window().location().assign(path);
 }

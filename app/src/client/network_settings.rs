@@ -1,6 +1,6 @@
 //! Calls of the Server Network Settings page.
 
-use super::{Answer, etag_of, get_ok, write};
+use super::{Answer, etag_of, get_json, get_ok, write};
 use crate::api::{IMPORT_URL, ImportResult, PageData, SERVER_URL, SETTINGS_URL, ServerStatus};
 use crate::model::NetworkSettings;
 use gloo_net::http::Request;
@@ -32,8 +32,7 @@ pub async fn get_settings() -> Result<(NetworkSettings, String), String> {
 }
 
 pub async fn get_status() -> Result<ServerStatus, String> {
-    let response = get_ok(SERVER_URL).await?;
-    response.json().await.map_err(|e| e.to_string())
+    get_json(SERVER_URL).await
 }
 
 pub async fn get_page_data() -> Result<PageData, String> {

@@ -20,7 +20,8 @@ pub(super) fn follow(state: Devices) {
         LiveEvent::SettingsChanged { .. }
         | LiveEvent::ServerJoined { .. }
         | LiveEvent::ServerLeft { .. }
-        | LiveEvent::JobsChanged => {}
+        | LiveEvent::JobsChanged
+        | LiveEvent::AccountsChanged => {}
     }) else {
         return;
     };

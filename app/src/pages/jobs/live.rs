@@ -21,7 +21,8 @@ pub(super) fn follow(state: JobsState) {
         LiveEvent::SettingsChanged { .. }
         | LiveEvent::ServerJoined { .. }
         | LiveEvent::ServerLeft { .. }
-        | LiveEvent::DeviceStatus { .. } => {}
+        | LiveEvent::DeviceStatus { .. }
+        | LiveEvent::AccountsChanged => {}
     }) else {
         return;
     };

@@ -98,7 +98,7 @@ fn restore_picked_file(form: Form, picker: NodeRef<html::Input>) {
                     .join("; ")
             )),
             // a restore needs no version, so 412 cannot come; reported like any failure
-            Answer::Conflict => Notice::Error("The backup was not restored: conflict".into()),
+            Answer::Conflict(_) => Notice::Error("The backup was not restored: conflict".into()),
             Answer::Failed(e) => Notice::Error(format!("The backup was not restored: {e}")),
         };
         form.notice.set(Some(notice));

@@ -1,8 +1,10 @@
 //! When someone else saved first: what they changed, what was not saved, and the way out.
 
 use super::{Form, change_text};
+use crate::api::ChangedBy;
 use crate::components::Notice;
 use crate::model::{Change, NetworkSettings, apply_changes};
+use crate::pages::show_time;
 use leptos::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +14,16 @@ pub(super) struct Conflict {
     /// The settings as the other administrator saved them.
     pub current: NetworkSettings,
     pub etag: String,
+    /// Who saved them, if the server said.
+    pub by: Option<ChangedBy>,
+}
+
+/// Who saved first, and when ("alice saved first, at 2026-11-30 08:00:00 UTC").
+fn saved_first(by: Option<&ChangedBy>) -> String {
+    match by {
+        Some(by) => format!("{} saved first, at {}", by.user, show_time(&by.at)),
+        None => "Someone else saved first".to_owned(),
+    }
 }
 
 fn change_list(changes: Vec<Change>) -> impl IntoView {
@@ -49,7 +61,7 @@ pub(super) fn ConflictPanel(form: Form) -> impl IntoView {
         form.conflict.get().map(|c| {
             view! {
                 <div class="conflict" role="alert" aria-labelledby="conflict-title">
-                    <h2 id="conflict-title">"Someone else saved first"</h2>
+                    <h2 id="conflict-title">{saved_first(c.by.as_ref())}</h2>
                     <p>"They changed:"</p>
                     <ul class="theirs">{change_list(c.theirs)}</ul>
                     <p>"Your unsaved changes:"</p>
@@ -65,5 +77,23 @@ pub(super) fn ConflictPanel(form: Form) -> impl IntoView {
                 </div>
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_who_saved_first() {
+        let by = ChangedBy {
+            user: "alice".into(),
+            at: "2026-11-30T08:00:00Z".into(),
+        };
+        assert_eq!(
+            saved_first(Some(&by)),
+            "alice saved first, at 2026-11-30 08:00:00 UTC"
+        );
+        assert_eq!(saved_first(None), "Someone else saved first");
     }
 }

@@ -10,6 +10,25 @@ use leptos::prelude::*;
 pub struct RemoteChange {
     pub etag: String,
     pub fields: Vec<Field>,
+    /// The administrator who saved; unknown when a re-read found the change.
+    pub by: Option<String>,
+}
+
+/// What the notice says changed, and who changed it.
+fn announcement(change: &RemoteChange) -> String {
+    let fields = change
+        .fields
+        .iter()
+        .map(|f| f.label())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match &change.by {
+        Some(by) => format!("{by} saved new settings since this page was loaded: {fields}."),
+        None => format!(
+            "Changed on the server since this page was loaded (by another administrator or \
+             server): {fields}."
+        ),
+    }
 }
 
 /// Says what changed elsewhere. With nothing edited here it offers the new values; edits are
@@ -22,19 +41,9 @@ pub fn LiveNotice(form: Form) -> impl IntoView {
     };
     move || {
         form.remote.get().map(|change| {
-            let fields = change
-                .fields
-                .iter()
-                .map(|f| f.label())
-                .collect::<Vec<_>>()
-                .join(", ");
             view! {
                 <div class="notice info live-change" role="status" aria-live="polite">
-                    <p>
-                        {format!(
-                            "Changed on the server since this page was loaded (by another administrator or server): {fields}.",
-                        )}
-                    </p>
+                    <p>{announcement(&change)}</p>
                     {move || {
                         if form.dirty() {
                             view! {
@@ -79,13 +88,23 @@ async fn load_latest(form: Form) {
 pub fn follow(form: Form) {
     use crate::api::LiveEvent;
     let Some(stop) = crate::client::follow_events(move |event| match event {
-        LiveEvent::SettingsChanged { etag, fields, .. } => settings_changed(form, etag, fields),
+        LiveEvent::SettingsChanged { etag, fields, by } => settings_changed(
+            form,
+            RemoteChange {
+                etag,
+                fields,
+                by: Some(by),
+            },
+        ),
         LiveEvent::Resync => leptos::task::spawn_local(resync(form)),
         LiveEvent::ServerJoined { .. } | LiveEvent::ServerLeft { .. } => {
             leptos::task::spawn_local(refresh_status(form))
         }
         // the discovery pages' events
-        LiveEvent::DevicesChanged | LiveEvent::DeviceStatus { .. } | LiveEvent::JobsChanged => {}
+        LiveEvent::DevicesChanged
+        | LiveEvent::DeviceStatus { .. }
+        | LiveEvent::JobsChanged
+        | LiveEvent::AccountsChanged => {}
     }) else {
         return;
     };
@@ -93,13 +112,13 @@ pub fn follow(form: Form) {
 }
 
 #[cfg(feature = "hydrate")]
-fn settings_changed(form: Form, etag: String, fields: Vec<Field>) {
+fn settings_changed(form: Form, change: RemoteChange) {
     // This page's own save: its answer brings the new version (and an event that comes first
     // is this save's, or another whose conflict the save will report).
-    if form.saving.get_untracked() || form.etag.with_untracked(|e| *e == etag) {
+    if form.saving.get_untracked() || form.etag.with_untracked(|e| *e == change.etag) {
         return;
     }
-    form.remote.set(Some(RemoteChange { etag, fields }));
+    form.remote.set(Some(change));
 }
 
 /// Events may have been missed: compare with what is stored now.
@@ -114,7 +133,14 @@ pub(super) async fn resync(form: Form) {
                 .map(|c| c.field)
                 .collect()
         });
-        settings_changed(form, etag, fields);
+        settings_changed(
+            form,
+            RemoteChange {
+                etag,
+                fields,
+                by: None,
+            },
+        );
     }
     refresh_status(form).await;
 }
@@ -123,5 +149,25 @@ pub(super) async fn resync(form: Form) {
 async fn refresh_status(form: Form) {
     if let Ok(status) = crate::client::get_status().await {
         form.status.set(status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notice_names_who_saved() {
+        let mut change = RemoteChange {
+            etag: "\"7\"".into(),
+            fields: vec![Field::ScanTimeoutMs],
+            by: Some("alice".into()),
+        };
+        assert_eq!(
+            announcement(&change),
+            "alice saved new settings since this page was loaded: Scan timeout."
+        );
+        change.by = None;
+        assert!(announcement(&change).contains("by another administrator or server"));
     }
 }

@@ -74,19 +74,20 @@ async fn send(form: Form) {
             form.draft.refuse(errors);
             form.draft.focus_first_error();
         }
-        Answer::Conflict => match client::get_settings().await {
+        Answer::Conflict(by) => match client::get_settings().await {
             Ok((current, etag)) => {
+                let who = by.as_ref().map_or("Someone else", |by| by.user.as_str());
+                form.notice.set(Some(Notice::Error(format!(
+                    "{who} saved these settings after you opened them. Nothing of yours was \
+                     saved: review their changes below."
+                ))));
                 form.conflict.set(Some(Conflict {
                     theirs: changes(&base, &current),
                     mine: changes(&base, &draft),
                     current,
                     etag,
+                    by,
                 }));
-                form.notice.set(Some(Notice::Error(
-                    "Someone else saved these settings after you opened them. Nothing of \
-                     yours was saved: review their changes below."
-                        .into(),
-                )));
             }
             Err(e) => form.notice.set(Some(Notice::Error(format!(
                 "Someone else saved first, and the current settings could not be loaded: {e}"
