@@ -1,6 +1,7 @@
 //! The browser's calls to the REST API (only ever made from event handlers and hydration).
 
 pub mod account;
+pub mod accounts;
 pub mod discovery;
 mod events;
 mod network_settings;

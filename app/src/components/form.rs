@@ -189,15 +189,24 @@ pub fn FormText(
     /// The field's name in the rules' errors.
     field: &'static str,
     #[prop(optional)] input_mode: Option<&'static str>,
+    /// `password` for a password (the default is `text`).
+    #[prop(optional)]
+    input_type: Option<&'static str>,
+    /// The browser's autofill hint (`new-password`, `username`).
+    #[prop(optional)]
+    autocomplete: Option<&'static str>,
+    #[prop(optional, into)] disabled: Signal<bool>,
 ) -> impl IntoView {
     view! {
         <div class="field">
             <label for=id>{label}</label>
             <input
-                type="text"
+                type=input_type.unwrap_or("text")
                 id=id
                 name=field
                 inputmode=input_mode
+                autocomplete=autocomplete
+                disabled=move || disabled.get()
                 prop:value=move || value.get()
                 value=value.get_untracked()
                 aria-invalid=move || errors.invalid(field)
