@@ -6,6 +6,7 @@ pub mod api;
 #[cfg(feature = "hydrate")]
 mod client;
 mod components;
+mod layout;
 pub mod model;
 mod pages;
 
@@ -13,7 +14,7 @@ use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
-    components::{A, Route, Router, Routes},
+    components::{Route, Router, Routes},
 };
 use pages::{
     AccountPage, AccountsPage, AuditPage, DevicesPage, Home, JobsPage, LoginPage,
@@ -84,15 +85,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| format!("{page} · Pharos") />
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/">"Pharos"</a>
-                <nav aria-label="Main">
-                    <A href="/settings/network">"Server Network Settings"</A>
-                    <A href="/devices">"Devices"</A>
-                    <A href="/scans">"Scans"</A>
-                    <A href="/jobs">"Jobs"</A>
-                </nav>
-            </header>
+            <layout::TopBar />
             <main id="main" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=Home />

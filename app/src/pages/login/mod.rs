@@ -1,12 +1,111 @@
-//! Sign in (being written).
+//! Sign in: the one page anyone may open. Signing in leads on to the page that sent the
+//! administrator here (`/login?next=/devices`), or to the settings.
 
+use crate::api::{LOGIN_URL, local_path};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// Where signing in leads when no page sent the administrator here.
+const START: &str = "/settings/network";
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let next = use_query_map().with_untracked(|q| q.get("next"));
+    let target = next
+        .as_deref()
+        .and_then(local_path)
+        .unwrap_or(START)
+        .to_owned();
+    let username = NodeRef::<leptos::html::Input>::new();
+    let password = NodeRef::<leptos::html::Input>::new();
+    let failed = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(input) = username.get() {
+            let _ = input.focus();
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        // read from the fields, not from input events: a password manager may have filled them
+        let (Some(name), Some(secret)) = (username.get_untracked(), password.get_untracked())
+        else {
+            return;
+        };
+        if name.value().trim().is_empty() || secret.value().is_empty() {
+            failed.set(Some("Enter your username and password.".into()));
+            return;
+        }
+        busy.set(true);
+        failed.set(None);
+        #[cfg(feature = "hydrate")]
+        {
+            let login = crate::api::Login {
+                username: name.value().trim().to_owned(),
+                password: secret.value(),
+            };
+            let target = target.clone();
+            leptos::task::spawn_local(async move {
+                use crate::client::{account, open};
+                match account::sign_in(&login).await {
+                    // a full navigation: the next page is rendered for the one now signed in
+                    Ok(_) => open(&target),
+                    Err(refusal) => {
+                        busy.set(false);
+                        failed.set(Some(refusal.text()));
+                        secret.set_value("");
+                        let _ = secret.focus();
+                    }
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &target;
+    };
     view! {
         <Title text="Sign in" />
-        <h1>"Sign in"</h1>
+        <div class="sign-in">
+            <h1>"Sign in"</h1>
+            // without JavaScript the form still never puts the password into an address
+            <form method="post" action=LOGIN_URL on:submit=submit>
+                <div class="field">
+                    <label for="login-username">"Username"</label>
+                    <input
+                        type="text"
+                        id="login-username"
+                        name="username"
+                        autocomplete="username"
+                        autocapitalize="none"
+                        spellcheck="false"
+                        required
+                        autofocus
+                        node_ref=username
+                    />
+                </div>
+                <div class="field">
+                    <label for="login-password">"Password"</label>
+                    <input
+                        type="password"
+                        id="login-password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        node_ref=password
+                    />
+                </div>
+                {move || {
+                    failed.get().map(|text| view! { <p class="notice error" role="alert">{text}</p> })
+                }}
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || busy.get()>
+                        {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </div>
+            </form>
+        </div>
     }
 }

@@ -1,0 +1,78 @@
+//! What every page has around it: the top bar with the areas the signed-in administrator may
+//! read, their name (leading to their account) and signing out.
+
+use crate::components::{may_read, use_me};
+use crate::model::Area;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The main navigation: each page with the area whose Read right it needs.
+const PAGES: [(&str, &str, Area); 6] = [
+    (
+        "/settings/network",
+        "Server Network Settings",
+        Area::NetworkSettings,
+    ),
+    ("/devices", "Devices", Area::Devices),
+    ("/scans", "Scans", Area::Devices),
+    ("/jobs", "Jobs", Area::Jobs),
+    ("/accounts", "Accounts", Area::Accounts),
+    ("/audit", "Audit", Area::Audit),
+];
+
+#[component]
+pub fn TopBar() -> impl IntoView {
+    // nobody is signed in on the sign-in page: no navigation, no account
+    let signed_in = use_me().map(|me| {
+        let links = PAGES
+            .into_iter()
+            .filter(|(_, _, area)| may_read(*area))
+            .map(|(href, label, _)| view! { <A href=href>{label}</A> })
+            .collect_view();
+        view! {
+            <nav aria-label="Main">{links}</nav>
+            <div class="account">
+                <A href="/account">{me.username}</A>
+                <SignOut />
+            </div>
+        }
+    });
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                "Pharos"
+            </a>
+            {signed_in}
+        </header>
+    }
+}
+
+#[component]
+fn SignOut() -> impl IntoView {
+    let failed = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let sign_out = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            use crate::client::{account, open};
+            match account::sign_out().await {
+                // the sign-in page is rendered afresh, without what this one still holds
+                Ok(()) => open(crate::api::LOGIN_PAGE),
+                Err(refusal) => {
+                    busy.set(false);
+                    failed.set(Some(format!("Not signed out: {}", refusal.text())));
+                }
+            }
+        });
+    };
+    view! {
+        <button type="button" class="sign-out" disabled=move || busy.get() on:click=sign_out>
+            "Sign out"
+        </button>
+        {move || failed.get().map(|text| view! { <p class="notice error" role="alert">{text}</p> })}
+    }
+}
