@@ -53,6 +53,24 @@ pub struct Config {
     pub wake_on_lan_port: u16,
     /// How often the scheduler looks for due job executions.
     pub scheduler_tick_millis: u64,
+    /// The superuser's password at first start; generated and printed once if absent. Ignored
+    /// once the account exists.
+    #[serde(skip_serializing)]
+    pub admin_password: Option<Password>,
+    /// Reverse proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed (addresses or
+    /// CIDRs, a list or one comma-separated string). From anyone else they are ignored.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A browser session unused this long ends.
+    pub session_idle_secs: u64,
+    /// A browser session ends this long after sign-in, used or not.
+    pub session_max_secs: u64,
+    /// Failed sign-ins (of one account, or from one address) that lock it out.
+    pub sign_in_max_failures: u32,
+    /// How long a lock-out lasts.
+    pub sign_in_lockout_secs: u64,
+    /// A request taking longer is answered 408 (the event stream is exempt).
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -76,6 +94,13 @@ impl Default for Config {
             wake_on_lan_address: std::net::Ipv4Addr::BROADCAST,
             wake_on_lan_port: 9,
             scheduler_tick_millis: 1_000,
+            admin_password: None,
+            trusted_proxies: Vec::new(),
+            session_idle_secs: 30 * 60,
+            session_max_secs: 12 * 60 * 60,
+            sign_in_max_failures: 5,
+            sign_in_lockout_secs: 15 * 60,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -138,6 +163,33 @@ impl PartialEq for DatabaseUrl {
     }
 }
 
+/// A password from the configuration: shown as `***`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(SecretString);
+
+impl Password {
+    pub fn new(password: impl Into<String>) -> Password {
+        Password(SecretString::from(password.into()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl PartialEq for Password {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
 /// Keys of the file, and of `PHAROS_*` variables in lower case.
 const KEYS: &[&str] = &[
     "listen",
@@ -158,7 +210,42 @@ const KEYS: &[&str] = &[
     "wake_on_lan_address",
     "wake_on_lan_port",
     "scheduler_tick_millis",
+    "admin_password",
+    "trusted_proxies",
+    "session_idle_secs",
+    "session_max_secs",
+    "sign_in_max_failures",
+    "sign_in_lockout_secs",
+    "request_timeout_secs",
 ];
+
+/// Networks as a list, or as one comma-separated string (an environment variable).
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Networks {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match Networks::deserialize(d)? {
+        Networks::List(items) => items,
+        Networks::Text(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{item:?} is not an address or a network in CIDR notation"
+                    ))
+                })
+        })
+        .collect()
+}
 
 /// `PHAROS_*` variables that configure nothing (a typo, most likely), for a warning at start.
 /// Variables of the tools around Pharos (`PHAROS_CONFIG`, `PHAROS_TEST_*`) are not counted.
@@ -225,6 +312,10 @@ impl Config {
         Duration::from_millis(self.settings_poll_millis.max(100))
     }
 
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
     }
@@ -242,7 +333,7 @@ mod tests {
             .unwrap()
             .keys()
             .cloned()
-            .chain(["database_url".to_owned()]) // never serialized: a secret
+            .chain(["database_url".to_owned(), "admin_password".to_owned()]) // secrets: never serialized
             .collect();
         fields.sort();
         let mut keys: Vec<&str> = KEYS.to_vec();

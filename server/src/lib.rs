@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod audit;
 pub mod cluster;
 pub mod config;
@@ -28,6 +29,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use workers::Workers;
 
+/// A boxed future, for the traits the shared parts ask the areas through.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// A started server: its areas, routes and workers, not yet listening.
 pub struct Pharos {
     pub router: Router,
@@ -35,6 +39,9 @@ pub struct Pharos {
     pub db: Db,
     pub bus: Bus,
     pub discovery: Arc<discovery::Discovery>,
+    pub accounts: Arc<accounts::Accounts>,
+    /// Every API route with its rights rule.
+    pub routes: Arc<Vec<http::RouteRule>>,
     workers: Workers,
     shutdown_timeout: Duration,
     _lock: DataDirLock,
@@ -99,14 +106,27 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     )
     .await
     .context("starting discovery")?;
+    let accounts = accounts::Accounts::start(db.clone(), bus.clone(), &config, &workers)
+        .await
+        .context("starting accounts")?;
     let status = Status { registry, settings };
-    let router = router::router(&status, &discovery, &db, &bus, &workers, &config);
+    let (router, routes) = router::router(router::Parts {
+        status: &status,
+        discovery: &discovery,
+        accounts: &accounts,
+        db: &db,
+        bus: &bus,
+        workers: &workers,
+        config: &config,
+    });
     Ok(Pharos {
         router,
         status,
         db,
         bus,
         discovery,
+        accounts,
+        routes,
         workers,
         shutdown_timeout: config.shutdown_timeout(),
         _lock: lock,

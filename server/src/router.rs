@@ -1,37 +1,58 @@
-//! All routes of the server, each area's under its own state, inside the shared layers.
+//! All routes of the server, each area's under its own state and rights rule, inside the shared
+//! layers: who is calling ([`http::auth::identify`]), security headers, timeouts.
 
+use crate::accounts::{self, Accounts};
 use crate::cluster::{Bus, events};
 use crate::config::Config;
 use crate::db::Db;
 use crate::discovery::Discovery;
+use crate::http::{RouteRule, Routes, Rule, auth};
 use crate::status::Status;
 use crate::workers::Workers;
 use crate::{audit, discovery, http, settings, site, status};
-use axum::{Router, routing::get};
+use axum::{Router, middleware};
 use std::sync::Arc;
 
-pub fn router(
-    status: &Status,
-    discovery: &Arc<Discovery>,
-    db: &Db,
-    bus: &Bus,
-    workers: &Workers,
-    config: &Config,
-) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(settings::api::routes().with_state(status.settings.clone()))
-        .merge(audit::api::routes().with_state(db.clone()))
-        .merge(status::routes().with_state(status.clone()))
-        .merge(discovery::api::routes().with_state(discovery.clone()))
+/// What the HTTP side serves with.
+pub struct Parts<'a> {
+    pub status: &'a Status,
+    pub discovery: &'a Arc<Discovery>,
+    pub accounts: &'a Arc<Accounts>,
+    pub db: &'a Db,
+    pub bus: &'a Bus,
+    pub workers: &'a Workers,
+    pub config: &'a Config,
+}
+
+/// The router, and the table of every API route's rights rule.
+pub fn router(parts: Parts<'_>) -> (Router, Arc<Vec<RouteRule>>) {
+    let (api, table) = Routes::new(Rule::Public)
+        .get("/healthz", || async { "ok" })
+        .merge(settings::api::routes().with_state(parts.status.settings.clone()))
+        .merge(audit::api::routes().with_state(parts.db.clone()))
+        .merge(status::routes().with_state(parts.status.clone()))
+        .merge(discovery::api::routes().with_state(parts.discovery.clone()))
+        .merge(accounts::api::routes().with_state(parts.accounts.clone()))
         .merge(events::routes().with_state(events::EventsState {
-            bus: bus.clone(),
-            shutdown: workers.shutdown().clone(),
-        }));
+            bus: parts.bus.clone(),
+            shutdown: parts.workers.shutdown().clone(),
+        }))
+        .guarded();
     let pages = site::routes(
-        Arc::new(status.clone()),
-        Arc::new(discovery::Pages(discovery.clone())),
-        site::leptos_options(config),
+        Arc::new(parts.status.clone()),
+        Arc::new(discovery::Pages(parts.discovery.clone())),
+        Arc::new(accounts::Pages(parts.accounts.clone())),
+        site::leptos_options(parts.config),
+    )
+    .layer(middleware::from_fn(auth::pages));
+    let identify = auth::Identify {
+        accounts: parts.accounts.clone(),
+        trusted_proxies: Arc::new(parts.config.trusted_proxies.clone()),
+    };
+    let router = http::layers::around(
+        api.merge(pages),
+        identify,
+        parts.config.request_timeout(),
     );
-    http::layers::around(api.merge(pages))
+    (router, table)
 }

@@ -1,7 +1,7 @@
 //! The server-rendered pages and the built site's static files.
 
 use crate::config::Config;
-use app::{App, DiscoveryBackend, PageBackend, shell};
+use app::{AccountsBackend, App, DiscoveryBackend, PageBackend, shell};
 use axum::{
     Router,
     http::{HeaderValue, StatusCode, header},
@@ -16,6 +16,7 @@ use tower_http::services::ServeDir;
 pub fn routes(
     backend: Arc<dyn PageBackend>,
     discovery: Arc<dyn DiscoveryBackend>,
+    accounts: Arc<dyn AccountsBackend>,
     options: LeptosOptions,
 ) -> Router {
     Router::new()
@@ -26,6 +27,10 @@ pub fn routes(
             move || {
                 provide_context(backend.clone());
                 provide_context(discovery.clone());
+                provide_context(accounts.clone());
+                // the page's inline scripts (hydration, handed-over data) carry it; the
+                // shell puts it in the page's Content-Security-Policy
+                leptos::nonce::provide_nonce();
             },
             {
                 let options = options.clone();

@@ -5,7 +5,9 @@ use crate::cluster::Registry;
 use crate::settings::Settings;
 use app::api::{DistributedStatus, PageData, SERVER_URL, ServerStatus};
 use app::model::Installation;
-use axum::{Json, Router, extract::State, routing::get};
+use crate::http::{Routes, Rule};
+use app::model::Area;
+use axum::{Json, extract::State};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -53,9 +55,10 @@ impl app::PageBackend for Status {
     }
 }
 
-pub fn routes() -> Router<Status> {
-    Router::new().route(
+/// The servers and how this one runs: part of the network settings area.
+pub fn routes() -> Routes<Status> {
+    Routes::new(Rule::Area(Area::NetworkSettings)).get(
         SERVER_URL,
-        get(|State(status): State<Status>| async move { Json(status.status()) }),
+        |State(status): State<Status>| async move { Json(status.status()) },
     )
 }

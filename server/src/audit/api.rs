@@ -1,31 +1,35 @@
 //! `GET /api/v1/audit`.
 
 use crate::db::Db;
-use crate::http::ApiError;
-use app::api::AUDIT_URL;
+use crate::http::{ApiError, Routes, Rule};
+use app::api::{AUDIT_URL, AuditPage, AuditQuery};
+use app::model::Area;
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
-    response::{IntoResponse, Response},
-    routing::get,
 };
-use serde::Deserialize;
 
-pub fn routes() -> Router<Db> {
-    Router::new().route(AUDIT_URL, get(get_audit))
+pub fn routes() -> Routes<Db> {
+    Routes::new(Rule::Area(Area::Audit)).get(AUDIT_URL, get_audit)
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
-    before: Option<i64>,
-    limit: Option<i64>,
+/// A log query, or a 400 naming what is wrong with it.
+pub fn log_query(query: Result<Query<AuditQuery>, QueryRejection>) -> Result<AuditQuery, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{}; filters: user, area, from and to (RFC 3339), before, limit",
+            e.body_text()
+        ))
+    })
 }
 
 async fn get_audit(
     State(db): State<Db>,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let page = super::page(&db, query.before, query.limit.unwrap_or(100)).await?;
-    Ok(Json(page).into_response())
+) -> Result<Json<AuditPage>, ApiError> {
+    let query = log_query(query)?;
+    super::page(&db, &query)
+        .await?
+        .map(Json)
+        .map_err(ApiError::BadRequest)
 }

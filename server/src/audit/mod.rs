@@ -5,7 +5,8 @@ pub mod api;
 
 use crate::db::{Db, DbError, Tx, rfc3339};
 use crate::on_backend;
-use app::api::{AuditEntry, AuditPage};
+use app::api::{AuditEntry, AuditPage, AuditQuery};
+use app::model::Area;
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
 
@@ -25,10 +26,21 @@ pub struct Record {
     pub new: Value,
 }
 
+impl Record {
+    pub fn new(field: impl Into<String>, old: impl Into<Value>, new: impl Into<Value>) -> Record {
+        Record {
+            field: field.into(),
+            old: old.into(),
+            new: new.into(),
+        }
+    }
+}
+
 /// Writes the records of one change (stamped with the database's clock) in `tx`.
 pub async fn record(
     tx: &mut Tx,
     actor: &Actor,
+    area: Area,
     action: &str,
     records: &[Record],
 ) -> Result<(), DbError> {
@@ -38,12 +50,13 @@ pub async fn record(
     let now = tx.now_sql();
     on_backend!(tx, tx => {
         let mut insert = QueryBuilder::new(
-            "INSERT INTO audit_log (at, actor, source, action, field, old_value, new_value) ",
+            "INSERT INTO audit_log (at, actor, source, area, action, field, old_value, new_value) ",
         );
         insert.push_values(records, |mut row, r| {
             row.push(now)
                 .push_bind(&actor.name)
                 .push_bind(&actor.source)
+                .push_bind(area.as_str())
                 .push_bind(action)
                 .push_bind(&r.field)
                 .push_bind(r.old.to_string())
@@ -54,39 +67,128 @@ pub async fn record(
     Ok(())
 }
 
-/// Newest first; `before` is an id from an earlier page.
-pub async fn page(db: &Db, before: Option<i64>, limit: i64) -> Result<AuditPage, DbError> {
-    let limit = limit.clamp(1, 500);
-    let sql = "SELECT id, at, actor, source, action, field, old_value, new_value FROM audit_log \
-               WHERE id < $1 ORDER BY id DESC LIMIT $2";
+/// Writes one change's records in a transaction of their own: for changes that are not stored
+/// in the database (a scan started, an online check run).
+pub async fn record_now(
+    db: &Db,
+    actor: &Actor,
+    area: Area,
+    action: &str,
+    records: &[Record],
+) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    record(&mut tx, actor, area, action, records).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Unix milliseconds of an RFC 3339 time, or what is wrong with it.
+pub fn parse_time(text: &str, name: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| format!("{name} must be an RFC 3339 time such as 2026-11-30T08:00:00Z"))
+}
+
+/// The filters of a log query, as SQL conditions on `at` and `column` (the user's name).
+pub(crate) fn push_filters<'a, DB: sqlx::Database>(
+    sql: &mut QueryBuilder<'a, DB>,
+    query: &'a AuditQuery,
+    user_column: &str,
+) -> Result<(), String>
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    sql.push(" WHERE id < ").push_bind(query.before.unwrap_or(i64::MAX));
+    if let Some(user) = query.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        sql.push(format!(" AND LOWER({user_column}) = "))
+            .push_bind(user.to_lowercase());
+    }
+    if let Some(from) = &query.from {
+        sql.push(" AND at >= ").push_bind(parse_time(from, "from")?);
+    }
+    if let Some(to) = &query.to {
+        sql.push(" AND at < ").push_bind(parse_time(to, "to")?);
+    }
+    Ok(())
+}
+
+/// What a page of log entries asks for: at most 500, 100 unless said.
+pub(crate) fn page_limit(query: &AuditQuery) -> i64 {
+    query.limit.unwrap_or(100).clamp(1, 500)
+}
+
+/// Newest first, filtered; `Err` names a filter that is not understood.
+pub async fn page(db: &Db, query: &AuditQuery) -> Result<Result<AuditPage, String>, DbError> {
+    let limit = page_limit(query);
     let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::String(text));
-    let mut entries = on_backend!(&db.pool, pool => sqlx::query(sql)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|row| {
-            Ok(AuditEntry {
-                id: row.try_get(0)?,
-                at: rfc3339(row.try_get(1)?),
-                actor: row.try_get(2)?,
-                source: row.try_get(3)?,
-                action: row.try_get(4)?,
-                field: row.try_get(5)?,
-                old_value: json(row.try_get(6)?),
-                new_value: json(row.try_get(7)?),
+    let entries = on_backend!(&db.pool, pool => {
+        let mut sql = QueryBuilder::new(
+            "SELECT id, at, actor, source, area, action, field, old_value, new_value FROM audit_log",
+        );
+        if let Err(e) = push_filters(&mut sql, query, "actor") {
+            return Ok(Err(e));
+        }
+        if let Some(area) = query.area {
+            sql.push(" AND area = ").push_bind(area.as_str());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
+        sql.build()
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let area: String = row.try_get(4)?;
+                Ok(AuditEntry {
+                    id: row.try_get(0)?,
+                    at: rfc3339(row.try_get(1)?),
+                    actor: row.try_get(2)?,
+                    source: row.try_get(3)?,
+                    area: Area::parse(&area).unwrap_or(Area::NetworkSettings),
+                    action: row.try_get(5)?,
+                    field: row.try_get(6)?,
+                    old_value: json(row.try_get(7)?),
+                    new_value: json(row.try_get(8)?),
+                })
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?);
-    let next_before = if entries.len() as i64 > limit {
-        entries.truncate(limit as usize);
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
-    Ok(AuditPage {
+            .collect::<Result<Vec<_>, sqlx::Error>>()?
+    });
+    let (entries, next_before) = paged(entries, limit, |e| e.id);
+    Ok(Ok(AuditPage {
         entries,
         next_before,
-    })
+    }))
+}
+
+/// Cuts the one entry read beyond the page off, and says where the next page starts.
+pub(crate) fn paged<T>(mut entries: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    if entries.len() as i64 > limit {
+        entries.truncate(limit as usize);
+        let next = entries.last().map(&id);
+        (entries, next)
+    } else {
+        (entries, None)
+    }
+}
+
+/// The signed-in administrator making a change, and where from: every changing route takes
+/// one (401 for nobody, which the routes' guard has refused already).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Actor {
+    type Rejection = crate::http::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<crate::http::Caller>()
+            .ok_or(crate::http::ApiError::Unauthorized)?;
+        let me = caller.me().ok_or(crate::http::ApiError::Unauthorized)?;
+        Ok(Actor {
+            name: me.username.clone(),
+            source: caller.client.addr.map(|ip| ip.to_string()),
+        })
+    }
 }

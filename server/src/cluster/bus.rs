@@ -23,6 +23,8 @@ pub enum Topic {
     /// Devices registered or removed (their statuses travel with the online check's events).
     Devices,
     Jobs,
+    /// Accounts, groups, rights, sessions or tokens changed: cached sign-ins are read again.
+    Accounts,
 }
 
 impl Topic {
@@ -32,6 +34,7 @@ impl Topic {
             Topic::Servers => "servers",
             Topic::Devices => "devices",
             Topic::Jobs => "jobs",
+            Topic::Accounts => "accounts",
         }
     }
 
@@ -46,6 +49,7 @@ impl Topic {
             "servers" => Topic::Servers,
             "devices" => Topic::Devices,
             "jobs" => Topic::Jobs,
+            "accounts" => Topic::Accounts,
             _ => return None,
         };
         Some((topic, version))

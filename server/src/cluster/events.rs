@@ -2,15 +2,16 @@
 
 use super::Bus;
 use app::api::{EVENTS_URL, LiveEvent};
+use crate::http::{Caller, Routes, Rule};
+use app::model::Area;
 use axum::{
-    Router,
+    Extension,
     extract::State,
     http::{HeaderValue, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
     },
-    routing::get,
 };
 use futures_util::{StreamExt, stream};
 use std::convert::Infallible;
@@ -24,8 +25,22 @@ pub struct EventsState {
     pub shutdown: CancellationToken,
 }
 
-pub fn routes() -> Router<EventsState> {
-    Router::new().route(EVENTS_URL, get(events))
+/// Any signed-in administrator; each sees only the events of the areas they may read.
+pub fn routes() -> Routes<EventsState> {
+    Routes::new(Rule::SignedIn).get(EVENTS_URL, events)
+}
+
+/// The area an event tells about; `None` for what every page needs.
+fn area(event: &LiveEvent) -> Option<Area> {
+    match event {
+        LiveEvent::SettingsChanged { .. }
+        | LiveEvent::ServerJoined { .. }
+        | LiveEvent::ServerLeft { .. } => Some(Area::NetworkSettings),
+        LiveEvent::DevicesChanged | LiveEvent::DeviceStatus { .. } => Some(Area::Devices),
+        LiveEvent::JobsChanged => Some(Area::Jobs),
+        LiveEvent::AccountsChanged => Some(Area::Accounts),
+        LiveEvent::Resync => None,
+    }
 }
 
 fn sse_event(event: &LiveEvent) -> Result<Event, Infallible> {
@@ -34,14 +49,20 @@ fn sse_event(event: &LiveEvent) -> Result<Event, Infallible> {
         .expect("events always serialize"))
 }
 
-async fn events(State(state): State<EventsState>) -> Response {
+async fn events(State(state): State<EventsState>, Extension(caller): Extension<Caller>) -> Response {
+    let rights = caller.me().map(|me| me.rights.clone()).unwrap_or_default();
+    let may_read = move |event: &LiveEvent| area(event).is_none_or(|a| rights.can_read(a));
     // Subscribe before anything else so nothing committed from now on is missed; the first
     // event tells the page to compare what it shows with the current state, which covers what
     // happened before it connected (or while it was reconnecting).
-    let changes = BroadcastStream::new(state.bus.subscribe()).map(|item| match item {
-        Ok(event) => sse_event(&event),
-        // this stream fell behind and lost events: the page re-reads instead
-        Err(_lagged) => sse_event(&LiveEvent::Resync),
+    let changes = BroadcastStream::new(state.bus.subscribe()).filter_map(move |item| {
+        let event = match item {
+            Ok(event) if may_read(&event) => Some(sse_event(&event)),
+            Ok(_) => None,
+            // this stream fell behind and lost events: the page re-reads instead
+            Err(_lagged) => Some(sse_event(&LiveEvent::Resync)),
+        };
+        std::future::ready(event)
     });
     let stream = stream::once(async { sse_event(&LiveEvent::Resync) })
         .chain(changes)

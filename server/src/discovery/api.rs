@@ -2,21 +2,21 @@
 
 use super::devices::{self, Details, RegisterError};
 use super::{Discovery, RunError, jobs};
-use crate::http::{ApiError, JsonBody, PathParam};
+use crate::audit::{self, Actor, Record};
+use crate::http::{ApiError, JsonBody, PathParam, Routes, Rule};
 use app::api::{
     DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled, JobList,
     NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport,
     SCANS_URL, Scan, ScanList, ScanStarted,
 };
 use app::model::{
-    FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
+    Area, FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
 };
 use axum::{
-    Json, Router,
+    Json,
     extract::{Query, State, rejection::QueryRejection},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -29,27 +29,25 @@ const LARGE: usize = 4 * 1024 * 1024;
 
 type Discovered = State<Arc<Discovery>>;
 
-pub fn routes() -> Router<Arc<Discovery>> {
-    Router::new()
-        .route(DEVICES_URL, get(list_devices).post(register_device))
-        .route(
-            &format!("{DEVICES_URL}/{{id}}"),
-            get(get_device).delete(remove_device),
-        )
-        .route(ONLINE_CHECK_RUN_URL, post(run_online_check))
-        .route(SCANS_URL, get(list_scans).post(start_scan))
-        .route(&format!("{SCANS_URL}/{{id}}"), get(get_scan))
-        .route(&format!("{SCANS_URL}/{{id}}/cancel"), post(cancel_scan))
-        .route(
-            &format!("{SCANS_URL}/{{id}}/register"),
-            post(register_found),
-        )
-        .route(JOBS_URL, get(list_jobs).post(create_job))
-        .route(
-            &format!("{JOBS_URL}/{{id}}"),
-            get(get_job).delete(delete_job),
-        )
-        .route(&format!("{JOBS_URL}/{{id}}/enabled"), post(enable_job))
+pub fn routes() -> Routes<Arc<Discovery>> {
+    let devices = Routes::new(Rule::Area(Area::Devices))
+        .get(DEVICES_URL, list_devices)
+        .post(DEVICES_URL, register_device)
+        .get(&format!("{DEVICES_URL}/{{id}}"), get_device)
+        .delete(&format!("{DEVICES_URL}/{{id}}"), remove_device)
+        .post(ONLINE_CHECK_RUN_URL, run_online_check)
+        .get(SCANS_URL, list_scans)
+        .post(SCANS_URL, start_scan)
+        .get(&format!("{SCANS_URL}/{{id}}"), get_scan)
+        .post(&format!("{SCANS_URL}/{{id}}/cancel"), cancel_scan)
+        .post(&format!("{SCANS_URL}/{{id}}/register"), register_found);
+    let jobs = Routes::new(Rule::Area(Area::Jobs))
+        .get(JOBS_URL, list_jobs)
+        .post(JOBS_URL, create_job)
+        .get(&format!("{JOBS_URL}/{{id}}"), get_job)
+        .delete(&format!("{JOBS_URL}/{{id}}"), delete_job)
+        .post(&format!("{JOBS_URL}/{{id}}/enabled"), enable_job);
+    devices.merge(jobs)
 }
 
 fn created<T: serde::Serialize>(location: String, body: T) -> Response {
@@ -90,10 +88,11 @@ fn no_device(id: i64) -> ApiError {
 
 async fn register_device(
     State(discovery): Discovered,
+    actor: Actor,
     JsonBody(device): JsonBody<NewDevice, SMALL>,
 ) -> Result<Response, ApiError> {
     let device = validate_device(&device).map_err(ApiError::Invalid)?;
-    let device = devices::register(discovery.db(), &device)
+    let device = devices::register(discovery.db(), &device, &actor)
         .await
         .map_err(|e| match e {
             RegisterError::Db(e) => ApiError::from(e),
@@ -105,18 +104,27 @@ async fn register_device(
 
 async fn remove_device(
     State(discovery): Discovered,
+    actor: Actor,
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !devices::remove(discovery.db(), id).await? {
+    if !devices::remove(discovery.db(), id, &actor).await? {
         return Err(no_device(id));
     }
     discovery.devices_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn run_online_check(State(discovery): Discovered) -> Result<Json<RoundReport>, ApiError> {
+async fn run_online_check(
+    State(discovery): Discovered,
+    actor: Actor,
+) -> Result<Json<RoundReport>, ApiError> {
     match discovery.online.run(None).await {
-        Ok(report) => Ok(Json(report)),
+        Ok(report) => {
+            // a command, not a stored change: recorded once it ran
+            let record = Record::new("online_check", serde_json::Value::Null, serde_json::json!(report));
+            audit::record_now(discovery.db(), &actor, Area::Devices, "run online check", &[record]).await?;
+            Ok(Json(report))
+        }
         Err(RunError::Disabled) => Err(ApiError::Conflict(RunError::Disabled.to_string())),
         Err(RunError::Failed(e)) => Err(ApiError::Internal(e)),
     }
@@ -124,17 +132,24 @@ async fn run_online_check(State(discovery): Discovered) -> Result<Json<RoundRepo
 
 async fn start_scan(
     State(discovery): Discovered,
+    actor: Actor,
     JsonBody(scan): JsonBody<NewScan, SMALL>,
 ) -> Result<Response, ApiError> {
     let target = validate_scan(&scan).map_err(ApiError::Invalid)?;
-    let texts = scan.ranges.iter().map(|r| r.trim().to_owned()).collect();
-    let run = discovery.scans.start(target, texts).map_err(|e| {
+    let texts: Vec<String> = scan.ranges.iter().map(|r| r.trim().to_owned()).collect();
+    let run = discovery.scans.start(target, texts.clone()).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {
             ApiError::Internal(anyhow::Error::new(e))
         } else {
             ApiError::Conflict(format!("the scan could not start: {e}"))
         }
     })?;
+    let record = Record::new(
+        format!("scans.{}", run.id),
+        serde_json::Value::Null,
+        serde_json::json!({"ranges": texts}),
+    );
+    audit::record_now(discovery.db(), &actor, Area::Devices, "start scan", &[record]).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("{SCANS_URL}/{}", run.id))],
@@ -164,16 +179,20 @@ async fn get_scan(
 
 async fn cancel_scan(
     State(discovery): Discovered,
+    actor: Actor,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
     let run = find_scan(&discovery, &id)?;
     run.cancel();
+    let record = Record::new(format!("scans.{id}.state"), serde_json::Value::Null, "cancelled");
+    audit::record_now(discovery.db(), &actor, Area::Devices, "cancel scan", &[record]).await?;
     run.finished().await;
     Ok(Json(discovery.scan_view(&run).await?))
 }
 
 async fn register_found(
     State(discovery): Discovered,
+    actor: Actor,
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<RegisterFound, LARGE>,
 ) -> Result<Json<Registered>, ApiError> {
@@ -209,7 +228,7 @@ async fn register_found(
         .iter()
         .map(|(_, f)| (IpAddr::V4(f.ip), Details::from(&f.info)))
         .collect();
-    let (added, already) = devices::register_found(discovery.db(), &rows).await?;
+    let (added, already) = devices::register_found(discovery.db(), &rows, &actor).await?;
     if !added.is_empty() {
         discovery.devices_changed();
     }
@@ -256,6 +275,7 @@ async fn get_job(
 
 async fn create_job(
     State(discovery): Discovered,
+    actor: Actor,
     JsonBody(job): JsonBody<NewJob, SMALL>,
 ) -> Result<Response, ApiError> {
     let job = validate_job(&job).map_err(ApiError::Invalid)?;
@@ -277,17 +297,18 @@ async fn create_job(
             return Err(ApiError::Invalid(errors));
         }
     }
-    let job = jobs::create(discovery.db(), &job).await?;
+    let job = jobs::create(discovery.db(), &job, &actor).await?;
     discovery.jobs_changed();
     Ok(created(format!("{JOBS_URL}/{}", job.id), job))
 }
 
 async fn enable_job(
     State(discovery): Discovered,
+    actor: Actor,
     PathParam(id): PathParam<i64>,
     JsonBody(request): JsonBody<JobEnabled, SMALL>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = jobs::set_enabled(discovery.db(), id, request.enabled)
+    let job = jobs::set_enabled(discovery.db(), id, request.enabled, &actor)
         .await?
         .ok_or_else(|| no_job(id))?;
     discovery.jobs_changed();
@@ -296,9 +317,10 @@ async fn enable_job(
 
 async fn delete_job(
     State(discovery): Discovered,
+    actor: Actor,
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !jobs::delete(discovery.db(), id).await? {
+    if !jobs::delete(discovery.db(), id, &actor).await? {
         return Err(no_job(id));
     }
     discovery.jobs_changed();

@@ -2,6 +2,8 @@
 //! check writes after each round.
 
 use crate::cluster::{Topic, bus};
+use crate::audit::{self, Actor, Record};
+use app::model::Area;
 use crate::db::{Backend, Db, DbError, Tx, rfc3339};
 use crate::on_backend;
 use app::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -181,7 +183,11 @@ async fn insert(
 }
 
 /// Registers one device by its address.
-pub async fn register(db: &Db, device: &CheckedDevice) -> Result<Device, RegisterError> {
+pub async fn register(
+    db: &Db,
+    device: &CheckedDevice,
+    actor: &Actor,
+) -> Result<Device, RegisterError> {
     let ip = device.ip.to_string();
     let details = Details {
         mac: device.mac.clone(),
@@ -192,6 +198,12 @@ pub async fn register(db: &Db, device: &CheckedDevice) -> Result<Device, Registe
     let Some(id) = insert(&mut tx, &ip, &details, db.now_sql()).await? else {
         return Err(taken(&mut tx, &ip, details.mac.as_deref()).await?);
     };
+    let record = Record::new(
+        format!("devices.{id}"),
+        serde_json::Value::Null,
+        serde_json::json!({"ip": ip, "mac": details.mac, "hostname": details.hostname}),
+    );
+    audit::record(&mut tx, actor, Area::Devices, "register", &[record]).await?;
     bus::notify(&mut tx, Topic::Devices, None)
         .await
         .map_err(DbError::from)?;
@@ -207,17 +219,27 @@ pub async fn register(db: &Db, device: &CheckedDevice) -> Result<Device, Registe
 pub async fn register_found(
     db: &Db,
     found: &[(IpAddr, Details)],
+    actor: &Actor,
 ) -> Result<(Vec<(i64, usize)>, Vec<String>), DbError> {
     let mut tx = db.begin().await?;
     let mut added = Vec::new();
     let mut already = Vec::new();
+    let mut records = Vec::new();
     for (i, (ip, details)) in found.iter().enumerate() {
         let ip = ip.to_string();
         match insert(&mut tx, &ip, details, db.now_sql()).await? {
-            Some(id) => added.push((id, i)),
+            Some(id) => {
+                added.push((id, i));
+                records.push(Record::new(
+                    format!("devices.{id}"),
+                    serde_json::Value::Null,
+                    serde_json::json!({"ip": ip, "mac": details.mac, "hostname": details.hostname}),
+                ));
+            }
             None => already.push(details.mac.clone().unwrap_or(ip)),
         }
     }
+    audit::record(&mut tx, actor, Area::Devices, "register from scan", &records).await?;
     if !added.is_empty() {
         bus::notify(&mut tx, Topic::Devices, None).await?;
     }
@@ -226,20 +248,26 @@ pub async fn register_found(
 }
 
 /// Removes a device; `false` if there was none with this id.
-pub async fn remove(db: &Db, id: i64) -> Result<bool, DbError> {
+pub async fn remove(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
     let mut tx = db.begin().await?;
-    let removed = on_backend!(&mut tx, tx => {
-        sqlx::query("DELETE FROM devices WHERE id = $1")
+    let removed: Option<(String, Option<String>, Option<String>)> = on_backend!(&mut tx, tx => {
+        sqlx::query_as("DELETE FROM devices WHERE id = $1 RETURNING ip, mac, hostname")
             .bind(id)
-            .execute(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await?
-            .rows_affected()
     });
-    if removed > 0 {
-        bus::notify(&mut tx, Topic::Devices, None).await?;
-    }
+    let Some((ip, mac, hostname)) = removed else {
+        return Ok(false);
+    };
+    let record = Record::new(
+        format!("devices.{id}"),
+        serde_json::json!({"ip": ip, "mac": mac, "hostname": hostname}),
+        serde_json::Value::Null,
+    );
+    audit::record(&mut tx, actor, Area::Devices, "remove", &[record]).await?;
+    bus::notify(&mut tx, Topic::Devices, None).await?;
     tx.commit().await?;
-    Ok(removed > 0)
+    Ok(true)
 }
 
 /// A device as the online check needs it.

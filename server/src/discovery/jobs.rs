@@ -3,6 +3,8 @@
 //! of its due time (the server was down, or busy) unless jobs never expire.
 
 use crate::cluster::{Topic, bus};
+use crate::audit::{self, Actor, Record};
+use app::model::Area;
 use crate::db::{Db, DbError, rfc3339};
 use crate::on_backend;
 use app::api::{Execution, ExecutionStatus, Job, JobCommand, JobList};
@@ -77,7 +79,7 @@ fn targets_json(targets: &JobTargets) -> String {
 }
 
 /// Stores a job and its first execution.
-pub async fn create(db: &Db, job: &CheckedJob) -> Result<Job, DbError> {
+pub async fn create(db: &Db, job: &CheckedJob, actor: &Actor) -> Result<Job, DbError> {
     let mut tx = db.begin().await?;
     let now = db.now_sql();
     let insert_job = format!(
@@ -102,6 +104,18 @@ pub async fn create(db: &Db, job: &CheckedJob) -> Result<Job, DbError> {
             .await
             .map(|_| ())?
     });
+    let record = Record::new(
+        format!("jobs.{id}"),
+        serde_json::Value::Null,
+        serde_json::json!({
+            "name": job.name,
+            "command": job.command.as_str(),
+            "targets": serde_json::from_str::<serde_json::Value>(&targets_json(&job.targets)).unwrap_or_default(),
+            "due_at": crate::db::rfc3339(job.due_at),
+            "repeat_minutes": job.repeat_minutes,
+        }),
+    );
+    audit::record(&mut tx, actor, Area::Jobs, "create", &[record]).await?;
     bus::notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
     get(db, id)
@@ -165,44 +179,64 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, DbError> {
     job_from_row(job, executions).map(Some)
 }
 
-pub async fn set_enabled(db: &Db, id: i64, enabled: bool) -> Result<Option<Job>, DbError> {
+pub async fn set_enabled(
+    db: &Db,
+    id: i64,
+    enabled: bool,
+    actor: &Actor,
+) -> Result<Option<Job>, DbError> {
     let mut tx = db.begin().await?;
-    let changed = on_backend!(&mut tx, tx => {
+    // the old value, with the row's lock, then the new one
+    let old: Option<bool> = on_backend!(&mut tx, tx => {
+        let old = sqlx::query_scalar("UPDATE jobs SET enabled = enabled WHERE id = $1 RETURNING enabled")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
         sqlx::query("UPDATE jobs SET enabled = $1 WHERE id = $2")
             .bind(enabled)
             .bind(id)
             .execute(&mut **tx)
-            .await?
-            .rows_affected()
+            .await?;
+        old
     });
-    if changed == 0 {
+    let Some(old) = old else {
         return Ok(None);
+    };
+    if old != enabled {
+        let record = Record::new(format!("jobs.{id}.enabled"), old, enabled);
+        audit::record(&mut tx, actor, Area::Jobs, "update", &[record]).await?;
     }
     bus::notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
     get(db, id).await
 }
 
-pub async fn delete(db: &Db, id: i64) -> Result<bool, DbError> {
+pub async fn delete(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
     let mut tx = db.begin().await?;
-    let deleted = on_backend!(&mut tx, tx => {
+    let deleted: Option<String> = on_backend!(&mut tx, tx => {
         // (SQLite enforces the cascade only with foreign keys on, which the pool sets; say it
         // anyway)
         sqlx::query("DELETE FROM job_executions WHERE job_id = $1")
             .bind(id)
             .execute(&mut **tx)
             .await?;
-        sqlx::query("DELETE FROM jobs WHERE id = $1")
+        sqlx::query_scalar("DELETE FROM jobs WHERE id = $1 RETURNING name")
             .bind(id)
-            .execute(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await?
-            .rows_affected()
     });
-    if deleted > 0 {
-        bus::notify(&mut tx, Topic::Jobs, None).await?;
-    }
+    let Some(name) = deleted else {
+        return Ok(false);
+    };
+    let record = Record::new(
+        format!("jobs.{id}"),
+        serde_json::json!({"name": name}),
+        serde_json::Value::Null,
+    );
+    audit::record(&mut tx, actor, Area::Jobs, "delete", &[record]).await?;
+    bus::notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
-    Ok(deleted > 0)
+    Ok(true)
 }
 
 /// A pending execution whose time has come, with what its job asks.

@@ -31,6 +31,21 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than the {0} bytes this request accepts")]
     PayloadTooLarge(usize),
+    #[error("sign in first (a session, or an API token in Authorization: Bearer)")]
+    Unauthorized,
+    /// Wrong credentials at sign-in.
+    #[error("{0}")]
+    SignInFailed(String),
+    #[error("the API token is unknown, revoked or expired")]
+    BadToken,
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed sign-ins: the message says until when, `retry_after` in seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// A 412 of an edit based on an old version, naming who saved the current one.
+    #[error("{} changed this at {} since you loaded it", .0.user, .0.at)]
+    ChangedBy(app::api::ChangedBy),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -55,15 +70,38 @@ impl IntoResponse for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized | ApiError::BadToken | ApiError::SignInFailed(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ChangedBy(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        let mut headers = axum::http::HeaderMap::new();
+        match &self {
+            ApiError::Unauthorized | ApiError::BadToken => {
+                headers.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer realm=\"Pharos\""),
+                );
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+            }
+            _ => {}
+        }
+        let changed_by = match &self {
+            ApiError::ChangedBy(by) => Some(by.clone()),
+            _ => None,
+        };
         let errors = match self {
             ApiError::Invalid(errors) => errors,
             other => vec![FieldError::new("", other.to_string())],
         };
-        (status, Json(ErrorBody { errors })).into_response()
+        (status, headers, Json(ErrorBody { errors, changed_by })).into_response()
     }
 }

@@ -1,8 +1,17 @@
-//! The layers around every route: a span per request, compression, and tags for compressed
-//! representations.
+//! The layers around every route: a span per request, who is calling, security headers, a time
+//! limit, compression, and tags for compressed representations.
 
-use axum::{Router, extract::MatchedPath, http::Request, response::Response};
+use super::auth::{Identify, identify};
+use axum::{
+    Router,
+    extract::MatchedPath,
+    http::{HeaderName, HeaderValue, Request, StatusCode, header},
+    middleware,
+    response::Response,
+};
 use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::compression::{
     CompressionLayer, CompressionLevel,
     predicate::{NotForContentType, Predicate, SizeAbove},
@@ -14,7 +23,43 @@ use tracing::Span;
 /// bytes it saves (an API document is a few hundred bytes).
 const COMPRESS_FROM_BYTES: u16 = 1024;
 
-pub fn around(router: Router) -> Router {
+/// What every answer carries unless it says otherwise: no framing, no type sniffing, no referrer
+/// beyond this site, and a policy that lets an API answer load nothing (pages set their own,
+/// with the nonce of their hydration scripts).
+fn security_headers(router: Router) -> Router {
+    let headers: [(HeaderName, &'static str); 5] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+pub fn around(router: Router, caller: Identify, timeout: Duration) -> Router {
+    let router = router
+        .layer(middleware::from_fn_with_state(caller, identify))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    let router = security_headers(router);
+    compressed(router)
+}
+
+fn compressed(router: Router) -> Router {
     let compression = CompressionLayer::new()
         .quality(CompressionLevel::Fastest)
         .compress_when(
@@ -61,7 +106,7 @@ mod tests {
     #[tokio::test]
     async fn compressed_answers_carry_their_own_tag() {
         let big = "x".repeat(4096);
-        let router = around(Router::new().route(
+        let router = compressed(Router::new().route(
             "/doc",
             get(move || async move { ([(header::ETAG, "\"db.7\"")], big) }),
         ));

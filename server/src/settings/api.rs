@@ -3,15 +3,15 @@
 use super::{Settings, Snapshot};
 use crate::audit::Actor;
 use crate::http::conditional::{etag_value, matches, not_modified};
-use crate::http::{ApiError, ClientAddr, JsonValue, SETTINGS_BODY_LIMIT};
+use crate::http::{ApiError, JsonValue, Routes, Rule, SETTINGS_BODY_LIMIT};
 use app::api::{EXPORT_URL, IMPORT_URL, ImportResult, SETTINGS_URL};
 use app::model::{BACKUP_FORMAT_VERSION, Backup, parse_backup, parse_document};
+use app::model::Area;
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use axum_extra::TypedHeader;
 use headers::{HeaderMapExt, IfMatch, IfNoneMatch};
@@ -19,19 +19,12 @@ use std::sync::Arc;
 
 type Document = JsonValue<SETTINGS_BODY_LIMIT>;
 
-pub fn routes() -> Router<Arc<Settings>> {
-    Router::new()
-        .route(SETTINGS_URL, get(get_settings).put(put_settings))
-        .route(EXPORT_URL, get(export_settings))
-        .route(IMPORT_URL, post(import_settings))
-}
-
-/// Every change is made by `admin` until accounts exist; the client address is recorded.
-fn actor(client: ClientAddr) -> Actor {
-    Actor {
-        name: "admin".into(),
-        source: client.0.map(|ip| ip.to_string()),
-    }
+pub fn routes() -> Routes<Arc<Settings>> {
+    Routes::new(Rule::Area(Area::NetworkSettings))
+        .get(SETTINGS_URL, get_settings)
+        .put(SETTINGS_URL, put_settings)
+        .get(EXPORT_URL, export_settings)
+        .post(IMPORT_URL, import_settings)
 }
 
 fn settings_response(snapshot: &Snapshot) -> Response {
@@ -91,18 +84,24 @@ async fn expected_revision(
     if stored != current.stored.revision && matches(&if_match, &settings.tag(stored)) {
         return Ok(Some(stored));
     }
-    Err(ApiError::PreconditionFailed)
+    Err(ApiError::ChangedBy(settings.updated_by().await?))
 }
 
 async fn put_settings(
     State(settings): State<Arc<Settings>>,
-    client: ClientAddr,
+    actor: Actor,
     headers: HeaderMap,
     JsonValue(document): Document,
 ) -> Result<Response, ApiError> {
     let expected = expected_revision(&settings, &headers).await?;
     let new = parse_document(&document, settings.ctx).map_err(ApiError::Invalid)?;
-    let (snapshot, replaced) = settings.replace(expected, new, &actor(client)).await?;
+    let (snapshot, replaced) = match settings.replace(expected, new, &actor).await {
+        // someone saved between the check and the write
+        Err(crate::db::DbError::Conflict) => {
+            return Err(ApiError::ChangedBy(settings.updated_by().await?));
+        }
+        other => other?,
+    };
     tracing::info!(
         changes = replaced.changes.len(),
         revision = snapshot.stored.revision,
@@ -128,12 +127,12 @@ async fn export_settings(State(settings): State<Arc<Settings>>) -> Response {
 
 async fn import_settings(
     State(settings): State<Arc<Settings>>,
-    client: ClientAddr,
+    actor: Actor,
     JsonValue(document): Document,
 ) -> Result<Response, ApiError> {
     let restore = parse_backup(&document, settings.ctx).map_err(ApiError::Invalid)?;
     let (snapshot, _) = settings
-        .restore(restore.settings, restore.keeps_distributed, &actor(client))
+        .restore(restore.settings, restore.keeps_distributed, &actor)
         .await?;
     let result = ImportResult {
         settings: snapshot.view.clone(),

@@ -88,6 +88,11 @@ impl Settings {
     }
 
     /// The revision stored now, which may be newer than this server's copy.
+    /// Who saved the stored settings last, and when.
+    pub async fn updated_by(&self) -> Result<app::api::ChangedBy, DbError> {
+        store::updated(&self.db).await
+    }
+
     pub async fn stored_revision(&self) -> Result<i64, DbError> {
         store::revision(&self.db).await
     }
@@ -112,6 +117,7 @@ impl Settings {
             self.bus.publish(LiveEvent::SettingsChanged {
                 etag: new.etag(),
                 fields,
+                by: new.stored.updated_by.clone(),
             });
         }
         self.snapshot()

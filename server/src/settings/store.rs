@@ -14,6 +14,8 @@ const NETWORK: &str = "network";
 pub struct StoredSettings {
     pub settings: NetworkSettings,
     pub revision: i64,
+    /// Who saved this revision.
+    pub updated_by: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,10 +24,14 @@ pub struct Replaced {
     pub changes: Vec<Change>,
 }
 
-fn parse(document: &str, revision: i64) -> Result<StoredSettings, DbError> {
+fn parse(document: &str, revision: i64, updated_by: String) -> Result<StoredSettings, DbError> {
     let settings = serde_json::from_str(document)
         .map_err(|e| DbError::Corrupt(format!("settings document: {e}")))?;
-    Ok(StoredSettings { settings, revision })
+    Ok(StoredSettings {
+        settings,
+        revision,
+        updated_by,
+    })
 }
 
 /// Stores `defaults` unless settings exist, then returns what is stored.
@@ -46,14 +52,16 @@ pub async fn init(db: &Db, defaults: &NetworkSettings) -> Result<StoredSettings,
 }
 
 pub async fn load(db: &Db) -> Result<StoredSettings, DbError> {
-    let (document, revision): (String, i64) = on_backend!(&db.pool, pool => {
-        let row = sqlx::query("SELECT document, revision FROM settings WHERE name = $1")
-            .bind(NETWORK)
-            .fetch_one(pool)
-            .await?;
-        (row.try_get(0)?, row.try_get(1)?)
+    let (document, revision, updated_by): (String, i64, String) = on_backend!(&db.pool, pool => {
+        let row = sqlx::query(
+            "SELECT document, revision, updated_by FROM settings WHERE name = $1",
+        )
+        .bind(NETWORK)
+        .fetch_one(pool)
+        .await?;
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
     });
-    parse(&document, revision)
+    parse(&document, revision, updated_by)
 }
 
 pub async fn revision(db: &Db) -> Result<i64, DbError> {
@@ -88,11 +96,11 @@ pub async fn replace(
     // Claiming the row with the version check first takes its write lock, which serialises
     // concurrent writers on both databases; one that waited sees the new revision and fails.
     // The same statement returns the document it now holds the lock on.
-    let claimed: Option<(String, i64)> = on_backend!(&mut tx, tx => {
+    let claimed: Option<(String, i64, String)> = on_backend!(&mut tx, tx => {
         let row = match expected {
             Some(revision) => sqlx::query(
                 "UPDATE settings SET revision = revision + 1 WHERE name = $1 AND revision = $2 \
-                 RETURNING document, revision",
+                 RETURNING document, revision, updated_by",
             )
             .bind(NETWORK)
             .bind(revision)
@@ -100,21 +108,21 @@ pub async fn replace(
             .await?,
             None => sqlx::query(
                 "UPDATE settings SET revision = revision + 1 WHERE name = $1 \
-                 RETURNING document, revision",
+                 RETURNING document, revision, updated_by",
             )
             .bind(NETWORK)
             .fetch_optional(&mut **tx)
             .await?,
         };
         match row {
-            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            Some(row) => Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)),
             None => None,
         }
     });
-    let Some((document, revision)) = claimed else {
+    let Some((document, revision, updated_by)) = claimed else {
         return Err(DbError::Conflict);
     };
-    let old = parse(&document, revision - 1)?;
+    let old = parse(&document, revision - 1, updated_by)?;
     if distributed == Distributed::Keep {
         new.distributed = old.settings.distributed.clone();
     }
@@ -146,14 +154,30 @@ pub async fn replace(
             new: c.new.clone(),
         })
         .collect();
-    audit::record(&mut tx, actor, action, &records).await?;
+    audit::record(&mut tx, actor, app::model::Area::NetworkSettings, action, &records).await?;
     bus::notify(&mut tx, Topic::Settings, Some(revision)).await?;
     tx.commit().await?;
     Ok(Replaced {
         stored: StoredSettings {
             settings: new,
             revision,
+            updated_by: actor.name.clone(),
         },
         changes: changed,
+    })
+}
+
+/// Who saved the stored settings last, and when.
+pub async fn updated(db: &Db) -> Result<app::api::ChangedBy, DbError> {
+    let (user, at): (String, i64) = on_backend!(&db.pool, pool => {
+        let row = sqlx::query("SELECT updated_by, updated_at FROM settings WHERE name = $1")
+            .bind(NETWORK)
+            .fetch_one(pool)
+            .await?;
+        (row.try_get(0)?, row.try_get(1)?)
+    });
+    Ok(app::api::ChangedBy {
+        user,
+        at: crate::db::rfc3339(at),
     })
 }

@@ -1,0 +1,430 @@
+//! Administrator accounts: the superuser made at first start, sign-in with lock-outs, browser
+//! sessions and API tokens, groups and rights, and the security log.
+//!
+//! Every request looks its session or token up by the SHA-256 of the secret it presents, first in
+//! a small cache in memory, else in the database (where every server sharing it finds it). A
+//! cached sign-in is re-read after [`RECHECK`] at the latest; any change to accounts, rights,
+//! sessions or tokens empties the cache of this server at once and, through the change bus, of
+//! every other server. A session's last use is written at most once per [`TOUCH_EVERY`].
+
+pub mod api;
+mod page;
+mod secret;
+pub mod security;
+mod sessions;
+mod store;
+mod throttle;
+
+pub use page::Pages;
+pub use secret::same as same_secret;
+
+use crate::cluster::bus::{self, Remote, Topic};
+use crate::cluster::Bus;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::http::auth::{Authenticate, SignedIn, Via};
+use crate::workers::Workers;
+use anyhow::Context;
+use app::api::{LiveEvent, Me};
+use app::model::SUPERUSER;
+use moka::sync::Cache;
+use secret::Secret;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a cached sign-in is believed without reading the database again.
+const RECHECK: Duration = Duration::from_secs(30);
+/// How often a session's last use is written.
+const TOUCH_EVERY: i64 = 60_000;
+
+/// Unix milliseconds of this server's clock.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A cached sign-in with what its expiry is judged by.
+struct Cached {
+    signed_in: Arc<SignedIn>,
+    created_at: i64,
+    /// Last use seen by this server, and last written.
+    last_seen: std::sync::atomic::AtomicI64,
+    last_written: std::sync::atomic::AtomicI64,
+    expires_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    pub idle: i64,
+    pub max: i64,
+    pub max_failures: u32,
+    pub lockout: i64,
+}
+
+pub struct Accounts {
+    db: Db,
+    bus: Bus,
+    policy: Policy,
+    cache: Cache<String, Arc<Cached>>,
+    /// The path the cookies are sent for: the base path, or `/`.
+    cookie_path: String,
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// Wrong username or password (which of the two is not said).
+    Wrong,
+    Disabled,
+    /// Locked out until then (Unix milliseconds); `address` when the source address is locked.
+    Locked { until: i64, address: bool },
+    Db(DbError),
+}
+
+impl From<DbError> for Refused {
+    fn from(e: DbError) -> Self {
+        Refused::Db(e)
+    }
+}
+
+/// A new browser session's secrets, for the cookies.
+pub struct NewSession {
+    pub secret: Secret,
+    pub csrf: Secret,
+    pub me: Me,
+}
+
+impl Accounts {
+    /// Creates the superuser at first start, and follows account changes of other servers.
+    pub async fn start(db: Db, bus: Bus, config: &Config, workers: &Workers) -> anyhow::Result<Arc<Accounts>> {
+        let accounts = Arc::new(Accounts {
+            db,
+            bus,
+            policy: Policy {
+                idle: (config.session_idle_secs.max(1) * 1000) as i64,
+                max: (config.session_max_secs.max(1) * 1000) as i64,
+                max_failures: config.sign_in_max_failures.max(1),
+                lockout: (config.sign_in_lockout_secs.max(1) * 1000) as i64,
+            },
+            cookie_path: "/".to_owned(),
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RECHECK)
+                .build(),
+        });
+        accounts
+            .create_superuser(config.admin_password.as_ref().map(|p| p.expose()))
+            .await
+            .context("creating the superuser")?;
+        let mut remote = accounts.bus.follow();
+        let follower = accounts.clone();
+        workers.spawn("accounts-follower", async move {
+            loop {
+                match remote.recv().await {
+                    Ok(Remote::Changed(Topic::Accounts, _)) | Ok(Remote::Reconnected) => {
+                        follower.cache.invalidate_all();
+                        follower.bus.publish(LiveEvent::AccountsChanged);
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        follower.cache.invalidate_all()
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let purger = accounts.clone();
+        workers.every("session-purge", Duration::from_secs(300), move || {
+            let purger = purger.clone();
+            async move {
+                let p = purger.policy;
+                sessions::purge(&purger.db, now(), p.idle, p.max).await?;
+                Ok(())
+            }
+        });
+        Ok(accounts)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    async fn create_superuser(&self, password: Option<&str>) -> anyhow::Result<()> {
+        if store::superuser_exists(&self.db).await? {
+            return Ok(());
+        }
+        let (password, generated) = match password {
+            Some(p) => {
+                app::model::check_password(p, SUPERUSER).map_err(|e| {
+                    anyhow::anyhow!("PHAROS_ADMIN_PASSWORD is too weak: {e}")
+                })?;
+                (p.to_owned(), false)
+            }
+            None => (secret::generated_password(), true),
+        };
+        let hash = secret::hash_password(password.clone()).await?;
+        let mut tx = self.db.begin().await?;
+        let created = store::insert_user(&mut tx, SUPERUSER, &hash, true).await?;
+        tx.commit().await?;
+        if created.is_some() {
+            if generated {
+                // shown once, on purpose: the only way to learn it
+                println!(
+                    "Created the superuser \"{SUPERUSER}\" with the password {password}\n\
+                     (shown only now; sign in and change it, or set PHAROS_ADMIN_PASSWORD before the first start)"
+                );
+            }
+            tracing::info!(user = SUPERUSER, generated, "created the superuser");
+            security::record(&self.db, security::Event {
+                event: "account_created",
+                username: Some(SUPERUSER),
+                detail: Some("superuser, at first start".into()),
+                ..Default::default()
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Tells every server that accounts changed: cached sign-ins are read again.
+    pub async fn changed(&self) {
+        self.cache.invalidate_all();
+        self.bus.publish(LiveEvent::AccountsChanged);
+        if let Ok(mut tx) = self.db.begin().await
+            && bus::notify(&mut tx, Topic::Accounts, None).await.is_ok()
+        {
+            let _ = tx.commit().await;
+        }
+    }
+
+    async fn me(&self, user: i64, username: String, superuser: bool) -> Result<Me, DbError> {
+        Ok(Me {
+            id: user,
+            username,
+            rights: store::rights(&self.db, user, superuser).await?,
+        })
+    }
+
+    /// Checks a username and password against the lock-outs and the stored hash: the account on
+    /// success. Failures are counted for the account and the address, and slow the next try.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<Me, Refused> {
+        let now = now();
+        let user_key = throttle::user_key(username);
+        let address_key = source.map(throttle::address_key);
+        let keys: Vec<String> = std::iter::once(user_key.clone())
+            .chain(address_key.clone())
+            .collect();
+        if let Some((key, until)) = throttle::locked(&self.db, &keys, now).await? {
+            return Err(Refused::Locked {
+                until,
+                address: key.starts_with("ip:"),
+            });
+        }
+        // earlier failures slow every further try down a little more
+        let earlier = throttle::failures(&self.db, &user_key, now - self.policy.lockout).await?;
+        if earlier >= 2 {
+            tokio::time::sleep(Duration::from_millis(200 * (earlier as u64 - 1).min(5))).await;
+        }
+        let account = store::credentials(&self.db, username).await?;
+        let ok = secret::verify_password(
+            password.to_owned(),
+            account.as_ref().map(|a| a.password_hash.clone()),
+        )
+        .await;
+        let account = match account {
+            Some(account) if ok => account,
+            _ => {
+                let mut locked = None;
+                for key in &keys {
+                    let (_, started) = throttle::fail(
+                        &self.db,
+                        key,
+                        now,
+                        self.policy.lockout,
+                        self.policy.max_failures,
+                    )
+                    .await?;
+                    if let Some(until) = started {
+                        locked = Some((key.starts_with("ip:"), until));
+                        security::record(&self.db, security::Event {
+                            event: "locked_out",
+                            username: Some(username),
+                            source: source.map(str::to_owned),
+                            detail: Some(if key.starts_with("ip:") {
+                                format!("the address, after {} failed sign-ins", self.policy.max_failures)
+                            } else {
+                                format!("the account, after {} failed sign-ins", self.policy.max_failures)
+                            }),
+                            ..Default::default()
+                        })
+                        .await;
+                    }
+                }
+                security::record(&self.db, security::Event {
+                    event: "sign_in_failed",
+                    username: Some(username),
+                    source: source.map(str::to_owned),
+                    ..Default::default()
+                })
+                .await;
+                if locked.is_some() {
+                    self.changed().await;
+                }
+                return Err(match locked {
+                    Some((address, until)) => Refused::Locked { until, address },
+                    None => Refused::Wrong,
+                });
+            }
+        };
+        if account.disabled {
+            security::record(&self.db, security::Event {
+                event: "sign_in_failed",
+                username: Some(&account.username),
+                source: source.map(str::to_owned),
+                detail: Some("the account is disabled".into()),
+                ..Default::default()
+            })
+            .await;
+            return Err(Refused::Disabled);
+        }
+        throttle::clear(&self.db, &user_key, now).await?;
+        Ok(self.me(account.id, account.username, account.superuser).await?)
+    }
+
+    /// Signs in: a new session for a checked account.
+    pub async fn open_session(&self, me: Me, source: Option<&str>) -> Result<NewSession, DbError> {
+        let secret = Secret::random();
+        let csrf = Secret::random();
+        sessions::create_session(&self.db, &secret.digest(), me.id, csrf.expose(), source).await?;
+        store::signed_in(&self.db, me.id).await?;
+        security::record(&self.db, security::Event {
+            event: "sign_in",
+            username: Some(&me.username),
+            source: source.map(str::to_owned),
+            ..Default::default()
+        })
+        .await;
+        Ok(NewSession { secret, csrf, me })
+    }
+
+    pub async fn close_session(&self, digest: &str, username: &str, source: Option<String>) -> Result<(), DbError> {
+        sessions::delete_session(&self.db, digest).await?;
+        self.cache.invalidate(&format!("s:{digest}"));
+        self.changed().await;
+        security::record(&self.db, security::Event {
+            event: "sign_out",
+            username: Some(username),
+            source,
+            ..Default::default()
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn lookup(&self, key: String, token: bool, digest: String) -> Option<Arc<SignedIn>> {
+        let now = now();
+        let cached = match self.cache.get(&key) {
+            Some(cached) => cached,
+            None => {
+                let found = if token {
+                    sessions::token(&self.db, &digest).await
+                } else {
+                    sessions::session(&self.db, &digest).await
+                };
+                let found = match found {
+                    Ok(Some(found)) if !found.disabled => found,
+                    Ok(_) => return None,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read a session");
+                        return None;
+                    }
+                };
+                let me = match self.me(found.user, found.username, found.superuser).await {
+                    Ok(me) => me,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read an account's rights");
+                        return None;
+                    }
+                };
+                let via = match (found.csrf, found.token_id) {
+                    (Some(csrf), _) => Via::Session {
+                        digest: digest.clone(),
+                        csrf,
+                    },
+                    (None, Some(id)) => Via::Token { id },
+                    (None, None) => return None,
+                };
+                let cached = Arc::new(Cached {
+                    signed_in: Arc::new(SignedIn { me, via }),
+                    created_at: found.created_at,
+                    last_seen: found.last_seen_at.into(),
+                    last_written: found.last_seen_at.into(),
+                    expires_at: found.expires_at,
+                });
+                self.cache.insert(key.clone(), cached.clone());
+                cached
+            }
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        if token {
+            if cached.expires_at.is_some_and(|at| at <= now) {
+                return None;
+            }
+        } else {
+            let idle = now - cached.last_seen.load(Relaxed) > self.policy.idle;
+            let old = now - cached.created_at > self.policy.max;
+            if idle || old {
+                self.cache.invalidate(&key);
+                if let Ok(true) = sessions::delete_session(&self.db, &digest).await {
+                    security::record(&self.db, security::Event {
+                        event: "session_expired",
+                        username: Some(&cached.signed_in.me.username),
+                        detail: Some(if old { "too old" } else { "unused too long" }.into()),
+                        ..Default::default()
+                    })
+                    .await;
+                }
+                return None;
+            }
+        }
+        cached.last_seen.store(now, Relaxed);
+        if now - cached.last_written.load(Relaxed) >= TOUCH_EVERY {
+            cached.last_written.store(now, Relaxed);
+            let db = self.db.clone();
+            let via = cached.signed_in.via.clone();
+            tokio::spawn(async move {
+                let written = match via {
+                    Via::Session { digest, .. } => sessions::touch_session(&db, &digest, now).await,
+                    Via::Token { id } => sessions::touch_token(&db, id, now).await,
+                };
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "could not record a session's use");
+                }
+            });
+        }
+        Some(cached.signed_in.clone())
+    }
+}
+
+impl Authenticate for Accounts {
+    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+        let digest = secret::digest(secret);
+        Box::pin(self.lookup(format!("s:{digest}"), false, digest))
+    }
+
+    fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+        let digest = secret::digest(token);
+        Box::pin(self.lookup(format!("t:{digest}"), true, digest))
+    }
+}

@@ -1,0 +1,193 @@
+//! Who may call which route. Every API route is declared with a [`Rule`]; one guard, in front of
+//! all of them, checks the rule of the route a request matched, so a route without a rule is
+//! refused rather than open. The declared table is also what the tests walk.
+
+use super::auth::Caller;
+use app::model::{Access, Area};
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    handler::Handler,
+    http::Method,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{MethodFilter, on},
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::ApiError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone: sign-in, health, device-facing endpoints.
+    Public,
+    /// The handler checks credentials itself (HTTP Basic, to get an API token).
+    OwnCredentials,
+    /// Any signed-in administrator.
+    SignedIn,
+    /// Reading (GET, HEAD) needs the area's Read right; anything else its Write right.
+    Area(Area),
+}
+
+impl Rule {
+    /// The access a request of `method` needs under this rule, if it names an area.
+    pub fn needs(self, method: &Method) -> Option<(Area, Access)> {
+        match self {
+            Rule::Area(area) if method == Method::GET || method == Method::HEAD => {
+                Some((area, Access::Read))
+            }
+            Rule::Area(area) => Some((area, Access::Write)),
+            _ => None,
+        }
+    }
+}
+
+/// One declared route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteRule {
+    pub method: Method,
+    pub path: String,
+    pub rule: Rule,
+}
+
+/// An area's routes with their rules, built like an axum router.
+pub struct Routes<S> {
+    router: Router<S>,
+    rule: Rule,
+    table: Vec<RouteRule>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// Routes that all follow `rule` unless one says otherwise.
+    pub fn new(rule: Rule) -> Self {
+        Routes {
+            router: Router::new(),
+            rule,
+            table: Vec::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: Method, path: &str, rule: Rule, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push(RouteRule {
+            method,
+            path: path.to_owned(),
+            rule,
+        });
+        self
+    }
+
+    pub fn get<H: Handler<T, S>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let rule = self.rule;
+        self.add(Method::GET, path, rule, handler)
+    }
+
+    pub fn post<H: Handler<T, S>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let rule = self.rule;
+        self.add(Method::POST, path, rule, handler)
+    }
+
+    pub fn put<H: Handler<T, S>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let rule = self.rule;
+        self.add(Method::PUT, path, rule, handler)
+    }
+
+    pub fn patch<H: Handler<T, S>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let rule = self.rule;
+        self.add(Method::PATCH, path, rule, handler)
+    }
+
+    pub fn delete<H: Handler<T, S>, T: 'static>(self, path: &str, handler: H) -> Self {
+        let rule = self.rule;
+        self.add(Method::DELETE, path, rule, handler)
+    }
+
+    /// A route with a rule of its own.
+    pub fn with_rule<H: Handler<T, S>, T: 'static>(
+        self,
+        method: Method,
+        path: &str,
+        rule: Rule,
+        handler: H,
+    ) -> Self {
+        self.add(method, path, rule, handler)
+    }
+
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    pub fn with_state<S2>(self, state: S) -> Routes<S2> {
+        Routes {
+            router: self.router.with_state(state),
+            rule: self.rule,
+            table: self.table,
+        }
+    }
+}
+
+impl Routes<()> {
+    /// The router with the guard in front of every route, and the table of rules.
+    pub fn guarded(self) -> (Router, Arc<Vec<RouteRule>>) {
+        let lookup: HashMap<(Method, String), Rule> = self
+            .table
+            .iter()
+            .map(|r| ((r.method.clone(), r.path.clone()), r.rule))
+            .collect();
+        let router = self
+            .router
+            .route_layer(middleware::from_fn_with_state(Arc::new(lookup), guard));
+        (router, Arc::new(self.table))
+    }
+}
+
+type Lookup = Arc<HashMap<(Method, String), Rule>>;
+
+async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>() else {
+        return next.run(request).await;
+    };
+    let method = if request.method() == Method::HEAD {
+        Method::GET
+    } else {
+        request.method().clone()
+    };
+    let Some(rule) = lookup.get(&(method, path.as_str().to_owned())).copied() else {
+        tracing::error!(route = path.as_str(), "a route without a rights rule was refused");
+        return ApiError::Forbidden("this route has no rights rule".into()).into_response();
+    };
+    let caller = request.extensions().get::<Caller>();
+    if let Err(refusal) = check(rule, request.method(), caller) {
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether `caller` may send `method` to a route under `rule`.
+pub fn check(rule: Rule, method: &Method, caller: Option<&Caller>) -> Result<(), ApiError> {
+    if matches!(rule, Rule::Public | Rule::OwnCredentials) {
+        return Ok(());
+    }
+    let Some(me) = caller.and_then(Caller::me) else {
+        return Err(ApiError::Unauthorized);
+    };
+    match rule.needs(method) {
+        Some((area, access)) if !me.rights.can(area, access) => Err(ApiError::Forbidden(format!(
+            "you may not {} {}",
+            match access {
+                Access::Read => "read",
+                Access::Write => "change",
+            },
+            area.label()
+        ))),
+        _ => Ok(()),
+    }
+}

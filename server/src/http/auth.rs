@@ -1,0 +1,217 @@
+//! Who sent a request. In front of every route, [`identify`] works out the client's address
+//! (through trusted proxies only), the signed-in administrator (a session cookie or a bearer
+//! token) and, for a browser session's state-changing requests, checks the anti-forgery token.
+//! The areas' guard ([`super::access`]) then decides with what it found.
+
+use super::ApiError;
+use app::api::{CSRF_HEADER, LOGIN_PAGE, Me, SESSION_COOKIE};
+use app::model::{Access, Area};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    middleware::Next,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use axum_extra::extract::CookieJar;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// How a signed-in administrator proved who they are.
+#[derive(Clone, Debug)]
+pub enum Via {
+    /// A browser session: its id's digest, and the token its state-changing requests must send.
+    Session { digest: String, csrf: String },
+    Token { id: i64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub me: Me,
+    pub via: Via,
+}
+
+/// The client as Pharos sees it: through trusted proxies, as they reported it.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub addr: Option<IpAddr>,
+    /// The client spoke HTTPS (to Pharos, or to a trusted proxy in front).
+    pub https: bool,
+}
+
+/// Who sent a request; set on every request by [`identify`].
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    pub client: Client,
+    pub signed_in: Option<Arc<SignedIn>>,
+}
+
+impl Caller {
+    pub fn me(&self) -> Option<&Me> {
+        self.signed_in.as_deref().map(|s| &s.me)
+    }
+}
+
+/// What [`identify`] asks the accounts area.
+pub trait Authenticate: Send + Sync + 'static {
+    /// The administrator of a session cookie's secret, if it is a live session.
+    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+    /// The administrator of an API token, if it is valid.
+    fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+}
+
+#[derive(Clone)]
+pub struct Identify {
+    pub accounts: Arc<dyn Authenticate>,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+}
+
+fn safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Sets [`Caller`] on the request; refuses a bad bearer token (401) and a browser's
+/// state-changing request without its anti-forgery token (403).
+pub async fn identify(State(identify): State<Identify>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = client(peer, request.headers(), &identify.trusted_proxies);
+    let headers = request.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+        });
+    let signed_in = if let Some(token) = bearer {
+        match identify.accounts.token(&token).await {
+            Some(signed_in) => Some(signed_in),
+            None => return ApiError::BadToken.into_response(),
+        }
+    } else {
+        let jar = CookieJar::from_headers(headers);
+        match jar.get(SESSION_COOKIE) {
+            Some(cookie) => identify.accounts.session(cookie.value()).await,
+            None => None,
+        }
+    };
+    if let Some(signed_in) = &signed_in
+        && let Via::Session { csrf, .. } = &signed_in.via
+        && !safe(request.method())
+    {
+        let sent = request
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !crate::accounts::same_secret(sent, csrf) {
+            return ApiError::Forbidden(format!(
+                "this request lacks the page's anti-forgery token ({CSRF_HEADER}); reload the page and try again"
+            ))
+            .into_response();
+        }
+    }
+    let https = client.https;
+    request.extensions_mut().insert(Caller { client, signed_in });
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
+}
+
+/// The client's address and scheme. Forwarding headers count only when the peer is a trusted
+/// proxy; then `X-Forwarded-For` is read from the right, past every trusted proxy, to the first
+/// address that is not one: the client as the outermost trusted proxy saw it.
+pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let Some(peer) = peer else {
+        return Client::default();
+    };
+    if !is_trusted(&peer) {
+        return Client {
+            addr: Some(peer),
+            https: false,
+        };
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|item| item.trim().parse::<IpAddr>().ok())
+        .collect();
+    let addr = forwarded
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(forwarded.first())
+        .copied()
+        .unwrap_or(peer);
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    Client {
+        addr: Some(addr),
+        https,
+    }
+}
+
+/// Which pages need which right; any other page needs a signed-in administrator, and the
+/// sign-in page nobody.
+pub fn page_area(path: &str) -> Option<Area> {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "settings" => Some(Area::NetworkSettings),
+        "devices" | "scans" => Some(Area::Devices),
+        "jobs" => Some(Area::Jobs),
+        "accounts" => Some(Area::Accounts),
+        "audit" => Some(Area::Audit),
+        _ => None,
+    }
+}
+
+/// In front of the pages: anonymous visitors go to the sign-in page (and come back after it),
+/// administrators without the right to read a page's area get a 403 page.
+pub async fn pages(request: Request, next: Next) -> Response {
+    let base = "";
+    let local = request.uri().path();
+    if local == LOGIN_PAGE
+        || local.starts_with("/pkg/")
+        || local.starts_with("/api/")
+        || local.contains('.')
+    {
+        // the sign-in page, static files (the assets have a dot in their name), and API paths
+        // that no route took (a 404 of its own)
+        return next.run(request).await;
+    }
+    let me = request.extensions().get::<Caller>().and_then(Caller::me);
+    let Some(me) = me else {
+        let back = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
+        let next_param: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+        return Redirect::to(&format!("{base}{LOGIN_PAGE}?next={next_param}")).into_response();
+    };
+    if let Some(area) = page_area(local)
+        && !me.rights.can(area, Access::Read)
+    {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed · Pharos</title></head>\
+             <body><h1>Not allowed</h1><p>You may not read {}. An administrator with the right to manage accounts can grant it.</p>\
+             <p><a href=\"{base}/\">Back to the start page</a></p></body></html>",
+            area.label()
+        );
+        return (StatusCode::FORBIDDEN, Html(page)).into_response();
+    }
+    next.run(request).await
+}
