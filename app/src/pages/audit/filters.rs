@@ -142,11 +142,21 @@ fn field_time(time: OffsetDateTime) -> String {
 /// The filters of the log shown. Without JavaScript the form's own request opens the filtered
 /// page; with it, the page goes to the same address (leaving out empty fields) itself.
 #[component]
-pub(super) fn Filters(view: Memo<LogView>) -> impl IntoView {
-    let user = RwSignal::new(String::new());
-    let area = RwSignal::new(String::new());
-    let from = RwSignal::new(String::new());
-    let to = RwSignal::new(String::new());
+pub(super) fn Filters(
+    view: Memo<LogView>,
+    /// The log filtered (the form is made anew for the other one, which has other fields).
+    log: Log,
+) -> impl IntoView {
+    let initial = view.get_untracked();
+    let user = RwSignal::new(initial.user.clone());
+    let area = RwSignal::new(
+        initial
+            .area
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+    );
+    let from = RwSignal::new(initial.from.clone());
+    let to = RwSignal::new(initial.to.clone());
     // the fields show the filters of the address (after a link or the browser's Back, too)
     Effect::new(move |_| {
         view.with(|v| {
@@ -156,11 +166,9 @@ pub(super) fn Filters(view: Memo<LogView>) -> impl IntoView {
             to.set(v.to.clone());
         })
     });
-    let initial = view.get_untracked();
     let navigate = leptos_router::hooks::use_navigate();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let log = view.with_untracked(|v| v.log);
         let chosen = LogView::parse(|key| match key {
             "log" => (log == Log::Security).then(|| "security".to_owned()),
             "user" => Some(user.get_untracked()),
@@ -171,7 +179,7 @@ pub(super) fn Filters(view: Memo<LogView>) -> impl IntoView {
         });
         navigate(&chosen.href(), Default::default());
     };
-    let security = initial.log == Log::Security;
+    let security = log == Log::Security;
     let area_field = (!security).then(|| {
         let option = |value: &'static str, label: &'static str| {
             let selected = initial.area.map_or("", Area::as_str) == value;
@@ -241,7 +249,7 @@ pub(super) fn Filters(view: Memo<LogView>) -> impl IntoView {
                 <button type="submit" class="primary">
                     "Filter"
                 </button>
-                <a href=LogView::default().switched(initial.log).href()>"Clear the filters"</a>
+                <a href=LogView::default().switched(log).href()>"Clear the filters"</a>
             </div>
         </form>
     }

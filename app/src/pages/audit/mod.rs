@@ -68,6 +68,7 @@ pub fn AuditPage() -> impl IntoView {
     let params = use_query_map();
     let view = Memo::new(move |_| params.with(|p| LogView::parse(|key| p.get(key))));
     let data = page_resource::<LogData>(move || view.with(|v| (v.log, v.query())));
+    let log = Memo::new(move |_| view.with(|v| v.log));
     view! {
         <Title text="Audit log" />
         <nav aria-label="Breadcrumb" class="breadcrumb">
@@ -78,7 +79,7 @@ pub fn AuditPage() -> impl IntoView {
         </nav>
         <h1>"Audit and security logs"</h1>
         <LogTabs view />
-        <Filters view />
+        {move || view! { <Filters view log=log.get() /> }}
         {with_data(
             data,
             "log",
