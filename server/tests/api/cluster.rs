@@ -14,9 +14,7 @@ async fn heartbeats_mark_servers_gone_and_back(db: Db) {
     let env = Env::new(db).await;
     let mut config = env.config("one", "standalone");
     config.heartbeat_interval_secs = 3600; // only this test's calls beat
-    let app = server::start(config, CancellationToken::new())
-        .await
-        .unwrap();
+    let app = crate::launch(config, CancellationToken::new()).await;
     let registry = &app.status.registry;
     let mut events = Events::open(&app.router).await;
     assert_eq!(

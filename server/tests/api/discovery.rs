@@ -56,9 +56,7 @@ async fn start(
     config.device_port = sim.port;
     config.wake_on_lan_port = sim.wol_port;
     tweak(&mut config);
-    server::start(config, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect("server starts")
+    crate::launch(config, tokio_util::sync::CancellationToken::new()).await
 }
 
 /// Registers every simulated device by its address (and its MAC, with `with_mac`).
@@ -752,9 +750,7 @@ async fn scans_send_only_where_asked_and_trust_no_reply() {
     let mut config = env.config("one", "standalone");
     let port = config.device_port;
     config.scan_send_rate = 0;
-    let pharos = server::start(config, tokio_util::sync::CancellationToken::new())
-        .await
-        .unwrap();
+    let pharos = crate::launch(config, tokio_util::sync::CancellationToken::new()).await;
     let r = &pharos.router;
     let reply_port = super::devsim::free_udp_port();
     set(r, |doc| {
@@ -869,9 +865,7 @@ async fn a_disabled_online_check_sends_nothing() {
     let env = Env::new(Db::Sqlite).await;
     let config = env.config("one", "standalone");
     let port = config.device_port;
-    let pharos = server::start(config, tokio_util::sync::CancellationToken::new())
-        .await
-        .unwrap();
+    let pharos = crate::launch(config, tokio_util::sync::CancellationToken::new()).await;
     let r = &pharos.router;
     // a device that only listens
     let device = listener([127, 59, 0, 1], port);

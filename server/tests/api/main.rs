@@ -86,19 +86,72 @@ impl Env {
             wake_on_lan_port: devsim::free_udp_port(),
             online_check_interval_secs: 3600,
             scan_send_rate: 0,
+            admin_password: Some(server::config::Password::new(ADMIN_PASSWORD)),
             ..Config::default()
         }
     }
 
     pub async fn start_as(&self, server: &str, installation: &str) -> Pharos {
-        server::start(self.config(server, installation), CancellationToken::new())
-            .await
-            .expect("server starts")
+        launch(self.config(server, installation), CancellationToken::new()).await
     }
 
     pub async fn start(&self) -> Pharos {
         self.start_as("one", "standalone").await
     }
+}
+
+/// The superuser's password in every test.
+pub const ADMIN_PASSWORD: &str = "test-superuser-2026";
+/// A request carrying this header goes out as it is: no credentials are added.
+pub const ANONYMOUS: (&str, &str) = ("x-test-anonymous", "1");
+
+/// Starts a server whose router signs every request in as the superuser (with an API token got
+/// the way a script gets one), unless the request brings credentials of its own or is marked
+/// [`ANONYMOUS`].
+pub async fn launch(config: Config, shutdown: CancellationToken) -> Pharos {
+    let mut pharos = server::start(config, shutdown).await.expect("server starts");
+    let token = token_for(&pharos.router, "admin", ADMIN_PASSWORD).await;
+    pharos.router = signed_in(pharos.router, token);
+    pharos
+}
+
+/// An API token of `user`, got with HTTP Basic.
+pub async fn token_for(router: &Router, user: &str, password: &str) -> String {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let reply = call(
+        router,
+        Method::POST,
+        "/api/v1/auth/tokens",
+        &[
+            ("authorization", &format!("Basic {basic}")),
+            ("content-type", "application/json"),
+        ],
+        Some(r#"{"name": "tests"}"#),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["token"].as_str().unwrap().to_owned()
+}
+
+/// `router` with `Authorization: Bearer token` on every request that has no credentials.
+pub fn signed_in(router: Router, token: String) -> Router {
+    let bearer = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    router.layer(axum::middleware::map_request(
+        move |mut request: Request<Body>| {
+            let bearer = bearer.clone();
+            async move {
+                let headers = request.headers_mut();
+                if headers.remove(ANONYMOUS.0).is_none()
+                    && !headers.contains_key(header::AUTHORIZATION)
+                    && !headers.contains_key(header::COOKIE)
+                {
+                    headers.insert(header::AUTHORIZATION, bearer);
+                }
+                request
+            }
+        },
+    ))
 }
 
 pub struct Reply {

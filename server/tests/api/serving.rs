@@ -58,7 +58,7 @@ async fn serve(
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
     let token = CancellationToken::new();
-    let pharos = server::start(config, token.clone()).await.unwrap();
+    let pharos = crate::launch(config, token.clone()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     (addr, token, tokio::spawn(server::serve(pharos, listener)))
