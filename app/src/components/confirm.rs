@@ -75,6 +75,9 @@ pub fn RemoveButton<T>(
     text: &'static str,
     /// What it removes, for screen readers ("Remove 192.168.1.20").
     label: String,
+    /// The administrator may not remove it.
+    #[prop(optional)]
+    disabled: bool,
 ) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
@@ -85,6 +88,7 @@ where
             class="small"
             aria-label=label
             aria-haspopup="dialog"
+            disabled=disabled
             on:click=move |_| pending.set(Some(item.clone()))
         >
             {text}

@@ -17,6 +17,8 @@ pub struct Draft {
     refused: RwSignal<Vec<FieldError>>,
     /// Every current error, one per field, in page order: what is shown and what blocks Save.
     pub errors: Memo<Vec<FieldError>>,
+    /// The administrator may read the settings but not change them: every field is disabled.
+    pub read_only: bool,
 }
 
 impl Draft {
@@ -47,6 +49,7 @@ impl Draft {
             unreadable,
             refused,
             errors,
+            read_only: false,
         }
     }
 

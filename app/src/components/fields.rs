@@ -75,7 +75,7 @@ pub fn NumberField(
                     name=field.path()
                     prop:value=move || draft.settings.with(|d| get(d).to_string())
                     value=draft.settings.with_untracked(|d| get(d).to_string())
-                    disabled=move || disabled.get()
+                    disabled=move || disabled.get() || draft.read_only
                     aria-invalid=move || draft.error_for(field).is_some().to_string()
                     aria-describedby=format!("{id}-hint {id}-error")
                     on:input=on_input
@@ -107,6 +107,7 @@ pub fn TextField(
                 name=field.path()
                 prop:value=move || draft.settings.with(get)
                 value=draft.settings.with_untracked(get)
+                disabled=draft.read_only
                 aria-invalid=move || draft.error_for(field).is_some().to_string()
                 aria-describedby=format!("{id}-hint {id}-error")
                 on:input=move |ev| {
@@ -138,6 +139,7 @@ pub fn Checkbox(
                 name=field.path()
                 prop:checked=move || draft.settings.with(get)
                 checked=draft.settings.with_untracked(get)
+                disabled=draft.read_only
                 aria-describedby=format!("{id}-error")
                 on:change=move |ev| {
                     let on = event_target_checked(&ev);
@@ -195,6 +197,7 @@ pub fn ReplyPortField(
                     id=format!("{id}-any")
                     prop:checked=move || !specific.get()
                     checked=!specific.get_untracked()
+                    disabled=draft.read_only
                     on:change=pick_any
                 />
                 "Any free port (default)"
@@ -206,6 +209,7 @@ pub fn ReplyPortField(
                     id=format!("{id}-specific")
                     prop:checked=move || specific.get()
                     checked=specific.get_untracked()
+                    disabled=draft.read_only
                     on:change=pick_specific
                 />
                 "Specific port:"
@@ -218,7 +222,7 @@ pub fn ReplyPortField(
                 aria-label=format!("{legend}: port number")
                 prop:value=text
                 value=text
-                disabled=move || !specific.get()
+                disabled=move || !specific.get() || draft.read_only
                 aria-invalid=move || draft.error_for(field).is_some().to_string()
                 aria-describedby=format!("{id}-hint {id}-error")
                 on:input=on_input

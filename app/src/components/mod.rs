@@ -25,7 +25,7 @@ pub use form::{
 };
 pub use heading::DiscoveryHeading;
 pub use me::{may_read, may_write, provide_me, use_me};
-pub use notice::{Notice, NoticeArea};
+pub use notice::{Notice, NoticeArea, ReadOnlyNotice};
 pub use page_data::{Loadable, WithPageData};
 pub use page_source::{PageSource, page_resource, with_data};
 #[cfg(feature = "hydrate")]

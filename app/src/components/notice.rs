@@ -1,5 +1,6 @@
 //! What the page says about the outcome of the last action.
 
+use crate::model::Area;
 use leptos::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,4 +24,17 @@ pub fn NoticeArea(#[prop(into)] notice: Signal<Option<Notice>>) -> impl IntoView
             }}
         </p>
     }
+}
+
+/// Says, at the top of a page whose controls are disabled, that the administrator may read the
+/// area but not change it ("You can read these settings but not change them.").
+#[component]
+pub fn ReadOnlyNotice(area: Area, text: &'static str) -> impl IntoView {
+    (!super::may_write(area)).then(|| {
+        view! {
+            <p class="notice info read-only" role="status">
+                {text}
+            </p>
+        }
+    })
 }

@@ -10,9 +10,10 @@ use crate::api::{
     DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
 };
 use crate::components::{
-    ColumnHeads, ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, RemoveButton,
-    page_resource, with_data,
+    ColumnHeads, ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, ReadOnlyNotice,
+    RemoveButton, may_write, page_resource, with_data,
 };
+use crate::model::Area;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use register::RegisterForm;
@@ -118,6 +119,7 @@ pub fn DevicesPage() -> impl IntoView {
     let data = page_resource::<DevicePage>(move || listing.get().query());
     view! {
         <DiscoveryHeading title="Devices" />
+        <ReadOnlyNotice area=Area::Devices text="You can see the devices but not change them." />
         {with_data(
             data,
             "devices",
@@ -136,6 +138,8 @@ struct Devices {
     notice: RwSignal<Option<Notice>>,
     /// The device whose removal waits for a confirmation.
     removing: RwSignal<Option<Device>>,
+    /// The administrator may see the devices but not change them.
+    read_only: bool,
     /// Re-reads of the list under way; only the last one's answer is shown.
     #[cfg(feature = "hydrate")]
     reads: crate::components::Rereads,
@@ -148,6 +152,7 @@ impl Devices {
             page: RwSignal::new(page),
             notice: RwSignal::new(None),
             removing: RwSignal::new(None),
+            read_only: !may_write(Area::Devices),
             #[cfg(feature = "hydrate")]
             reads: Default::default(),
         }
@@ -280,7 +285,13 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
             <td>{last_seen}</td>
             <td>{since}</td>
             <td>
-                <RemoveButton pending=state.removing item=device text="Remove" label=remove_label />
+                <RemoveButton
+                    pending=state.removing
+                    item=device
+                    text="Remove"
+                    label=remove_label
+                    disabled=state.read_only
+                />
             </td>
         </tr>
     }
@@ -365,7 +376,7 @@ fn CheckNow(state: Devices) -> impl IntoView {
     };
     view! {
         <div class="actions">
-            <button type="button" on:click=run disabled=move || running.get()>
+            <button type="button" on:click=run disabled=move || state.read_only || running.get()>
                 {move || if running.get() { "Checking…" } else { "Check now" }}
             </button>
         </div>

@@ -63,6 +63,7 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
                         value=ip
                         errors
                         field="ip"
+                        disabled=state.read_only
                     />
                     <FormText
                         id="register-hostname"
@@ -71,6 +72,7 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
                         value=hostname
                         errors
                         field="hostname"
+                        disabled=state.read_only
                     />
                     <FormText
                         id="register-mac"
@@ -79,9 +81,15 @@ pub(super) fn RegisterForm(state: Devices) -> impl IntoView {
                         value=mac
                         errors
                         field="mac"
+                        disabled=state.read_only
                     />
                 </div>
-                <SendActions sending label="Register" busy="Registering…" />
+                <SendActions
+                    sending
+                    label="Register"
+                    busy="Registering…"
+                    held=state.read_only
+                />
             </form>
         </section>
     }

@@ -168,6 +168,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                     value=name
                     errors
                     field="name"
+                    disabled=state.read_only
                 />
                 <div class="field">
                     <label for="job-command">"Command"</label>
@@ -175,6 +176,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                         id="job-command"
                         name="command"
                         prop:value=move || command.get().as_str()
+                        disabled=state.read_only
                         on:change=pick_command
                     >
                         {JobCommand::ALL
@@ -200,6 +202,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                                 errors
                                 field="targets"
                                 message_id="job-targets"
+                                disabled=state.read_only
                             />
                         }
                             .into_any()
@@ -214,6 +217,7 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                         id="job-due"
                         name="due_at"
                         prop:value=move || due.get()
+                        disabled=state.read_only
                         aria-invalid=move || errors.invalid("due_at")
                         aria-describedby="job-due-hint job-due-error"
                         on:input=move |ev| {
@@ -234,8 +238,14 @@ pub(super) fn JobForm(state: JobsState) -> impl IntoView {
                     errors
                     field="repeat_minutes"
                     input_mode="numeric"
+                    disabled=state.read_only
                 />
-                <SendActions sending label="Schedule job" busy="Scheduling…" />
+                <SendActions
+                    sending
+                    label="Schedule job"
+                    busy="Scheduling…"
+                    held=state.read_only
+                />
             </form>
         </section>
     }
@@ -264,6 +274,7 @@ fn DeviceTargets(
                     type="checkbox"
                     id=format!("job-device-{id}")
                     prop:checked=move || chosen.with(|c| c.contains(&id))
+                    disabled=state.read_only
                     on:change=move |ev| {
                         let on = event_target_checked(&ev);
                         chosen

@@ -72,6 +72,7 @@ fn job_item(state: JobsState, job: Job) -> impl IntoView {
                         id=enabled_id.clone()
                         checked=enabled
                         prop:checked=enabled
+                        disabled=state.read_only
                         // "Enabled" and the job's name, which tells the boxes of the jobs apart
                         aria-labelledby=format!("{enabled_id}-label {title_id}")
                         on:change=toggle
@@ -80,7 +81,13 @@ fn job_item(state: JobsState, job: Job) -> impl IntoView {
                         "Enabled"
                     </label>
                 </div>
-                <RemoveButton pending=state.deleting item=job text="Delete" label=delete_label />
+                <RemoveButton
+                    pending=state.deleting
+                    item=job
+                    text="Delete"
+                    label=delete_label
+                    disabled=state.read_only
+                />
             </div>
             <dl class="job-facts">
                 <dt>"Command"</dt>

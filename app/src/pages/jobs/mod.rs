@@ -9,8 +9,10 @@ mod live;
 use super::device_name;
 use crate::api::{Device, DeviceQuery, Job, JobCommand, MAX_PAGE_SIZE};
 use crate::components::{
-    ConfirmRemoval, DiscoveryHeading, Notice, PageSource, page_resource, with_data,
+    ConfirmRemoval, DiscoveryHeading, Notice, PageSource, ReadOnlyNotice, may_write, page_resource,
+    with_data,
 };
+use crate::model::Area;
 use form::JobForm;
 use leptos::prelude::*;
 use list::JobItems;
@@ -67,6 +69,7 @@ pub fn JobsPage() -> impl IntoView {
     let data = page_resource::<JobsData>(|| ());
     view! {
         <DiscoveryHeading title="Scheduled Jobs" />
+        <ReadOnlyNotice area=Area::Jobs text="You can see the jobs but not change them." />
         {with_data(data, "jobs", |data| view! { <Jobs data /> }.into_any())}
     }
 }
@@ -79,6 +82,8 @@ struct JobsState {
     notice: RwSignal<Option<Notice>>,
     /// The job whose deletion waits for a confirmation.
     deleting: RwSignal<Option<Job>>,
+    /// The administrator may see the jobs but not change them.
+    read_only: bool,
     #[cfg(feature = "hydrate")]
     reads: crate::components::Rereads,
 }
@@ -117,6 +122,7 @@ fn Jobs(data: JobsData) -> impl IntoView {
         devices: RwSignal::new(data.devices),
         notice: RwSignal::new(None),
         deleting: RwSignal::new(None),
+        read_only: !may_write(Area::Jobs),
         #[cfg(feature = "hydrate")]
         reads: Default::default(),
     };
@@ -168,6 +174,7 @@ mod tests {
                 devices: RwSignal::new(vec![device]),
                 notice: RwSignal::new(None),
                 deleting: RwSignal::new(None),
+                read_only: false,
             };
             let job = |command, targets: Value| Job {
                 id: 1,

@@ -131,6 +131,7 @@ pub(super) fn AddressSection(draft: Draft, kind: AddressKind) -> impl IntoView {
                     id=enabled_id.clone()
                     prop:checked=move || current.get().enabled
                     checked=current.get_untracked().enabled
+                    disabled=draft.read_only
                     on:change=move |ev| {
                         let on = event_target_checked(&ev);
                         draft
@@ -153,6 +154,7 @@ pub(super) fn AddressSection(draft: Draft, kind: AddressKind) -> impl IntoView {
                     id=host_id.clone()
                     aria-describedby=format!("{host_id}-error")
                     aria-haspopup="dialog"
+                    disabled=draft.read_only
                     on:click=move |_| dialog_open.set(true)
                 >
                     "Set Address…"

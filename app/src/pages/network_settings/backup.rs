@@ -33,9 +33,14 @@ pub(super) fn BackupControls(form: Form) -> impl IntoView {
                 class="visually-hidden"
                 accept="application/json,.json"
                 node_ref=picker
+                disabled=form.draft.read_only
                 on:change=restore
             />
-            <label for="restore-backup" class="button">
+            <label
+                for="restore-backup"
+                class="button"
+                class:disabled=form.draft.read_only
+            >
                 "Restore a backup…"
             </label>
         </span>

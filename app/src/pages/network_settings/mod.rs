@@ -15,8 +15,10 @@ mod scan;
 mod scheduled_jobs;
 
 use crate::api::{PageData, ServerStatus};
-use crate::components::{Draft, Loadable, Notice, NoticeArea, WithPageData};
-use crate::model::{Change, FieldKind, NetworkSettings, ValidationContext};
+use crate::components::{
+    Draft, Loadable, Notice, NoticeArea, ReadOnlyNotice, WithPageData, may_write,
+};
+use crate::model::{Area, Change, FieldKind, NetworkSettings, ValidationContext};
 use address::{AddressKind, AddressSection};
 use backup::BackupControls;
 use conflict::{Conflict, ConflictPanel};
@@ -43,6 +45,10 @@ pub fn NetworkSettingsPage() -> impl IntoView {
             </ol>
         </nav>
         <h1>"Server Network Settings"</h1>
+        <ReadOnlyNotice
+            area=Area::NetworkSettings
+            text="You can read these settings but not change them."
+        />
         <WithPageData loading="Loading the settings…" show=show_page />
     }
 }
@@ -96,9 +102,11 @@ impl Form {
             installation: data.status.installation,
             database: data.status.database,
         };
+        let mut draft = Draft::new(data.settings.clone(), ctx);
+        draft.read_only = !may_write(Area::NetworkSettings);
         Form {
             ctx,
-            draft: Draft::new(data.settings.clone(), ctx),
+            draft,
             base: RwSignal::new(data.settings),
             etag: RwSignal::new(data.etag),
             status: RwSignal::new(data.status),
@@ -152,8 +160,9 @@ fn SettingsForm(data: PageData) -> impl IntoView {
     live::follow(form);
     let draft = form.draft;
     let ha = form.ctx.installation == crate::model::Installation::Ha;
-    let save_disabled =
-        move || form.saving.get() || !form.dirty() || !draft.errors.with(Vec::is_empty);
+    let save_disabled = move || {
+        draft.read_only || form.saving.get() || !form.dirty() || !draft.errors.with(Vec::is_empty)
+    };
     let discard = move |_| {
         form.reset_to(form.base.get_untracked(), None);
         form.notice.set(None);
@@ -188,10 +197,14 @@ fn SettingsForm(data: PageData) -> impl IntoView {
                 <button type="submit" class="primary" disabled=save_disabled>
                     {move || if form.saving.get() { "Saving…" } else { "Save" }}
                 </button>
-                <button type="button" on:click=discard disabled=move || !form.dirty()>
+                <button
+                    type="button"
+                    on:click=discard
+                    disabled=move || draft.read_only || !form.dirty()
+                >
                     "Discard changes"
                 </button>
-                <button type="button" on:click=restore_defaults>
+                <button type="button" on:click=restore_defaults disabled=draft.read_only>
                     "Restore defaults"
                 </button>
                 <BackupControls form />

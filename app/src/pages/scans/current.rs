@@ -133,7 +133,7 @@ fn Progress(scans: Scans) -> impl IntoView {
                             <button
                                 type="button"
                                 on:click=cancel
-                                disabled=move || cancelling.get()
+                                disabled=move || scans.read_only || cancelling.get()
                             >
                                 "Cancel scan"
                             </button>
@@ -219,7 +219,7 @@ fn Found(scans: Scans) -> impl IntoView {
                     <button
                         type="button"
                         on:click=select_all
-                        disabled=move || selectable().is_empty()
+                        disabled=move || scans.read_only || selectable().is_empty()
                     >
                         "Select all new"
                     </button>
@@ -227,7 +227,7 @@ fn Found(scans: Scans) -> impl IntoView {
                         type="button"
                         class="primary"
                         on:click=register
-                        disabled=move || count() == 0 || registering.get()
+                        disabled=move || scans.read_only || count() == 0 || registering.get()
                     >
                         {move || format!("Register selected ({})", count())}
                     </button>
@@ -270,7 +270,7 @@ fn found_row(scans: Scans, result: ScanResult) -> impl IntoView {
                 <input
                     type="checkbox"
                     aria-label=format!("Select {}", result.ip)
-                    disabled=result.registered
+                    disabled=scans.read_only || result.registered
                     prop:checked=selected
                     on:change=toggle
                 />

@@ -7,7 +7,10 @@ mod start;
 mod watch;
 
 use crate::api::{Scan, ScanList, ScanState};
-use crate::components::{DiscoveryHeading, Notice, PageSource, page_resource, with_data};
+use crate::components::{
+    DiscoveryHeading, Notice, PageSource, ReadOnlyNotice, may_write, page_resource, with_data,
+};
+use crate::model::Area;
 use current::CurrentScan;
 use history::History;
 use leptos::prelude::*;
@@ -69,6 +72,10 @@ pub fn ScansPage() -> impl IntoView {
     let data = page_resource::<ScansData>(move || opened.clone());
     view! {
         <DiscoveryHeading title="Scans" />
+        <ReadOnlyNotice
+            area=Area::Devices
+            text="You can see the scans but not start them or register what they find."
+        />
         {with_data(
             data,
             "scans",
@@ -87,6 +94,8 @@ struct Scans {
     /// MAC addresses of found devices to register.
     selected: RwSignal<BTreeSet<String>>,
     notice: RwSignal<Option<Notice>>,
+    /// The administrator may see the scans but not start, cancel or register.
+    read_only: bool,
     /// Which scan the page polls; a poll for another one stops.
     #[cfg(feature = "hydrate")]
     watching: StoredValue<watch::Watching>,
@@ -137,6 +146,7 @@ fn ScanSections(
         shown: RwSignal::new(shown),
         selected: RwSignal::new(BTreeSet::new()),
         notice: RwSignal::new(unknown),
+        read_only: !may_write(Area::Devices),
         #[cfg(feature = "hydrate")]
         watching: StoredValue::new(watch::Watching::default()),
     };

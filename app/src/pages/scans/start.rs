@@ -65,6 +65,7 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
                             id="scan-kind-ranges"
                             prop:checked=move || !broadcast.get()
                             checked=true
+                            disabled=scans.read_only
                             on:change=pick(false)
                         />
                         "Address ranges"
@@ -75,6 +76,7 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
                             name="scan-kind"
                             id="scan-kind-broadcast"
                             prop:checked=move || broadcast.get()
+                            disabled=scans.read_only
                             on:change=pick(true)
                         />
                         "Broadcast on the local network"
@@ -96,10 +98,15 @@ pub(super) fn StartForm(scans: Scans) -> impl IntoView {
                     value=text
                     errors
                     field="ranges"
-                    disabled=Signal::derive(move || broadcast.get())
+                    disabled=Signal::derive(move || scans.read_only || broadcast.get())
                     count=Signal::derive(count)
                 />
-                <SendActions sending label="Start scan" busy="Starting…" held=Signal::derive(move || scans.running()) />
+                <SendActions
+                    sending
+                    label="Start scan"
+                    busy="Starting…"
+                    held=Signal::derive(move || scans.read_only || scans.running())
+                />
             </form>
         </section>
     }
