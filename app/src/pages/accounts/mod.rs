@@ -6,6 +6,8 @@ mod forms;
 mod groups;
 #[cfg(feature = "hydrate")]
 mod live;
+#[cfg(all(test, feature = "ssr"))]
+mod rendered;
 mod rights;
 
 use super::show_optional_time;
@@ -362,6 +364,19 @@ fn user_actions(state: AccountsState, user: User) -> impl IntoView {
         }}
     }
     .into_any()
+}
+
+/// Moves the keyboard focus into a dialog that just opened, to the element with this id.
+fn focus_on_open(id: &'static str) {
+    Effect::new(move |_| {
+        use leptos::wasm_bindgen::JsCast;
+        let element = document()
+            .get_element_by_id(id)
+            .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+        if let Some(element) = element {
+            let _ = element.focus();
+        }
+    });
 }
 
 /// Replaces a listed item by its stored version, matched by id.

@@ -151,6 +151,35 @@ mod tests {
         assert_eq!(shortened("short"), ("short".to_owned(), false));
     }
 
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn entries_render() {
+        let entry = AuditEntry {
+            id: 4,
+            at: "2026-11-29T08:00:00Z".into(),
+            actor: "alice".into(),
+            source: Some("192.0.2.7".into()),
+            area: crate::model::Area::NetworkSettings,
+            action: "update".into(),
+            field: "scan.timeout_ms".into(),
+            old_value: json!(1000),
+            new_value: json!(2000),
+        };
+        let html =
+            Owner::new_root(None).with(|| view! { <AuditTable entries=vec![entry] /> }.to_html());
+        for part in [
+            "2026-11-29 08:00:00 UTC",
+            "192.0.2.7",
+            "Server Network Settings",
+            "<code>1000</code> → <code>2000</code>",
+        ] {
+            assert!(html.contains(part), "{part} in {html}");
+        }
+        let html =
+            Owner::new_root(None).with(|| view! { <SecurityTable entries=Vec::new() /> }.to_html());
+        assert!(html.contains("No security events match the filters."));
+    }
+
     #[test]
     fn events_in_words() {
         assert_eq!(event_label("sign_in_failed"), "Sign-in failed");
