@@ -187,7 +187,6 @@ fn NewTokenForm(state: TokensState) -> impl IntoView {
 /// The new token, shown this once, ready to copy.
 #[component]
 fn CreatedPanel(state: TokensState) -> impl IntoView {
-    let copied = RwSignal::new(None::<&'static str>);
     let field = NodeRef::<leptos::html::Input>::new();
     // the field gets the focus, its text selected, so that it can be copied at once
     Effect::new(move |_| {
@@ -198,6 +197,8 @@ fn CreatedPanel(state: TokensState) -> impl IntoView {
     });
     move || {
         state.created.get().map(|created| {
+            // what came of copying this token
+            let copied = RwSignal::new(None::<&'static str>);
             let copy = {
                 let token = created.token.clone();
                 move |_| {
@@ -207,10 +208,7 @@ fn CreatedPanel(state: TokensState) -> impl IntoView {
                     let _ = &token;
                 }
             };
-            let done = move |_| {
-                copied.set(None);
-                state.created.set(None);
-            };
+            let done = move |_| state.created.set(None);
             view! {
                 <div class="notice warning created-token" role="region" aria-labelledby="created-token-title">
                     <h3 id="created-token-title">{format!("The token “{}”", created.name)}</h3>

@@ -1,7 +1,8 @@
 //! Sign in: the one page anyone may open. Signing in leads on to the page that sent the
 //! administrator here (`/login?next=/devices`), or to the settings.
 
-use crate::api::{LOGIN_URL, local_path};
+use crate::api::{LOGIN_PAGE, LOGIN_URL, local_path};
+use crate::components::use_me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -9,14 +10,28 @@ use leptos_router::hooks::use_query_map;
 /// Where signing in leads when no page sent the administrator here.
 const START: &str = "/settings/network";
 
+/// Where signing in leads, given the page that sent the administrator here: a page of this
+/// site, never another site, nor the sign-in page again.
+fn leads_to(next: &str) -> &str {
+    local_path(next)
+        .filter(|path| path.split(['?', '#']).next() != Some(LOGIN_PAGE))
+        .unwrap_or(START)
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let next = use_query_map().with_untracked(|q| q.get("next"));
-    let target = next
-        .as_deref()
-        .and_then(local_path)
-        .unwrap_or(START)
-        .to_owned();
+    let target = next.as_deref().map_or(START, leads_to).to_owned();
+    let signed_in = use_me().map(|me| {
+        view! {
+            <p class="notice info" role="status">
+                {format!(
+                    "You are already signed in as {}.",
+                    me.username,
+                )}
+            </p>
+        }
+    });
     let username = NodeRef::<leptos::html::Input>::new();
     let password = NodeRef::<leptos::html::Input>::new();
     let failed = RwSignal::new(None::<String>);
@@ -70,6 +85,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Sign in" />
         <div class="sign-in">
             <h1>"Sign in"</h1>
+            {signed_in}
             // without JavaScript the form still never puts the password into an address
             <form method="post" action=LOGIN_URL on:submit=submit>
                 <div class="field">
@@ -107,5 +123,21 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
             </form>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leads_on_within_this_site() {
+        assert_eq!(
+            leads_to("/devices?status=offline"),
+            "/devices?status=offline"
+        );
+        assert_eq!(leads_to("//evil.example/"), START);
+        assert_eq!(leads_to("/login?next=/jobs"), START);
+        assert_eq!(leads_to("/login"), START);
     }
 }
