@@ -53,24 +53,6 @@ fn group_row(state: AccountsState, group: Group) -> impl IntoView {
         let group = group.clone();
         move |_| state.editing.set(Some(Editing::Group(group.clone())))
     };
-    let delete = if disabled {
-        view! {
-            <button type="button" class="small" disabled>
-                "Delete"
-            </button>
-        }
-        .into_any()
-    } else {
-        view! {
-            <RemoveButton
-                pending=state.deleting_group
-                item=group.clone()
-                text="Delete"
-                label=format!("Delete the group {name}")
-            />
-        }
-        .into_any()
-    };
     view! {
         <tr data-id=group.id>
             <th scope="row">{group.name.clone()}</th>
@@ -87,7 +69,13 @@ fn group_row(state: AccountsState, group: Group) -> impl IntoView {
                 >
                     "Rights and members…"
                 </button>
-                {delete}
+                <RemoveButton
+                    pending=state.deleting_group
+                    item=group.clone()
+                    text="Delete"
+                    label=format!("Delete the group {name}")
+                    disabled
+                />
             </td>
         </tr>
     }

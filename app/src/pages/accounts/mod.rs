@@ -13,8 +13,8 @@ mod rights;
 use super::show_optional_time;
 use crate::api::{AccountList, Group, Lockout, LockoutList, User};
 use crate::components::{
-    ColumnHeads, ConfirmRemoval, Notice, NoticeArea, PageSource, RemoveButton, may_write,
-    page_resource, with_data,
+    ColumnHeads, ConfirmRemoval, Notice, NoticeArea, PageSource, ReadOnlyNotice, RemoveButton,
+    may_write, page_resource, with_data,
 };
 use crate::model::Area;
 use editor::{Editing, Editor};
@@ -67,6 +67,7 @@ pub fn AccountsPage() -> impl IntoView {
             </ol>
         </nav>
         <h1>"Accounts"</h1>
+        <ReadOnlyNotice area=Area::Accounts text="You can see the accounts but not change them." />
         {with_data(data, "accounts", |data| view! { <Accounts data /> }.into_any())}
     }
 }
@@ -148,14 +149,6 @@ fn Accounts(data: AccountsData) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     live::follow(state);
     view! {
-        {(!state.writable)
-            .then(|| {
-                view! {
-                    <p class="notice warning">
-                        "You may look at the accounts but not change them: your rights do not include writing Accounts."
-                    </p>
-                }
-            })}
         <Users state />
         <NewUserForm state />
         <Groups state />
@@ -344,24 +337,13 @@ fn user_actions(state: AccountsState, user: User) -> impl IntoView {
             "Reset password…"
         </button>
         {unlock}
-        {if disabled {
-            view! {
-                <button type="button" class="small" disabled>
-                    "Delete"
-                </button>
-            }
-                .into_any()
-        } else {
-            view! {
-                <RemoveButton
-                    pending=state.deleting_user
-                    item=user
-                    text="Delete"
-                    label=format!("Delete {name}")
-                />
-            }
-                .into_any()
-        }}
+        <RemoveButton
+            pending=state.deleting_user
+            item=user
+            text="Delete"
+            label=format!("Delete {name}")
+            disabled
+        />
     }
     .into_any()
 }
