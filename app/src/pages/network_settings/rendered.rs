@@ -1,7 +1,7 @@
 //! The page as the server renders it, before any script runs.
 
-use crate::api::{DistributedStatus, PageData, ServerEntry, ServerStatus};
-use crate::model::{DatabaseKind, Field, Installation, NetworkSettings, OwnAddress};
+use crate::api::{DistributedStatus, Me, PageData, ServerEntry, ServerStatus};
+use crate::model::{Area, DatabaseKind, Field, Installation, NetworkSettings, OwnAddress, Rights};
 use crate::{App, PageBackend};
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -15,6 +15,11 @@ impl PageBackend for Memory {
 }
 
 fn render(installation: Installation, settings: NetworkSettings) -> String {
+    render_for(installation, settings, None)
+}
+
+/// The page as `me` sees it (the server puts the signed-in administrator on the request).
+fn render_for(installation: Installation, settings: NetworkSettings, me: Option<Me>) -> String {
     let server = ServerEntry {
         id: "a".into(),
         name: "one".into(),
@@ -51,6 +56,11 @@ fn render(installation: Installation, settings: NetworkSettings) -> String {
             "/settings/network",
         ));
         provide_context::<Arc<dyn PageBackend>>(Arc::new(Memory(data)));
+        let (mut request, ()) = http::Request::new(()).into_parts();
+        if let Some(me) = me {
+            request.extensions.insert(me);
+        }
+        provide_context(request);
         view! { <App /> }.to_html()
     })
 }
@@ -91,4 +101,79 @@ fn a_high_availability_installation_has_no_distributed_section() {
     );
     assert!(html.contains("Cluster Address"));
     assert!(!html.contains("Distributed mode enabled"));
+}
+
+/// The opening tag of the element with this id.
+fn tag<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element {id}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
+
+fn signed_in(username: &str, rights: Rights) -> Option<Me> {
+    Some(Me {
+        id: 7,
+        username: username.into(),
+        rights,
+    })
+}
+
+#[test]
+fn a_reader_sees_the_settings_with_every_control_disabled() {
+    let reader = Rights {
+        superuser: false,
+        read: vec![Area::NetworkSettings, Area::Devices],
+        write: vec![Area::Devices],
+    };
+    let html = render_for(
+        Installation::Standalone,
+        NetworkSettings::defaults(Installation::Standalone),
+        signed_in("carol", reader),
+    );
+    assert!(html.contains("You can read these settings but not change them."));
+    for field in Field::ALL {
+        let id = field.dom_id();
+        if html.contains(&format!("id=\"{id}\"")) {
+            assert!(tag(&html, &id).contains("disabled"), "{field}");
+        }
+    }
+    for id in [
+        "restore-backup",
+        "online_check-reply_port-any",
+        "cluster_address-host",
+    ] {
+        assert!(tag(&html, id).contains("disabled"), "{id}");
+    }
+    assert!(html.contains(">Save</button>"));
+    // the navigation lists what carol may read, and her account
+    for link in [
+        "href=\"/devices\"",
+        "href=\"/scans\"",
+        "href=\"/account\"",
+        "Sign out",
+        "carol",
+    ] {
+        assert!(html.contains(link), "{link}");
+    }
+    for link in ["href=\"/jobs\"", "href=\"/accounts\"", "href=\"/audit\""] {
+        assert!(!html.contains(link), "{link}");
+    }
+}
+
+#[test]
+fn a_writer_sees_the_settings_to_change() {
+    let html = render_for(
+        Installation::Standalone,
+        NetworkSettings::defaults(Installation::Standalone),
+        signed_in("admin", Rights::superuser()),
+    );
+    assert!(!html.contains("You can read these settings"));
+    assert!(!tag(&html, "scan-timeout_ms").contains("disabled"));
+    assert!(!tag(&html, "restore-backup").contains("disabled"));
+    for link in ["href=\"/jobs\"", "href=\"/accounts\"", "href=\"/audit\""] {
+        assert!(html.contains(link), "{link}");
+    }
 }
