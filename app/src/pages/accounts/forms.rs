@@ -44,10 +44,9 @@ pub(super) fn NewUserForm(state: AccountsState) -> impl IntoView {
                         "The account {} was created. It has no rights until you grant some.",
                         user.username
                     ))));
-                state.users.update(|users| {
-                    users.retain(|u| u.id != user.id);
-                    users.push(user);
-                });
+                state
+                    .users
+                    .update(|users| super::store(users, user, |u| u.id));
             },
         );
         #[cfg(not(feature = "hydrate"))]
@@ -117,10 +116,9 @@ pub(super) fn NewGroupForm(state: AccountsState) -> impl IntoView {
                         "The group {} was created.",
                         group.name
                     ))));
-                state.groups.update(|groups| {
-                    groups.retain(|g| g.id != group.id);
-                    groups.push(group);
-                });
+                state
+                    .groups
+                    .update(|groups| super::store(groups, group, |g| g.id));
             },
         );
         #[cfg(not(feature = "hydrate"))]

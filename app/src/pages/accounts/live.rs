@@ -2,7 +2,7 @@
 //! announced, and the page reads them again. Its actions, and what came of them.
 
 use super::editor::Editing;
-use super::{AccountsData, AccountsState, replace};
+use super::{AccountsData, AccountsState, store};
 use crate::api::{Group, GroupUpdate, LiveEvent, User, UserUpdate};
 use crate::client::Refusal;
 use crate::client::accounts::{
@@ -83,7 +83,7 @@ pub(super) async fn set_disabled(state: AccountsState, user: User, disabled: boo
             ))));
             state
                 .users
-                .try_update(|users| replace(users, stored, |u| u.id));
+                .try_update(|users| store(users, stored, |u| u.id));
         }
         Err(refusal) => {
             let what = format!("The account {} was not changed", user.username);
@@ -178,7 +178,7 @@ pub(super) async fn save_edit(
             };
             let answer = update_user(user.id, &update).await.map(|stored| {
                 let name = stored.username.clone();
-                state.users.update(|users| replace(users, stored, |u| u.id));
+                state.users.update(|users| store(users, stored, |u| u.id));
                 // the groups' member lists changed with it
                 reread(state);
                 format!("The rights and groups of {name} are saved.")
@@ -198,7 +198,7 @@ pub(super) async fn save_edit(
                 let name = stored.name.clone();
                 state
                     .groups
-                    .update(|groups| replace(groups, stored, |g| g.id));
+                    .update(|groups| store(groups, stored, |g| g.id));
                 // its members' rights changed with it
                 reread(state);
                 format!("The rights and members of the group {name} are saved.")

@@ -361,10 +361,11 @@ fn focus_on_open(id: &'static str) {
     });
 }
 
-/// Replaces a listed item by its stored version, matched by id.
+/// Shows an item as stored: in place of the listed one with its id, or added at the end.
 #[cfg(feature = "hydrate")]
-fn replace<T>(items: &mut [T], stored: T, id: impl Fn(&T) -> i64) {
-    if let Some(known) = items.iter_mut().find(|i| id(i) == id(&stored)) {
-        *known = stored;
+fn store<T>(items: &mut Vec<T>, stored: T, id: fn(&T) -> i64) {
+    match items.iter_mut().find(|i| id(i) == id(&stored)) {
+        Some(known) => *known = stored,
+        None => items.push(stored),
     }
 }
