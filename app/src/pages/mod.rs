@@ -58,6 +58,47 @@ fn show_optional_time(text: Option<&str>) -> String {
     text.map_or_else(|| "—".to_owned(), show_time)
 }
 
+/// What the server renders of `view` for an administrator who may read every area but change
+/// none.
+#[cfg(all(test, feature = "ssr"))]
+fn render_for_reader<V: leptos::prelude::IntoView>(view: impl FnOnce() -> V) -> String {
+    use crate::model::{Area, Rights};
+    use leptos::prelude::*;
+    let reader = crate::api::Me {
+        id: 9,
+        username: "reader".into(),
+        rights: Rights {
+            superuser: false,
+            read: Area::ALL.to_vec(),
+            write: Vec::new(),
+        },
+    };
+    Owner::new_root(None).with(|| {
+        let (request, ()) = http::Request::builder()
+            .extension(reader)
+            .body(())
+            .unwrap()
+            .into_parts();
+        provide_context(request);
+        crate::components::provide_me();
+        view().into_view().to_html()
+    })
+}
+
+/// The opening tags of the form controls (buttons, inputs, selects, text areas) in `html` that
+/// are not disabled.
+#[cfg(all(test, feature = "ssr"))]
+fn enabled_controls(html: &str) -> Vec<&str> {
+    ["<button", "<input", "<select", "<textarea"]
+        .into_iter()
+        .flat_map(|start| {
+            html.match_indices(start)
+                .map(|(at, _)| &html[at..at + html[at..].find('>').unwrap_or(0)])
+        })
+        .filter(|tag| !tag.contains(" disabled"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -496,3 +496,41 @@ mod tests {
         assert!(!apply_changes(&mut page, &changes, counts));
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::pages::{enabled_controls, render_for_reader};
+
+    #[test]
+    fn a_reader_sees_the_devices_with_every_control_disabled() {
+        let device = Device {
+            id: 1,
+            mac: Some("00:11:22:aa:bb:cc".into()),
+            ip: "192.168.1.20".into(),
+            hostname: Some("kiosk".into()),
+            os: None,
+            serial: None,
+            status: DeviceStatus::Online,
+            last_seen: None,
+            status_since: None,
+        };
+        let page = DevicePage {
+            devices: vec![device],
+            total: 1,
+            offset: 0,
+            limit: DEFAULT_PAGE_SIZE,
+            counts: StatusCounts {
+                online: 1,
+                offline: 0,
+                unknown: 0,
+            },
+        };
+        let listing = Listing::parse(|_| None);
+        let html = render_for_reader(|| view! { <DeviceList page listing /> });
+        for part in ["kiosk", "Check now", "Remove 192.168.1.20", "register-ip"] {
+            assert!(html.contains(part), "{part}");
+        }
+        assert_eq!(enabled_controls(&html), Vec::<&str>::new());
+    }
+}

@@ -202,3 +202,38 @@ mod tests {
         });
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::pages::{enabled_controls, render_for_reader};
+
+    #[test]
+    fn a_reader_sees_the_jobs_with_every_control_disabled() {
+        let job = Job {
+            id: 1,
+            name: "Nightly check".into(),
+            command: JobCommand::OnlineCheck,
+            targets: Vec::new(),
+            due_at: "2026-01-01T00:00:00Z".into(),
+            repeat_minutes: Some(1440),
+            enabled: true,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            executions: Vec::new(),
+        };
+        let data = JobsData {
+            jobs: vec![job],
+            devices: Vec::new(),
+        };
+        let html = render_for_reader(|| view! { <Jobs data /> });
+        for part in [
+            "Nightly check",
+            "job-1-enabled",
+            "Delete Nightly check",
+            "job-name",
+        ] {
+            assert!(html.contains(part), "{part}");
+        }
+        assert_eq!(enabled_controls(&html), Vec::<&str>::new());
+    }
+}

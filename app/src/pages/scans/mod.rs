@@ -221,3 +221,57 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 16, 30, 30, 30]);
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::api::ScanResult;
+    use crate::pages::{enabled_controls, render_for_reader};
+
+    #[test]
+    fn a_reader_sees_the_scans_with_every_control_disabled() {
+        let found = |n: u8, registered| ScanResult {
+            ip: format!("192.168.1.{n}"),
+            mac: format!("00:11:22:aa:bb:{n:02x}"),
+            hostname: format!("kiosk-{n}"),
+            os: String::new(),
+            serial: String::new(),
+            registered,
+        };
+        let scan = Scan {
+            id: "s1".into(),
+            state: ScanState::Running,
+            broadcast: false,
+            ranges: vec!["192.168.1.0/24".into()],
+            sent: 100,
+            total: 254,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            remaining_ms: Some(3000),
+            results: vec![found(20, false), found(21, true)],
+            sending_ms: None,
+            found: 2,
+            ignored: 0,
+            error: None,
+        };
+        let data = ScansData {
+            list: ScanList {
+                scans: vec![Scan {
+                    results: Vec::new(),
+                    ..scan.clone()
+                }],
+            },
+            opened: Some(scan),
+        };
+        let html = render_for_reader(|| view! { <ScanSections data asked=Some("s1".into()) /> });
+        for part in [
+            "Cancel scan",
+            "Select 192.168.1.20",
+            "Register selected",
+            "scan-ranges",
+        ] {
+            assert!(html.contains(part), "{part}");
+        }
+        assert_eq!(enabled_controls(&html), Vec::<&str>::new());
+    }
+}
