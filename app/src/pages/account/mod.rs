@@ -60,3 +60,42 @@ pub fn AccountPage() -> impl IntoView {
     }
     .into_any()
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::api::TokenInfo;
+
+    #[test]
+    fn the_password_form_and_the_tokens() {
+        let token = TokenInfo {
+            id: 3,
+            name: "inventory export".into(),
+            created_at: "2026-11-01T08:00:00Z".into(),
+            expires_at: None,
+            last_used_at: Some("2026-11-29T23:00:00Z".into()),
+        };
+        let html = Owner::new_root(None).with(|| {
+            view! {
+                <PasswordForm username="alice".into() />
+                <Tokens tokens=vec![token] />
+            }
+            .to_html()
+        });
+        for part in [
+            "<label for=\"password-current\">Current password</label>",
+            "type=\"password\" id=\"password-new\"",
+            "autocomplete=\"new-password\"",
+            "<td>inventory export</td><td>2026-11-01 08:00:00 UTC</td><td>never</td>",
+            "<td>2026-11-29 23:00:00 UTC</td>",
+            "aria-label=\"Revoke inventory export\"",
+            "<label for=\"token-days\">Expires after (days)</label>",
+        ] {
+            assert!(html.contains(part), "{part}");
+        }
+        assert!(
+            !html.contains("created-token"),
+            "no token is shown before one is created"
+        );
+    }
+}

@@ -141,3 +141,33 @@ mod tests {
         assert_eq!(leads_to("/login"), START);
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use crate::App;
+    use leptos::prelude::*;
+
+    #[test]
+    fn nobody_signed_in_sees_the_form_and_no_navigation() {
+        let html = Owner::new_root(None).with(|| {
+            let (meta, _) = leptos_meta::ServerMetaContext::new();
+            provide_context(meta);
+            provide_context(leptos_router::location::RequestUrl::new(
+                "/login?next=%2Fdevices",
+            ));
+            view! { <App /> }.to_html()
+        });
+        for part in [
+            "<h1>Sign in</h1>",
+            "<label for=\"login-username\">Username</label>",
+            "<label for=\"login-password\">Password</label>",
+            "autocomplete=\"current-password\"",
+            "method=\"post\"",
+        ] {
+            assert!(html.contains(part), "{part}");
+        }
+        for part in ["aria-label=\"Main\"", "Sign out", "href=\"/account\""] {
+            assert!(!html.contains(part), "{part}");
+        }
+    }
+}
