@@ -34,30 +34,9 @@ pub(super) fn PasswordForm(username: String) -> impl IntoView {
     let sending = Sending::new(errors);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if !sending.begin() {
-            return;
-        }
-        #[cfg(feature = "hydrate")]
-        {
-            use crate::api::PasswordChange;
-            use crate::components::Notice;
-            let change = PasswordChange {
-                current: current.get_untracked(),
-                new: new.get_untracked(),
-            };
-            sending.send(
-                async move { crate::client::account::change_password(&change).await },
-                "The password was not changed",
-                move |()| {
-                    current.set(String::new());
-                    new.set(String::new());
-                    repeat.set(String::new());
-                    errors.reset();
-                    sending
-                        .notice
-                        .set(Some(Notice::Success("Your password was changed.".into())));
-                },
-            );
+        if sending.begin() {
+            #[cfg(feature = "hydrate")]
+            send(sending, current, new, repeat);
         }
     };
     view! {
@@ -98,6 +77,35 @@ pub(super) fn PasswordForm(username: String) -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// Sends the change; once made, the form starts over empty.
+#[cfg(feature = "hydrate")]
+fn send(
+    sending: Sending,
+    current: RwSignal<String>,
+    new: RwSignal<String>,
+    repeat: RwSignal<String>,
+) {
+    use crate::api::PasswordChange;
+    use crate::components::Notice;
+    let change = PasswordChange {
+        current: current.get_untracked(),
+        new: new.get_untracked(),
+    };
+    sending.send(
+        async move { crate::client::account::change_password(&change).await },
+        "The password was not changed",
+        move |()| {
+            for field in [current, new, repeat] {
+                field.set(String::new());
+            }
+            sending.errors.reset();
+            sending
+                .notice
+                .set(Some(Notice::Success("Your password was changed.".into())));
+        },
+    );
 }
 
 #[cfg(test)]
