@@ -22,7 +22,7 @@ const PAGES: [(&str, &str, Area); 6] = [
 
 #[component]
 pub fn TopBar() -> impl IntoView {
-    // nobody is signed in on the sign-in page: no navigation, no account
+    // without a signed-in administrator (on the sign-in page): no navigation, no account
     let signed_in = use_me().map(|me| {
         let links = PAGES
             .into_iter()
