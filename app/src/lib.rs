@@ -51,11 +51,33 @@ pub trait AccountsBackend: Send + Sync {
     /// The API tokens of one administrator.
     fn tokens(&self, user: i64) -> BoxFuture<Result<api::TokenList, String>>;
     fn audit(&self, query: api::AuditQuery) -> BoxFuture<Result<api::AuditPage, String>>;
-    fn security_log(&self, query: api::AuditQuery)
-    -> BoxFuture<Result<api::SecurityPage, String>>;
+    fn security_log(&self, query: api::AuditQuery) -> BoxFuture<Result<api::SecurityPage, String>>;
+}
+
+/// The policy of a page: scripts only from this site or inline with this response's nonce (the
+/// hydration script and the data handed to the browser), WebAssembly compiled from this site,
+/// nothing framed, nothing sent elsewhere.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

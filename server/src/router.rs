@@ -49,10 +49,6 @@ pub fn router(parts: Parts<'_>) -> (Router, Arc<Vec<RouteRule>>) {
         accounts: parts.accounts.clone(),
         trusted_proxies: Arc::new(parts.config.trusted_proxies.clone()),
     };
-    let router = http::layers::around(
-        api.merge(pages),
-        identify,
-        parts.config.request_timeout(),
-    );
+    let router = http::layers::around(api.merge(pages), identify, parts.config.request_timeout());
     (router, table)
 }

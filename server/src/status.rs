@@ -2,11 +2,11 @@
 //! rendered with. Both combine the server registry with the settings.
 
 use crate::cluster::Registry;
+use crate::http::{Routes, Rule};
 use crate::settings::Settings;
 use app::api::{DistributedStatus, PageData, SERVER_URL, ServerStatus};
-use app::model::Installation;
-use crate::http::{Routes, Rule};
 use app::model::Area;
+use app::model::Installation;
 use axum::{Json, extract::State};
 use std::sync::Arc;
 
@@ -57,8 +57,8 @@ impl app::PageBackend for Status {
 
 /// The servers and how this one runs: part of the network settings area.
 pub fn routes() -> Routes<Status> {
-    Routes::new(Rule::Area(Area::NetworkSettings)).get(
-        SERVER_URL,
-        |State(status): State<Status>| async move { Json(status.status()) },
-    )
+    Routes::new(Rule::Area(Area::NetworkSettings))
+        .get(SERVER_URL, |State(status): State<Status>| async move {
+            Json(status.status())
+        })
 }

@@ -119,7 +119,8 @@ impl Rights {
                 Effect::Deny => denied.insert((grant.area, grant.access)),
             };
         }
-        let has = |area, access| allowed.contains(&(area, access)) && !denied.contains(&(area, access));
+        let has =
+            |area, access| allowed.contains(&(area, access)) && !denied.contains(&(area, access));
         let read: Vec<Area> = Area::ALL
             .into_iter()
             .filter(|&a| has(a, Access::Read))
@@ -284,7 +285,10 @@ mod tests {
         ]);
         assert!(rights.can_read(Area::Devices) && rights.can_write(Area::Devices));
         assert!(!rights.can_read(Area::Jobs), "a deny beats an allow");
-        assert!(!rights.can_write(Area::Audit), "write without read is no write");
+        assert!(
+            !rights.can_write(Area::Audit),
+            "write without read is no write"
+        );
         assert!(!rights.can_read(Area::Accounts));
         assert!(Rights::superuser().can_write(Area::Accounts));
     }
@@ -293,7 +297,17 @@ mod tests {
     fn usernames() {
         assert_eq!(validate_username("  alice ").unwrap(), "alice");
         assert_eq!(validate_username("ops.team-1_é").unwrap(), "ops.team-1_é");
-        for bad in ["", "a b", "a/b", "a\\b", "a:b", "a@b", "x\u{7}", "a<b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a\\b",
+            "a:b",
+            "a@b",
+            "x\u{7}",
+            "a<b",
+            &"x".repeat(65),
+        ] {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
         assert_eq!(username_key(" Alice"), "alice");

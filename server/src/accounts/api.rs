@@ -38,7 +38,12 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .with_rule(Method::POST, PASSWORD_URL, Rule::SignedIn, change_password)
         .with_rule(Method::GET, TOKENS_URL, Rule::SignedIn, list_tokens)
         .with_rule(Method::POST, TOKENS_URL, Rule::OwnCredentials, create_token)
-        .with_rule(Method::DELETE, &format!("{TOKENS_URL}/{{id}}"), Rule::SignedIn, revoke_token)
+        .with_rule(
+            Method::DELETE,
+            &format!("{TOKENS_URL}/{{id}}"),
+            Rule::SignedIn,
+            revoke_token,
+        )
         .get(USERS_URL, list_accounts)
         .post(USERS_URL, create_user)
         .get(&format!("{USERS_URL}/{{id}}"), get_user)
@@ -51,7 +56,12 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .delete(&format!("{GROUPS_URL}/{{id}}"), delete_group)
         .get(LOCKOUTS_URL, list_lockouts)
         .delete(&format!("{LOCKOUTS_URL}/{{address}}"), unlock_address)
-        .with_rule(Method::GET, SECURITY_LOG_URL, Rule::Area(Area::Audit), security_log)
+        .with_rule(
+            Method::GET,
+            SECURITY_LOG_URL,
+            Rule::Area(Area::Audit),
+            security_log,
+        )
 }
 
 fn source(caller: &Caller) -> Option<String> {
@@ -69,7 +79,11 @@ fn refusal(refused: Refused) -> ApiError {
                 message: format!(
                     "too many failed sign-ins: {} locked until {} (about {minutes} minute{}); \
                      an administrator who manages accounts can unlock it sooner",
-                    if address { "sign-ins from your address are" } else { "this account is" },
+                    if address {
+                        "sign-ins from your address are"
+                    } else {
+                        "this account is"
+                    },
                     rfc3339(until),
                     if minutes == 1 { "" } else { "s" },
                 ),
@@ -80,7 +94,13 @@ fn refusal(refused: Refused) -> ApiError {
     }
 }
 
-fn cookie(accounts: &Accounts, name: &'static str, value: String, https: bool, http_only: bool) -> Cookie<'static> {
+fn cookie(
+    accounts: &Accounts,
+    name: &'static str,
+    value: String,
+    https: bool,
+    http_only: bool,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path(accounts.cookie_path.clone())
         .http_only(http_only)
@@ -103,8 +123,20 @@ async fn login(
     let session = accounts.open_session(me, source.as_deref()).await?;
     let https = caller.client.https;
     let jar = jar
-        .add(cookie(&accounts, SESSION_COOKIE, session.secret.expose().to_owned(), https, true))
-        .add(cookie(&accounts, CSRF_COOKIE, session.csrf.expose().to_owned(), https, false));
+        .add(cookie(
+            &accounts,
+            SESSION_COOKIE,
+            session.secret.expose().to_owned(),
+            https,
+            true,
+        ))
+        .add(cookie(
+            &accounts,
+            CSRF_COOKIE,
+            session.csrf.expose().to_owned(),
+            https,
+            false,
+        ));
     Ok((jar, Json(session.me)).into_response())
 }
 
@@ -120,7 +152,13 @@ async fn logout(
             .await?;
     }
     let jar = jar
-        .remove(cookie(&accounts, SESSION_COOKIE, String::new(), false, true))
+        .remove(cookie(
+            &accounts,
+            SESSION_COOKIE,
+            String::new(),
+            false,
+            true,
+        ))
         .remove(cookie(&accounts, CSRF_COOKIE, String::new(), false, false));
     Ok((StatusCode::NO_CONTENT, jar).into_response())
 }
@@ -144,18 +182,28 @@ async fn change_password(
         .ok_or(ApiError::Unauthorized)?;
     let mut errors = Vec::new();
     if !super::secret::verify_password(change.current.clone(), Some(account.password_hash)).await {
-        errors.push(FieldError::new("current", "this is not your current password"));
+        errors.push(FieldError::new(
+            "current",
+            "this is not your current password",
+        ));
     }
     if let Err(e) = check_password(&change.new, &me.username) {
         errors.push(FieldError::new("new", e));
     } else if change.new == change.current {
-        errors.push(FieldError::new("new", "choose a password other than the current one"));
+        errors.push(FieldError::new(
+            "new",
+            "choose a password other than the current one",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
     let hash = super::secret::hash_password(change.new).await?;
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     store::set_password(&mut tx, me.id, &hash).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     // other browsers signed in as this account sign in again
@@ -165,12 +213,15 @@ async fn change_password(
     };
     sessions::end_sessions(accounts.db(), me.id, keep.as_deref()).await?;
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "password_changed",
-        username: Some(&me.username),
-        source: source(&caller),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "password_changed",
+            username: Some(&me.username),
+            source: source(&caller),
+            ..Default::default()
+        },
+    )
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -204,7 +255,7 @@ async fn create_token(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<NewToken, SMALL>,
+    body: Result<JsonBody<NewToken, SMALL>, ApiError>,
 ) -> Result<Response, ApiError> {
     let source = source(&caller);
     let me = match (caller.me(), basic(&headers)) {
@@ -215,8 +266,11 @@ async fn create_token(
             .map_err(refusal)?,
         (None, None) => return Err(ApiError::Unauthorized),
     };
+    // (read after the credentials: nobody learns anything from an anonymous request)
+    let JsonBody(request) = body?;
     let mut errors = Vec::new();
-    let name = validate_token_name(&request.name).map_err(|e| errors.push(FieldError::new("name", e)));
+    let name =
+        validate_token_name(&request.name).map_err(|e| errors.push(FieldError::new("name", e)));
     if let Some(days) = request.expires_in_days
         && !(1..=TOKEN_MAX_DAYS).contains(&days)
     {
@@ -230,16 +284,24 @@ async fn create_token(
         _ => return Err(ApiError::Invalid(errors)),
     };
     let token = super::secret::Secret::api_token();
-    let (id, expires_at) =
-        sessions::create_token(accounts.db(), me.id, &name, &token.digest(), request.expires_in_days)
-            .await?;
-    security::record(accounts.db(), security::Event {
-        event: "token_created",
-        username: Some(&me.username),
-        source,
-        detail: Some(name.clone()),
-        ..Default::default()
-    })
+    let (id, expires_at) = sessions::create_token(
+        accounts.db(),
+        me.id,
+        &name,
+        &token.digest(),
+        request.expires_in_days,
+    )
+    .await?;
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "token_created",
+            username: Some(&me.username),
+            source,
+            detail: Some(name.clone()),
+            ..Default::default()
+        },
+    )
     .await;
     Ok((
         StatusCode::CREATED,
@@ -264,13 +326,16 @@ async fn revoke_token(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("you have no token {id}")))?;
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "token_revoked",
-        username: Some(&me.username),
-        source: source(&caller),
-        detail: Some(name),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "token_revoked",
+            username: Some(&me.username),
+            source: source(&caller),
+            detail: Some(name),
+            ..Default::default()
+        },
+    )
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -302,7 +367,10 @@ async fn find_group(accounts: &Accounts, id: i64) -> Result<Group, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("there is no group {id}")))
 }
 
-async fn get_user(State(accounts): Shared, PathParam(id): PathParam<i64>) -> Result<Json<User>, ApiError> {
+async fn get_user(
+    State(accounts): Shared,
+    PathParam(id): PathParam<i64>,
+) -> Result<Json<User>, ApiError> {
     Ok(Json(find_user(&accounts, id).await?))
 }
 
@@ -313,25 +381,40 @@ async fn create_user(
 ) -> Result<Response, ApiError> {
     let username = validate_new_user(&new.username, &new.password).map_err(ApiError::Invalid)?;
     let hash = super::secret::hash_password(new.password).await?;
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     let Some(id) = store::insert_user(&mut tx, &username, &hash, false).await? else {
-        return Err(ApiError::Conflict(format!("there is an account named {username} already")));
+        return Err(ApiError::Conflict(format!(
+            "there is an account named {username} already"
+        )));
     };
-    audit::record(&mut tx, &actor, Area::Accounts, "create", &[Record::new(
-        format!("accounts.users.{username}"),
-        serde_json::Value::Null,
-        serde_json::json!({"username": username}),
-    )])
+    audit::record(
+        &mut tx,
+        &actor,
+        Area::Accounts,
+        "create",
+        &[Record::new(
+            format!("accounts.users.{username}"),
+            serde_json::Value::Null,
+            serde_json::json!({"username": username}),
+        )],
+    )
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "account_created",
-        username: Some(&username),
-        actor: Some(&actor.name),
-        source: actor.source.clone(),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "account_created",
+            username: Some(&username),
+            actor: Some(&actor.name),
+            source: actor.source.clone(),
+            ..Default::default()
+        },
+    )
     .await;
     let user = find_user(&accounts, id).await?;
     Ok((
@@ -359,21 +442,41 @@ fn check_grants(grants: &[Grant]) -> Result<Vec<Grant>, FieldError> {
 }
 
 /// The ids that do not exist, as field errors.
-async fn check_ids(accounts: &Accounts, table: store::Table, field: &str, ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+async fn check_ids(
+    accounts: &Accounts,
+    table: store::Table,
+    field: &str,
+    ids: &[i64],
+) -> Result<Vec<i64>, ApiError> {
     let mut unique: Vec<i64> = ids.to_vec();
     unique.sort_unstable();
     unique.dedup();
-    let found: HashSet<i64> = store::existing(accounts.db(), table, &unique).await?.into_iter().collect();
+    let found: HashSet<i64> = store::existing(accounts.db(), table, &unique)
+        .await?
+        .into_iter()
+        .collect();
     let errors: Vec<FieldError> = ids
         .iter()
         .enumerate()
         .filter(|(_, id)| !found.contains(id))
-        .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), format!("there is no {} {id}", match table {
-            store::Table::Users => "account",
-            store::Table::Groups => "group",
-        })))
+        .map(|(i, id)| {
+            FieldError::new(
+                format!("{field}[{i}]"),
+                format!(
+                    "there is no {} {id}",
+                    match table {
+                        store::Table::Users => "account",
+                        store::Table::Groups => "group",
+                    }
+                ),
+            )
+        })
         .collect();
-    if errors.is_empty() { Ok(unique) } else { Err(ApiError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(unique)
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
@@ -389,14 +492,19 @@ async fn update_user(
 ) -> Result<Json<User>, ApiError> {
     let old = find_user(&accounts, id).await?;
     let me = signed_in(&caller)?;
-    if old.superuser && (update.disabled.is_some() || update.grants.is_some() || update.groups.is_some()) {
+    if old.superuser
+        && (update.disabled.is_some() || update.grants.is_some() || update.groups.is_some())
+    {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "",
             format!("the superuser {SUPERUSER} cannot be restricted, disabled or put in groups"),
         )]));
     }
     if update.disabled == Some(true) && id == me.id {
-        return Err(ApiError::Invalid(vec![FieldError::new("disabled", "you cannot disable your own account")]));
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "disabled",
+            "you cannot disable your own account",
+        )]));
     }
     let grants = update
         .grants
@@ -408,7 +516,11 @@ async fn update_user(
         Some(groups) => Some(check_ids(&accounts, store::Table::Groups, "groups", groups).await?),
         None => None,
     };
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     if !store::claim(&mut tx, store::Table::Users, id, update.revision).await? {
         return Err(ApiError::PreconditionFailed);
     }
@@ -416,15 +528,27 @@ async fn update_user(
     let mut records = Vec::new();
     if let Some(disabled) = update.disabled.filter(|d| *d != old.disabled) {
         store::set_disabled(&mut tx, id, disabled).await?;
-        records.push(Record::new(format!("accounts.users.{name}.disabled"), old.disabled, disabled));
+        records.push(Record::new(
+            format!("accounts.users.{name}.disabled"),
+            old.disabled,
+            disabled,
+        ));
     }
     if let Some(grants) = grants.filter(|g| *g != old.grants) {
         store::set_grants(&mut tx, store::Table::Users, id, &grants).await?;
-        records.push(Record::new(format!("accounts.users.{name}.grants"), json(&old.grants), json(&grants)));
+        records.push(Record::new(
+            format!("accounts.users.{name}.grants"),
+            json(&old.grants),
+            json(&grants),
+        ));
     }
     if let Some(groups) = groups.filter(|g| *g != old.groups) {
         store::set_members(&mut tx, store::Table::Users, id, &groups).await?;
-        records.push(Record::new(format!("accounts.users.{name}.groups"), json(&old.groups), json(&groups)));
+        records.push(Record::new(
+            format!("accounts.users.{name}.groups"),
+            json(&old.groups),
+            json(&groups),
+        ));
     }
     audit::record(&mut tx, &actor, Area::Accounts, "update", &records).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
@@ -433,13 +557,22 @@ async fn update_user(
     }
     accounts.changed().await;
     if !records.is_empty() {
-        security::record(accounts.db(), security::Event {
-            event: "account_changed",
-            username: Some(name),
-            actor: Some(&actor.name),
-            source: actor.source.clone(),
-            detail: Some(records.iter().map(|r| r.field.rsplit('.').next().unwrap_or("")).collect::<Vec<_>>().join(", ")),
-        })
+        security::record(
+            accounts.db(),
+            security::Event {
+                event: "account_changed",
+                username: Some(name),
+                actor: Some(&actor.name),
+                source: actor.source.clone(),
+                detail: Some(
+                    records
+                        .iter()
+                        .map(|r| r.field.rsplit('.').next().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            },
+        )
         .await;
     }
     Ok(Json(find_user(&accounts, id).await?))
@@ -453,12 +586,20 @@ async fn delete_user(
 ) -> Result<StatusCode, ApiError> {
     let old = find_user(&accounts, id).await?;
     if old.superuser {
-        return Err(ApiError::Conflict(format!("the superuser {SUPERUSER} cannot be deleted")));
+        return Err(ApiError::Conflict(format!(
+            "the superuser {SUPERUSER} cannot be deleted"
+        )));
     }
     if signed_in(&caller)?.id == id {
-        return Err(ApiError::Conflict("you cannot delete your own account".into()));
+        return Err(ApiError::Conflict(
+            "you cannot delete your own account".into(),
+        ));
     }
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     if !store::delete(&mut tx, store::Table::Users, id).await? {
         return Err(ApiError::NotFound(format!("there is no account {id}")));
     }
@@ -470,13 +611,16 @@ async fn delete_user(
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "account_deleted",
-        username: Some(&old.username),
-        actor: Some(&actor.name),
-        source: actor.source.clone(),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "account_deleted",
+            username: Some(&old.username),
+            actor: Some(&actor.name),
+            source: actor.source.clone(),
+            ..Default::default()
+        },
+    )
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -490,29 +634,44 @@ async fn reset_password(
 ) -> Result<StatusCode, ApiError> {
     let user = find_user(&accounts, id).await?;
     if user.superuser && !signed_in(&caller)?.rights.superuser {
-        return Err(ApiError::Forbidden(format!("only {SUPERUSER} sets the superuser's password")));
+        return Err(ApiError::Forbidden(format!(
+            "only {SUPERUSER} sets the superuser's password"
+        )));
     }
     check_password(&reset.password, &user.username)
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("password", e)]))?;
     let hash = super::secret::hash_password(reset.password).await?;
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     store::set_password(&mut tx, id, &hash).await?;
-    audit::record(&mut tx, &actor, Area::Accounts, "reset password", &[Record::new(
-        format!("accounts.users.{}.password", user.username),
-        "(hidden)",
-        "(a new one, hidden)",
-    )])
+    audit::record(
+        &mut tx,
+        &actor,
+        Area::Accounts,
+        "reset password",
+        &[Record::new(
+            format!("accounts.users.{}.password", user.username),
+            "(hidden)",
+            "(a new one, hidden)",
+        )],
+    )
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     sessions::end_sessions(accounts.db(), id, None).await?;
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "password_reset",
-        username: Some(&user.username),
-        actor: Some(&actor.name),
-        source: actor.source.clone(),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "password_reset",
+            username: Some(&user.username),
+            actor: Some(&actor.name),
+            source: actor.source.clone(),
+            ..Default::default()
+        },
+    )
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -523,15 +682,24 @@ async fn unlock_user(
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     let user = find_user(&accounts, id).await?;
-    if throttle::clear(accounts.db(), &throttle::user_key(&user.username), super::now()).await? {
+    if throttle::clear(
+        accounts.db(),
+        &throttle::user_key(&user.username),
+        super::now(),
+    )
+    .await?
+    {
         accounts.changed().await;
-        security::record(accounts.db(), security::Event {
-            event: "unlocked",
-            username: Some(&user.username),
-            actor: Some(&actor.name),
-            source: actor.source.clone(),
-            detail: Some("the account".into()),
-        })
+        security::record(
+            accounts.db(),
+            security::Event {
+                event: "unlocked",
+                username: Some(&user.username),
+                actor: Some(&actor.name),
+                source: actor.source.clone(),
+                detail: Some("the account".into()),
+            },
+        )
         .await;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -551,17 +719,26 @@ async fn unlock_address(
     actor: Actor,
     PathParam(address): PathParam<std::net::IpAddr>,
 ) -> Result<StatusCode, ApiError> {
-    if !throttle::clear(accounts.db(), &throttle::address_key(&address.to_string()), super::now()).await? {
+    if !throttle::clear(
+        accounts.db(),
+        &throttle::address_key(&address.to_string()),
+        super::now(),
+    )
+    .await?
+    {
         return Err(ApiError::NotFound(format!("{address} is not locked out")));
     }
     accounts.changed().await;
-    security::record(accounts.db(), security::Event {
-        event: "unlocked",
-        actor: Some(&actor.name),
-        source: actor.source.clone(),
-        detail: Some(format!("the address {address}")),
-        ..Default::default()
-    })
+    security::record(
+        accounts.db(),
+        security::Event {
+            event: "unlocked",
+            actor: Some(&actor.name),
+            source: actor.source.clone(),
+            detail: Some(format!("the address {address}")),
+            ..Default::default()
+        },
+    )
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -573,15 +750,27 @@ async fn create_group(
 ) -> Result<Response, ApiError> {
     let name = validate_group_name(&new.name)
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("name", e)]))?;
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     let Some(id) = store::insert_group(&mut tx, &name).await? else {
-        return Err(ApiError::Conflict(format!("there is a group named {name} already")));
+        return Err(ApiError::Conflict(format!(
+            "there is a group named {name} already"
+        )));
     };
-    audit::record(&mut tx, &actor, Area::Accounts, "create", &[Record::new(
-        format!("accounts.groups.{name}"),
-        serde_json::Value::Null,
-        serde_json::json!({"name": name}),
-    )])
+    audit::record(
+        &mut tx,
+        &actor,
+        Area::Accounts,
+        "create",
+        &[Record::new(
+            format!("accounts.groups.{name}"),
+            serde_json::Value::Null,
+            serde_json::json!({"name": name}),
+        )],
+    )
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
@@ -610,7 +799,11 @@ async fn update_group(
         Some(members) => {
             let members = check_ids(&accounts, store::Table::Users, "members", members).await?;
             let list = account_list(&accounts).await?;
-            if list.users.iter().any(|u| u.superuser && members.contains(&u.id)) {
+            if list
+                .users
+                .iter()
+                .any(|u| u.superuser && members.contains(&u.id))
+            {
                 return Err(ApiError::Invalid(vec![FieldError::new(
                     "members",
                     format!("the superuser {SUPERUSER} is in no group (it cannot be restricted)"),
@@ -620,7 +813,11 @@ async fn update_group(
         }
         None => None,
     };
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     if !store::claim(&mut tx, store::Table::Groups, id, update.revision).await? {
         return Err(ApiError::PreconditionFailed);
     }
@@ -628,11 +825,19 @@ async fn update_group(
     let mut records = Vec::new();
     if let Some(grants) = grants.filter(|g| *g != old.grants) {
         store::set_grants(&mut tx, store::Table::Groups, id, &grants).await?;
-        records.push(Record::new(format!("accounts.groups.{name}.grants"), json(&old.grants), json(&grants)));
+        records.push(Record::new(
+            format!("accounts.groups.{name}.grants"),
+            json(&old.grants),
+            json(&grants),
+        ));
     }
     if let Some(members) = members.filter(|m| *m != old.members) {
         store::set_members(&mut tx, store::Table::Groups, id, &members).await?;
-        records.push(Record::new(format!("accounts.groups.{name}.members"), json(&old.members), json(&members)));
+        records.push(Record::new(
+            format!("accounts.groups.{name}.members"),
+            json(&old.members),
+            json(&members),
+        ));
     }
     audit::record(&mut tx, &actor, Area::Accounts, "update", &records).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
@@ -646,7 +851,11 @@ async fn delete_group(
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     let old = find_group(&accounts, id).await?;
-    let mut tx = accounts.db().begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = accounts
+        .db()
+        .begin()
+        .await
+        .map_err(crate::db::DbError::from)?;
     if !store::delete(&mut tx, store::Table::Groups, id).await? {
         return Err(ApiError::NotFound(format!("there is no group {id}")));
     }

@@ -18,8 +18,8 @@ mod throttle;
 pub use page::Pages;
 pub use secret::same as same_secret;
 
-use crate::cluster::bus::{self, Remote, Topic};
 use crate::cluster::Bus;
+use crate::cluster::bus::{self, Remote, Topic};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::auth::{Authenticate, SignedIn, Via};
@@ -79,7 +79,10 @@ pub enum Refused {
     Wrong,
     Disabled,
     /// Locked out until then (Unix milliseconds); `address` when the source address is locked.
-    Locked { until: i64, address: bool },
+    Locked {
+        until: i64,
+        address: bool,
+    },
     Db(DbError),
 }
 
@@ -98,7 +101,12 @@ pub struct NewSession {
 
 impl Accounts {
     /// Creates the superuser at first start, and follows account changes of other servers.
-    pub async fn start(db: Db, bus: Bus, config: &Config, workers: &Workers) -> anyhow::Result<Arc<Accounts>> {
+    pub async fn start(
+        db: Db,
+        bus: Bus,
+        config: &Config,
+        workers: &Workers,
+    ) -> anyhow::Result<Arc<Accounts>> {
         let accounts = Arc::new(Accounts {
             db,
             bus,
@@ -161,9 +169,8 @@ impl Accounts {
         }
         let (password, generated) = match password {
             Some(p) => {
-                app::model::check_password(p, SUPERUSER).map_err(|e| {
-                    anyhow::anyhow!("PHAROS_ADMIN_PASSWORD is too weak: {e}")
-                })?;
+                app::model::check_password(p, SUPERUSER)
+                    .map_err(|e| anyhow::anyhow!("PHAROS_ADMIN_PASSWORD is too weak: {e}"))?;
                 (p.to_owned(), false)
             }
             None => (secret::generated_password(), true),
@@ -181,12 +188,15 @@ impl Accounts {
                 );
             }
             tracing::info!(user = SUPERUSER, generated, "created the superuser");
-            security::record(&self.db, security::Event {
-                event: "account_created",
-                username: Some(SUPERUSER),
-                detail: Some("superuser, at first start".into()),
-                ..Default::default()
-            })
+            security::record(
+                &self.db,
+                security::Event {
+                    event: "account_created",
+                    username: Some(SUPERUSER),
+                    detail: Some("superuser, at first start".into()),
+                    ..Default::default()
+                },
+            )
             .await;
         }
         Ok(())
@@ -257,26 +267,38 @@ impl Accounts {
                     .await?;
                     if let Some(until) = started {
                         locked = Some((key.starts_with("ip:"), until));
-                        security::record(&self.db, security::Event {
-                            event: "locked_out",
-                            username: Some(username),
-                            source: source.map(str::to_owned),
-                            detail: Some(if key.starts_with("ip:") {
-                                format!("the address, after {} failed sign-ins", self.policy.max_failures)
-                            } else {
-                                format!("the account, after {} failed sign-ins", self.policy.max_failures)
-                            }),
-                            ..Default::default()
-                        })
+                        security::record(
+                            &self.db,
+                            security::Event {
+                                event: "locked_out",
+                                username: Some(username),
+                                source: source.map(str::to_owned),
+                                detail: Some(if key.starts_with("ip:") {
+                                    format!(
+                                        "the address, after {} failed sign-ins",
+                                        self.policy.max_failures
+                                    )
+                                } else {
+                                    format!(
+                                        "the account, after {} failed sign-ins",
+                                        self.policy.max_failures
+                                    )
+                                }),
+                                ..Default::default()
+                            },
+                        )
                         .await;
                     }
                 }
-                security::record(&self.db, security::Event {
-                    event: "sign_in_failed",
-                    username: Some(username),
-                    source: source.map(str::to_owned),
-                    ..Default::default()
-                })
+                security::record(
+                    &self.db,
+                    security::Event {
+                        event: "sign_in_failed",
+                        username: Some(username),
+                        source: source.map(str::to_owned),
+                        ..Default::default()
+                    },
+                )
                 .await;
                 if locked.is_some() {
                     self.changed().await;
@@ -288,18 +310,23 @@ impl Accounts {
             }
         };
         if account.disabled {
-            security::record(&self.db, security::Event {
-                event: "sign_in_failed",
-                username: Some(&account.username),
-                source: source.map(str::to_owned),
-                detail: Some("the account is disabled".into()),
-                ..Default::default()
-            })
+            security::record(
+                &self.db,
+                security::Event {
+                    event: "sign_in_failed",
+                    username: Some(&account.username),
+                    source: source.map(str::to_owned),
+                    detail: Some("the account is disabled".into()),
+                    ..Default::default()
+                },
+            )
             .await;
             return Err(Refused::Disabled);
         }
         throttle::clear(&self.db, &user_key, now).await?;
-        Ok(self.me(account.id, account.username, account.superuser).await?)
+        Ok(self
+            .me(account.id, account.username, account.superuser)
+            .await?)
     }
 
     /// Signs in: a new session for a checked account.
@@ -308,26 +335,37 @@ impl Accounts {
         let csrf = Secret::random();
         sessions::create_session(&self.db, &secret.digest(), me.id, csrf.expose(), source).await?;
         store::signed_in(&self.db, me.id).await?;
-        security::record(&self.db, security::Event {
-            event: "sign_in",
-            username: Some(&me.username),
-            source: source.map(str::to_owned),
-            ..Default::default()
-        })
+        security::record(
+            &self.db,
+            security::Event {
+                event: "sign_in",
+                username: Some(&me.username),
+                source: source.map(str::to_owned),
+                ..Default::default()
+            },
+        )
         .await;
         Ok(NewSession { secret, csrf, me })
     }
 
-    pub async fn close_session(&self, digest: &str, username: &str, source: Option<String>) -> Result<(), DbError> {
+    pub async fn close_session(
+        &self,
+        digest: &str,
+        username: &str,
+        source: Option<String>,
+    ) -> Result<(), DbError> {
         sessions::delete_session(&self.db, digest).await?;
         self.cache.invalidate(&format!("s:{digest}"));
         self.changed().await;
-        security::record(&self.db, security::Event {
-            event: "sign_out",
-            username: Some(username),
-            source,
-            ..Default::default()
-        })
+        security::record(
+            &self.db,
+            security::Event {
+                event: "sign_out",
+                username: Some(username),
+                source,
+                ..Default::default()
+            },
+        )
         .await;
         Ok(())
     }
@@ -387,12 +425,15 @@ impl Accounts {
             if idle || old {
                 self.cache.invalidate(&key);
                 if let Ok(true) = sessions::delete_session(&self.db, &digest).await {
-                    security::record(&self.db, security::Event {
-                        event: "session_expired",
-                        username: Some(&cached.signed_in.me.username),
-                        detail: Some(if old { "too old" } else { "unused too long" }.into()),
-                        ..Default::default()
-                    })
+                    security::record(
+                        &self.db,
+                        security::Event {
+                            event: "session_expired",
+                            username: Some(&cached.signed_in.me.username),
+                            detail: Some(if old { "too old" } else { "unused too long" }.into()),
+                            ..Default::default()
+                        },
+                    )
                     .await;
                 }
                 return None;

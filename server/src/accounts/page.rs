@@ -1,7 +1,7 @@
 //! The accounts, own-account and audit pages' data, read while the server renders them.
 
 use super::{Accounts, security, sessions, throttle};
-use app::api::{AccountList, AuditPage, AuditQuery, LockoutList, Lockout, SecurityPage, TokenList};
+use app::api::{AccountList, AuditPage, AuditQuery, Lockout, LockoutList, SecurityPage, TokenList};
 use app::{AccountsBackend, BoxFuture};
 use std::sync::Arc;
 
@@ -42,7 +42,11 @@ impl AccountsBackend for Pages {
 
     fn audit(&self, query: AuditQuery) -> BoxFuture<Result<AuditPage, String>> {
         let accounts = self.0.clone();
-        Box::pin(async move { crate::audit::page(accounts.db(), &query).await.map_err(text)? })
+        Box::pin(async move {
+            crate::audit::page(accounts.db(), &query)
+                .await
+                .map_err(text)?
+        })
     }
 
     fn security_log(&self, query: AuditQuery) -> BoxFuture<Result<SecurityPage, String>> {

@@ -39,14 +39,14 @@ pub async fn record(db: &Db, event: Event<'_>) {
     }
 }
 
-/// Newest first, filtered by the account it concerns or who did it; `Err` names a bad filter.
+/// Newest first, filtered by the account it concerns or by who did it; `Err` names a bad filter.
 pub async fn page(db: &Db, query: &AuditQuery) -> Result<Result<SecurityPage, String>, DbError> {
     let limit = page_limit(query);
     let entries = on_backend!(&db.pool, pool => {
         let mut sql = QueryBuilder::new(
             "SELECT id, at, event, username, actor, source, detail FROM security_log",
         );
-        if let Err(e) = push_filters(&mut sql, query, "COALESCE(actor, username)") {
+        if let Err(e) = push_filters(&mut sql, query, &["username", "actor"]) {
             return Ok(Err(e));
         }
         sql.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);

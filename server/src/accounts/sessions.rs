@@ -82,12 +82,14 @@ pub async fn touch_session(db: &Db, digest: &str, at: i64) -> Result<(), DbError
 }
 
 pub async fn delete_session(db: &Db, digest: &str) -> Result<bool, DbError> {
-    Ok(on_backend!(&db.pool, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    Ok(
+        on_backend!(&db.pool, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(digest)
         .execute(pool)
         .await?
         .rows_affected())
-        == 1)
+            == 1,
+    )
 }
 
 /// Ends every session of an account but `keep`.
@@ -186,13 +188,15 @@ pub async fn tokens(db: &Db, user: i64) -> Result<TokenList, DbError> {
     Ok(TokenList {
         tokens: rows
             .into_iter()
-            .map(|(id, name, created_at, expires_at, last_used_at)| TokenInfo {
-                id,
-                name,
-                created_at: rfc3339(created_at),
-                expires_at: expires_at.map(rfc3339),
-                last_used_at: last_used_at.map(rfc3339),
-            })
+            .map(
+                |(id, name, created_at, expires_at, last_used_at)| TokenInfo {
+                    id,
+                    name,
+                    created_at: rfc3339(created_at),
+                    expires_at: expires_at.map(rfc3339),
+                    last_used_at: last_used_at.map(rfc3339),
+                },
+            )
             .collect(),
     })
 }

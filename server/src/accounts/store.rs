@@ -281,7 +281,12 @@ impl Table {
 }
 
 /// Replaces the grants of a user or group.
-pub async fn set_grants(tx: &mut Tx, table: Table, id: i64, grants: &[Grant]) -> Result<(), DbError> {
+pub async fn set_grants(
+    tx: &mut Tx,
+    table: Table,
+    id: i64,
+    grants: &[Grant],
+) -> Result<(), DbError> {
     let column = table.grant_column();
     on_backend!(tx, tx => {
         sqlx::query(&format!("DELETE FROM grants WHERE {column} = $1"))
@@ -305,7 +310,12 @@ pub async fn set_grants(tx: &mut Tx, table: Table, id: i64, grants: &[Grant]) ->
 }
 
 /// Replaces the memberships: of a user (`Table::Users`, its groups) or of a group (its members).
-pub async fn set_members(tx: &mut Tx, table: Table, id: i64, others: &[i64]) -> Result<(), DbError> {
+pub async fn set_members(
+    tx: &mut Tx,
+    table: Table,
+    id: i64,
+    others: &[i64],
+) -> Result<(), DbError> {
     let (mine, theirs) = match table {
         Table::Users => ("user_id", "group_id"),
         Table::Groups => ("group_id", "user_id"),
@@ -367,7 +377,10 @@ pub async fn set_password(tx: &mut Tx, id: i64, hash: &str) -> Result<(), DbErro
 }
 
 pub async fn signed_in(db: &Db, id: i64) -> Result<(), DbError> {
-    let sql = format!("UPDATE users SET last_sign_in = {} WHERE id = $1", db.now_sql());
+    let sql = format!(
+        "UPDATE users SET last_sign_in = {} WHERE id = $1",
+        db.now_sql()
+    );
     on_backend!(&db.pool, pool => sqlx::query(&sql).bind(id).execute(pool).await.map(|_| ()))?;
     Ok(())
 }

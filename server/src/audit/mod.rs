@@ -89,21 +89,36 @@ pub fn parse_time(text: &str, name: &str) -> Result<i64, String> {
         .map_err(|_| format!("{name} must be an RFC 3339 time such as 2026-11-30T08:00:00Z"))
 }
 
-/// The filters of a log query, as SQL conditions on `at` and `column` (the user's name).
+/// The filters of a log query, as SQL conditions on `at` and the `user_columns` (an entry
+/// matches a user named in any of them).
 pub(crate) fn push_filters<'a, DB: sqlx::Database>(
     sql: &mut QueryBuilder<'a, DB>,
     query: &'a AuditQuery,
-    user_column: &str,
+    user_columns: &[&str],
 ) -> Result<(), String>
 where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    sql.push(" WHERE id < ").push_bind(query.before.unwrap_or(i64::MAX));
-    if let Some(user) = query.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-        sql.push(format!(" AND LOWER({user_column}) = "))
-            .push_bind(user.to_lowercase());
+    sql.push(" WHERE id < ")
+        .push_bind(query.before.unwrap_or(i64::MAX));
+    if let Some(user) = query
+        .user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        let user = user.to_lowercase();
+        sql.push(" AND (");
+        for (i, column) in user_columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push(format!("LOWER({column}) = "))
+                .push_bind(user.clone());
+        }
+        sql.push(")");
     }
     if let Some(from) = &query.from {
         sql.push(" AND at >= ").push_bind(parse_time(from, "from")?);
@@ -127,7 +142,7 @@ pub async fn page(db: &Db, query: &AuditQuery) -> Result<Result<AuditPage, Strin
         let mut sql = QueryBuilder::new(
             "SELECT id, at, actor, source, area, action, field, old_value, new_value FROM audit_log",
         );
-        if let Err(e) = push_filters(&mut sql, query, "actor") {
+        if let Err(e) = push_filters(&mut sql, query, &["actor"]) {
             return Ok(Err(e));
         }
         if let Some(area) = query.area {
@@ -162,7 +177,11 @@ pub async fn page(db: &Db, query: &AuditQuery) -> Result<Result<AuditPage, Strin
 }
 
 /// Cuts the one entry read beyond the page off, and says where the next page starts.
-pub(crate) fn paged<T>(mut entries: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+pub(crate) fn paged<T>(
+    mut entries: Vec<T>,
+    limit: i64,
+    id: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<i64>) {
     if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         let next = entries.last().map(&id);

@@ -1,8 +1,8 @@
 //! `GET /api/v1/events`: the bus's events as server-sent events, for the pages.
 
 use super::Bus;
-use app::api::{EVENTS_URL, LiveEvent};
 use crate::http::{Caller, Routes, Rule};
+use app::api::{EVENTS_URL, LiveEvent};
 use app::model::Area;
 use axum::{
     Extension,
@@ -49,7 +49,10 @@ fn sse_event(event: &LiveEvent) -> Result<Event, Infallible> {
         .expect("events always serialize"))
 }
 
-async fn events(State(state): State<EventsState>, Extension(caller): Extension<Caller>) -> Response {
+async fn events(
+    State(state): State<EventsState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     let rights = caller.me().map(|me| me.rights.clone()).unwrap_or_default();
     let may_read = move |event: &LiveEvent| area(event).is_none_or(|a| rights.can_read(a));
     // Subscribe before anything else so nothing committed from now on is missed; the first

@@ -121,8 +121,19 @@ async fn run_online_check(
     match discovery.online.run(None).await {
         Ok(report) => {
             // a command, not a stored change: recorded once it ran
-            let record = Record::new("online_check", serde_json::Value::Null, serde_json::json!(report));
-            audit::record_now(discovery.db(), &actor, Area::Devices, "run online check", &[record]).await?;
+            let record = Record::new(
+                "online_check",
+                serde_json::Value::Null,
+                serde_json::json!(report),
+            );
+            audit::record_now(
+                discovery.db(),
+                &actor,
+                Area::Devices,
+                "run online check",
+                &[record],
+            )
+            .await?;
             Ok(Json(report))
         }
         Err(RunError::Disabled) => Err(ApiError::Conflict(RunError::Disabled.to_string())),
@@ -149,7 +160,14 @@ async fn start_scan(
         serde_json::Value::Null,
         serde_json::json!({"ranges": texts}),
     );
-    audit::record_now(discovery.db(), &actor, Area::Devices, "start scan", &[record]).await?;
+    audit::record_now(
+        discovery.db(),
+        &actor,
+        Area::Devices,
+        "start scan",
+        &[record],
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("{SCANS_URL}/{}", run.id))],
@@ -184,8 +202,19 @@ async fn cancel_scan(
 ) -> Result<Json<Scan>, ApiError> {
     let run = find_scan(&discovery, &id)?;
     run.cancel();
-    let record = Record::new(format!("scans.{id}.state"), serde_json::Value::Null, "cancelled");
-    audit::record_now(discovery.db(), &actor, Area::Devices, "cancel scan", &[record]).await?;
+    let record = Record::new(
+        format!("scans.{id}.state"),
+        serde_json::Value::Null,
+        "cancelled",
+    );
+    audit::record_now(
+        discovery.db(),
+        &actor,
+        Area::Devices,
+        "cancel scan",
+        &[record],
+    )
+    .await?;
     run.finished().await;
     Ok(Json(discovery.scan_view(&run).await?))
 }

@@ -1,13 +1,13 @@
 //! Registered devices in the database: listing, registering, removing, and what the online
 //! check writes after each round.
 
-use crate::cluster::{Topic, bus};
 use crate::audit::{self, Actor, Record};
-use app::model::Area;
+use crate::cluster::{Topic, bus};
 use crate::db::{Backend, Db, DbError, Tx, rfc3339};
 use crate::on_backend;
 use app::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use app::api::{Device, DevicePage, DeviceQuery, DeviceStatus, StatusCounts};
+use app::model::Area;
 use app::model::CheckedDevice;
 use std::net::IpAddr;
 
@@ -239,7 +239,14 @@ pub async fn register_found(
             None => already.push(details.mac.clone().unwrap_or(ip)),
         }
     }
-    audit::record(&mut tx, actor, Area::Devices, "register from scan", &records).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Area::Devices,
+        "register from scan",
+        &records,
+    )
+    .await?;
     if !added.is_empty() {
         bus::notify(&mut tx, Topic::Devices, None).await?;
     }

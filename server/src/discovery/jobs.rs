@@ -2,12 +2,12 @@
 //! it is due, or marks it expired when it could not start within the configured expiration time
 //! of its due time (the server was down, or busy) unless jobs never expire.
 
-use crate::cluster::{Topic, bus};
 use crate::audit::{self, Actor, Record};
-use app::model::Area;
+use crate::cluster::{Topic, bus};
 use crate::db::{Db, DbError, rfc3339};
 use crate::on_backend;
 use app::api::{Execution, ExecutionStatus, Job, JobCommand, JobList};
+use app::model::Area;
 use app::model::{CheckedJob, JobTargets};
 use serde_json::Value;
 

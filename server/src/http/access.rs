@@ -151,7 +151,18 @@ impl Routes<()> {
 
 type Lookup = Arc<HashMap<(Method, String), Rule>>;
 
+/// Marks an answer that went through the guard: [`super::auth::identify`] refuses to send an API
+/// answer without it, so a route added around the guard cannot answer at all.
+#[derive(Clone, Copy, Debug)]
+pub struct Guarded;
+
 async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Response {
+    let mut response = checked(lookup, request, next).await;
+    response.extensions_mut().insert(Guarded);
+    response
+}
+
+async fn checked(lookup: Lookup, request: Request, next: Next) -> Response {
     let Some(path) = request.extensions().get::<MatchedPath>() else {
         return next.run(request).await;
     };
@@ -161,7 +172,10 @@ async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Re
         request.method().clone()
     };
     let Some(rule) = lookup.get(&(method, path.as_str().to_owned())).copied() else {
-        tracing::error!(route = path.as_str(), "a route without a rights rule was refused");
+        tracing::error!(
+            route = path.as_str(),
+            "a route without a rights rule was refused"
+        );
         return ApiError::Forbidden("this route has no rights rule".into()).into_response();
     };
     let caller = request.extensions().get::<Caller>();
@@ -189,5 +203,53 @@ pub fn check(rule: Rule, method: &Method, caller: Option<&Caller>) -> Result<(),
             area.label()
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::auth::{Authenticate, Identify, SignedIn};
+    use axum::{body::Body, http::StatusCode, routing::get};
+    use tower::ServiceExt;
+
+    struct Nobody;
+
+    impl Authenticate for Nobody {
+        fn session(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+            Box::pin(async { None })
+        }
+        fn token(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+            Box::pin(async { None })
+        }
+    }
+
+    /// A route added beside the declared ones, without a rule, answers nobody; declared public
+    /// routes answer, declared area routes want a signed-in caller.
+    #[tokio::test]
+    async fn a_route_without_a_rule_is_refused() {
+        let (declared, _) = Routes::new(Rule::Public)
+            .get("/api/v1/open", || async { "open" })
+            .merge(Routes::new(Rule::Area(Area::Jobs)).get("/api/v1/jobs-ish", || async { "x" }))
+            .guarded();
+        let router = crate::http::layers::around(
+            declared.route("/api/v1/sneaky", get(|| async { "secret" })),
+            Identify {
+                accounts: Arc::new(Nobody),
+                trusted_proxies: Arc::new(Vec::new()),
+            },
+            std::time::Duration::from_secs(5),
+        );
+        let status = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let request = Request::get(path).body(Body::empty()).unwrap();
+                router.oneshot(request).await.unwrap().status()
+            }
+        };
+        assert_eq!(status("/api/v1/open").await, StatusCode::OK);
+        assert_eq!(status("/api/v1/jobs-ish").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status("/api/v1/sneaky").await, StatusCode::FORBIDDEN);
+        assert_eq!(status("/api/v1/nothing").await, StatusCode::NOT_FOUND);
     }
 }

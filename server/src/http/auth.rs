@@ -21,8 +21,13 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub enum Via {
     /// A browser session: its id's digest, and the token its state-changing requests must send.
-    Session { digest: String, csrf: String },
-    Token { id: i64 },
+    Session {
+        digest: String,
+        csrf: String,
+    },
+    Token {
+        id: i64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -72,7 +77,11 @@ fn safe(method: &Method) -> bool {
 
 /// Sets [`Caller`] on the request; refuses a bad bearer token (401) and a browser's
 /// state-changing request without its anti-forgery token (403).
-pub async fn identify(State(identify): State<Identify>, mut request: Request, next: Next) -> Response {
+pub async fn identify(
+    State(identify): State<Identify>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -84,7 +93,9 @@ pub async fn identify(State(identify): State<Identify>, mut request: Request, ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
         });
     let signed_in = if let Some(token) = bearer {
         match identify.accounts.token(&token).await {
@@ -115,8 +126,24 @@ pub async fn identify(State(identify): State<Identify>, mut request: Request, ne
         }
     }
     let https = client.https;
-    request.extensions_mut().insert(Caller { client, signed_in });
+    let api = request.uri().path().starts_with("/api/");
+    request
+        .extensions_mut()
+        .insert(Caller { client, signed_in });
     let mut response = next.run(request).await;
+    if api
+        && response
+            .extensions()
+            .get::<super::access::Guarded>()
+            .is_none()
+        && !matches!(
+            response.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        )
+    {
+        tracing::error!("an API route outside the rights guard answered; refused");
+        return ApiError::Forbidden("this route has no rights rule".into()).into_response();
+    }
     if https {
         response.headers_mut().insert(
             header::STRICT_TRANSPORT_SECURITY,

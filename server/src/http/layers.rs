@@ -10,12 +10,12 @@ use axum::{
     response::Response,
 };
 use std::time::Duration;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::compression::{
     CompressionLayer, CompressionLevel,
     predicate::{NotForContentType, Predicate, SizeAbove},
 };
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 

@@ -5,8 +5,8 @@ use crate::audit::Actor;
 use crate::http::conditional::{etag_value, matches, not_modified};
 use crate::http::{ApiError, JsonValue, Routes, Rule, SETTINGS_BODY_LIMIT};
 use app::api::{EXPORT_URL, IMPORT_URL, ImportResult, SETTINGS_URL};
-use app::model::{BACKUP_FORMAT_VERSION, Backup, parse_backup, parse_document};
 use app::model::Area;
+use app::model::{BACKUP_FORMAT_VERSION, Backup, parse_backup, parse_document};
 use axum::{
     Json,
     extract::State,

@@ -154,7 +154,14 @@ pub async fn replace(
             new: c.new.clone(),
         })
         .collect();
-    audit::record(&mut tx, actor, app::model::Area::NetworkSettings, action, &records).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        app::model::Area::NetworkSettings,
+        action,
+        &records,
+    )
+    .await?;
     bus::notify(&mut tx, Topic::Settings, Some(revision)).await?;
     tx.commit().await?;
     Ok(Replaced {

@@ -5,6 +5,7 @@
 //! test gets a database of its own. An unreachable PostgreSQL fails these tests: it is never
 //! skipped.
 
+mod accounts;
 mod cluster;
 mod discovery;
 mod serving;
@@ -109,7 +110,9 @@ pub const ANONYMOUS: (&str, &str) = ("x-test-anonymous", "1");
 /// the way a script gets one), unless the request brings credentials of its own or is marked
 /// [`ANONYMOUS`].
 pub async fn launch(config: Config, shutdown: CancellationToken) -> Pharos {
-    let mut pharos = server::start(config, shutdown).await.expect("server starts");
+    let mut pharos = server::start(config, shutdown)
+        .await
+        .expect("server starts");
     let token = token_for(&pharos.router, "admin", ADMIN_PASSWORD).await;
     pharos.router = signed_in(pharos.router, token);
     pharos
