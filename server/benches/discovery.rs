@@ -19,7 +19,7 @@ mod common;
 mod devsim;
 
 use bytes::Bytes;
-use common::{Process, binary, median, start_pharos};
+use common::{ADMIN_PASSWORD, Process, bearer, binary, median, start_pharos};
 use devsim::Simulator;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -71,11 +71,17 @@ struct Api {
     runtime: tokio::runtime::Runtime,
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
+    /// `Bearer …`: the superuser's API token.
+    authorization: String,
 }
 
 impl Api {
     fn new(base: String) -> Api {
+        let authorization = bearer(&base)
+            .trim_start_matches("Authorization: ")
+            .to_owned();
         Api {
+            authorization,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -95,6 +101,7 @@ impl Api {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
+            .header("authorization", &self.authorization)
             .header("content-type", "application/json");
         if let Some(etag) = etag {
             request = request.header("if-match", etag);
@@ -175,6 +182,7 @@ fn pharos(data: &Path, device_port: u16) -> (Process, Api) {
         .env("PHAROS_WAKE_ON_LAN_ADDRESS", "127.255.255.255")
         .env("PHAROS_ONLINE_CHECK_INTERVAL_SECS", "86400")
         .env("PHAROS_SCAN_SEND_RATE", "0")
+        .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn");
     let (child, url) = start_pharos(command, data, log);
     let api = Api::new(url);

@@ -9,7 +9,10 @@
 
 mod common;
 
-use common::{Process, binary, free_port, median, start_pharos, wait_ready};
+use common::{
+    ADMIN_PASSWORD, Process, bearer, binary, free_port, median, session_cookie, start_pharos,
+    wait_ready,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,11 +60,23 @@ fn cores() -> (String, String) {
 
 /// The release `pharos` on its own data directory, pinned to the server core.
 fn pharos(dir: &Path, name: &str, database_url: &str) -> (Process, String) {
+    pharos_binary("pharos", dir, name, database_url)
+}
+
+/// `executable` (`pharos`, or `examples/pharos_unguarded` without authentication) like
+/// [`pharos`].
+fn pharos_binary(
+    executable: &str,
+    dir: &Path,
+    name: &str,
+    database_url: &str,
+) -> (Process, String) {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     let mut command = Command::new("taskset");
     command
         .args(["-c", &cores().0])
-        .arg(binary("pharos"))
+        .arg(binary(executable))
+        .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("PHAROS_DATABASE_URL", database_url)
         .env("PHAROS_SERVER_NAME", name)
         .env("RUST_LOG", "info");
@@ -183,11 +198,13 @@ fn sqlx_put(database_url: &str, seconds: u32) -> Figures {
 /// A `wrk` script that replaces the settings one request after another, each time with the
 /// ETag the last answer gave (a real `If-Match`) and a different scan timeout (a real change,
 /// audited).
-fn put_script(dir: &Path) -> PathBuf {
+fn put_script(dir: &Path, authorization: &str) -> PathBuf {
     let path = dir.join("put.lua");
+    let token = authorization.trim_start_matches("Authorization: ");
     std::fs::write(
         &path,
-        r#"
+        format!("local authorization = \"{token}\"\n")
+            + r#"
 local etag = "*"
 local n = 0
 local doc = '{"online_check":{"enabled":true,"response_timeout_ms":1000,"reply_port":null},' ..
@@ -199,7 +216,7 @@ local doc = '{"online_check":{"enabled":true,"response_timeout_ms":1000,"reply_p
 request = function()
   n = n + 1
   return wrk.format("PUT", "/api/v1/settings/network",
-    {["Content-Type"] = "application/json", ["If-Match"] = etag},
+    {["Content-Type"] = "application/json", ["If-Match"] = etag, ["Authorization"] = authorization},
     string.format(doc, 1000 + n % 50000))
 end
 response = function(status, headers, body)
@@ -247,15 +264,33 @@ fn main() {
     let (_sqlite, on_sqlite) = pharos(dir.path(), "sqlite", &sqlite_url);
     let pg = block_on(PgDatabase::create("bench_put"));
     let (_pg, on_pg) = pharos(dir.path(), "postgres", &pg.url);
+    let unguarded_url = format!(
+        "sqlite://{}/pharos.db?mode=rwc",
+        dir.path().join("unguarded").display()
+    );
+    let (_unguarded, unguarded) = pharos_binary(
+        "examples/pharos_unguarded",
+        dir.path(),
+        "unguarded",
+        &unguarded_url,
+    );
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let sqlite_token = leak(bearer(&on_sqlite));
+    let pg_token = bearer(&on_pg);
+    let sqlite_cookie = leak(session_cookie(&on_sqlite));
+    let signed: &'static [&'static str] = Box::leak(Box::new([sqlite_token]));
+    let by_cookie: &'static [&'static str] = Box::leak(Box::new([sqlite_cookie]));
+    let signed_gzip: &'static [&'static str] =
+        Box::leak(Box::new([sqlite_token, "Accept-Encoding: gzip"]));
     let plain_sqlite = format!("sqlite://{}/plain.db?mode=rwc", dir.path().display());
     let plain_pg = block_on(PgDatabase::create("bench_plain"));
-    let script = put_script(dir.path());
+    let script_sqlite = put_script(&dir.path().join("sqlite"), sqlite_token);
+    let script_pg = put_script(&dir.path().join("postgres"), &pg_token);
     let c = o.connections;
     let get = |url: String, headers: &'static [&'static str]| -> Box<dyn Fn(u32) -> Figures> {
         Box::new(move |s| wrk(&url, c, s, headers, None))
     };
-    let gzip: &'static [&'static str] = &["Accept-Encoding: gzip"];
-    let put = |url: &str| -> Box<dyn Fn(u32) -> Figures> {
+    let put = |url: &str, script: &PathBuf| -> Box<dyn Fn(u32) -> Figures> {
         let (url, script) = (url.to_owned(), script.clone());
         Box::new(move |s| wrk(&url, 1, s, &[], Some(&script)))
     };
@@ -270,22 +305,40 @@ fn main() {
         Row {
             name: "GET /api/v1/settings/network",
             baseline: Some("bare axum GET (ceiling)"),
-            measure: get(format!("{on_sqlite}/api/v1/settings/network"), &[]),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), signed),
         },
         Row {
             name: "GET /api/v1/settings/network, gzip accepted",
             baseline: Some("GET /api/v1/settings/network"),
-            measure: get(format!("{on_sqlite}/api/v1/settings/network"), gzip),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), signed_gzip),
+        },
+        Row {
+            name: "GET /api/v1/settings/network, no authentication layer",
+            baseline: None,
+            measure: get(format!("{unguarded}/api/v1/settings/network"), &[]),
+        },
+        Row {
+            name: "GET /api/v1/settings/network, bearer token",
+            baseline: Some("GET /api/v1/settings/network, no authentication layer"),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), signed),
+        },
+        Row {
+            name: "GET /api/v1/settings/network, session cookie",
+            baseline: Some("GET /api/v1/settings/network, no authentication layer"),
+            measure: get(format!("{on_sqlite}/api/v1/settings/network"), by_cookie),
         },
         Row {
             name: "GET /settings/network (SSR page)",
             baseline: Some("bare axum GET (ceiling)"),
-            measure: get(format!("{on_sqlite}/settings/network"), &[]),
+            measure: get(format!("{on_sqlite}/settings/network"), by_cookie),
         },
         Row {
             name: "GET /settings/network (SSR page), gzip",
             baseline: Some("GET /settings/network (SSR page)"),
-            measure: get(format!("{on_sqlite}/settings/network"), gzip),
+            measure: get(
+                format!("{on_sqlite}/settings/network"),
+                Box::leak(Box::new([sqlite_cookie, "Accept-Encoding: gzip"])),
+            ),
         },
         Row {
             name: "plain sqlx UPDATE + INSERT, SQLite",
@@ -295,7 +348,10 @@ fn main() {
         Row {
             name: "PUT + audit, SQLite",
             baseline: Some("plain sqlx UPDATE + INSERT, SQLite"),
-            measure: put(&format!("{on_sqlite}/api/v1/settings/network")),
+            measure: put(
+                &format!("{on_sqlite}/api/v1/settings/network"),
+                &script_sqlite,
+            ),
         },
         Row {
             name: "plain sqlx UPDATE + INSERT, PostgreSQL",
@@ -305,7 +361,7 @@ fn main() {
         Row {
             name: "PUT + audit, PostgreSQL",
             baseline: Some("plain sqlx UPDATE + INSERT, PostgreSQL"),
-            measure: put(&format!("{on_pg}/api/v1/settings/network")),
+            measure: put(&format!("{on_pg}/api/v1/settings/network"), &script_pg),
         },
     ];
     let wanted = |row: &Row| {

@@ -49,6 +49,24 @@ pub struct Pharos {
 
 /// Connects the database, registers this server and starts its workers.
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Pharos> {
+    start_with(config, shutdown, router::Auth::On).await
+}
+
+/// A server that answers everyone, for the benchmark that measures what authentication costs
+/// (built only with the `unguarded` feature, never into a release).
+#[cfg(feature = "unguarded")]
+pub async fn start_unguarded(
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Pharos> {
+    start_with(config, shutdown, router::Auth::Off).await
+}
+
+async fn start_with(
+    config: Config,
+    shutdown: CancellationToken,
+    auth: router::Auth,
+) -> anyhow::Result<Pharos> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let lock = cluster::lock_data_dir(&config.data_dir)?;
@@ -110,15 +128,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .context("starting accounts")?;
     let status = Status { registry, settings };
-    let (router, routes) = router::router(router::Parts {
-        status: &status,
-        discovery: &discovery,
-        accounts: &accounts,
-        db: &db,
-        bus: &bus,
-        workers: &workers,
-        config: &config,
-    });
+    let (router, routes) = router::router(
+        router::Parts {
+            status: &status,
+            discovery: &discovery,
+            accounts: &accounts,
+            db: &db,
+            bus: &bus,
+            workers: &workers,
+            config: &config,
+        },
+        auth,
+    );
     Ok(Pharos {
         router,
         status,

@@ -24,9 +24,18 @@ pub struct Parts<'a> {
     pub config: &'a Config,
 }
 
+/// Whether requests are authenticated and checked: always, but for the benchmark that measures
+/// what that costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    On,
+    #[cfg(feature = "unguarded")]
+    Off,
+}
+
 /// The router, and the table of every API route's rights rule.
-pub fn router(parts: Parts<'_>) -> (Router, Arc<Vec<RouteRule>>) {
-    let (api, table) = Routes::new(Rule::Public)
+pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
+    let routes = Routes::new(Rule::Public)
         .get("/healthz", || async { "ok" })
         .merge(settings::api::routes().with_state(parts.status.settings.clone()))
         .merge(audit::api::routes().with_state(parts.db.clone()))
@@ -36,19 +45,31 @@ pub fn router(parts: Parts<'_>) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             shutdown: parts.workers.shutdown().clone(),
-        }))
-        .guarded();
+        }));
+    let (api, table) = match auth {
+        Auth::On => routes.guarded(),
+        #[cfg(feature = "unguarded")]
+        Auth::Off => routes.unguarded(),
+    };
     let pages = site::routes(
         Arc::new(parts.status.clone()),
         Arc::new(discovery::Pages(parts.discovery.clone())),
         Arc::new(accounts::Pages(parts.accounts.clone())),
         site::leptos_options(parts.config),
-    )
-    .layer(middleware::from_fn(auth::pages));
+    );
     let identify = auth::Identify {
         accounts: parts.accounts.clone(),
         trusted_proxies: Arc::new(parts.config.trusted_proxies.clone()),
     };
-    let router = http::layers::around(api.merge(pages), identify, parts.config.request_timeout());
+    let timeout = parts.config.request_timeout();
+    let router = match auth {
+        Auth::On => http::layers::around(
+            api.merge(pages.layer(middleware::from_fn(auth::pages))),
+            Some(identify),
+            timeout,
+        ),
+        #[cfg(feature = "unguarded")]
+        Auth::Off => http::layers::around(api.merge(pages), None, timeout),
+    };
     (router, table)
 }

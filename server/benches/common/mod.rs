@@ -88,3 +88,82 @@ pub fn start_pharos(mut command: Command, data: &Path, log: std::fs::File) -> (P
     wait_ready(&url, &mut child);
     (child, url)
 }
+
+/// The superuser's password of every server a benchmark starts.
+pub const ADMIN_PASSWORD: &str = "bench-superuser-2026";
+
+/// One HTTP/1.1 request on a fresh connection: the status, the `Set-Cookie` values and the body.
+pub fn request(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, Vec<String>, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for header in headers {
+        text.push_str(header);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    stream.write_all(text.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let cookies = head
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().split(';').next().unwrap_or("").to_owned())
+        })
+        .collect();
+    (status, cookies, body.to_owned())
+}
+
+/// `Authorization: Bearer …` of a new API token of the superuser, got the way a script gets one.
+pub fn bearer(url: &str) -> String {
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("admin:{ADMIN_PASSWORD}"),
+    );
+    let (status, _, body) = request(
+        url,
+        "POST",
+        "/api/v1/auth/tokens",
+        &[
+            format!("Authorization: Basic {basic}"),
+            "Content-Type: application/json".into(),
+        ],
+        r#"{"name": "benchmark"}"#,
+    );
+    assert_eq!(status, 201, "a token: {body}");
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    format!("Authorization: Bearer {}", value["token"].as_str().unwrap())
+}
+
+/// `Cookie: …` of a new browser session of the superuser.
+#[allow(dead_code)] // (the HTTP benchmark's, not the discovery one's)
+pub fn session_cookie(url: &str) -> String {
+    let (status, cookies, body) = request(
+        url,
+        "POST",
+        "/api/v1/auth/login",
+        &["Content-Type: application/json".into()],
+        &format!(r#"{{"username": "admin", "password": "{ADMIN_PASSWORD}"}}"#),
+    );
+    assert_eq!(status, 200, "signed in: {body}");
+    format!("Cookie: {}", cookies.join("; "))
+}

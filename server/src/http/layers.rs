@@ -48,13 +48,16 @@ fn security_headers(router: Router) -> Router {
     })
 }
 
-pub fn around(router: Router, caller: Identify, timeout: Duration) -> Router {
-    let router = router
-        .layer(middleware::from_fn_with_state(caller, identify))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+/// `caller`: who is calling is worked out with it (always, but in the benchmark of its cost).
+pub fn around(router: Router, caller: Option<Identify>, timeout: Duration) -> Router {
+    let router = match caller {
+        Some(caller) => router.layer(middleware::from_fn_with_state(caller, identify)),
+        None => router,
+    };
+    let router = router.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        timeout,
+    ));
     let router = security_headers(router);
     compressed(router)
 }
