@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
-    println!("Pharos is ready: http://{addr}/settings/network");
+    println!("Pharos is ready: http://{addr}/settings/network (sign in as \"admin\")");
     tokio::spawn(drain_on_signal(shutdown));
     server::serve(pharos, listener).await
 }
