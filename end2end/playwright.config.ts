@@ -16,6 +16,8 @@ export const PG_PORTS = [port + 1, port + 2];
 /** A port for a server a test starts and stops itself. */
 export const SPARE_PORT = port + 3;
 export const PHAROS_BIN = binary;
+/** The superuser `admin`'s password: every server makes the account with it at its first start. */
+export const ADMIN_PASSWORD = 'e2e-superuser-2026';
 /** UDP ports of the device simulator the discovery tests start: the devices, and Wake-on-LAN. */
 export const DEVICE_PORT = port + 10;
 export const WOL_PORT = port + 11;
@@ -42,6 +44,7 @@ const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
     PHAROS_DATA_DIR: join(dataDir, name),
     PHAROS_SERVER_NAME: name,
     RUST_LOG: 'warn',
+    PHAROS_ADMIN_PASSWORD: ADMIN_PASSWORD,
     ...env,
   },
 });

@@ -1,5 +1,6 @@
 import { test, expect, Page, APIRequestContext, Locator } from '@playwright/test';
 import { watchErrors } from './errors';
+import { apiClient, signIn } from './auth';
 import { spawn, ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ async function changeSettings(change: (doc: any) => void) {
 }
 
 test.beforeAll(async ({ playwright }, testInfo) => {
-  api = await playwright.request.newContext({ baseURL: testInfo.project.use.baseURL });
+  api = await apiClient(playwright, testInfo.project.use.baseURL!);
   const manifest = join(mkdtempSync(join(tmpdir(), 'pharos-devsim-')), 'fleet.json');
   simulator = spawn(
     SIMULATOR,
@@ -90,6 +91,9 @@ test.afterAll(async () => {
   }
 });
 
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 async function open(page: Page, path: string) {
   const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
@@ -530,6 +534,7 @@ test('reached by client-side navigation, the pages load their data themselves', 
 
 test('every page reads complete without JavaScript', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await signIn(context);
   const page = await context.newPage();
 
   await page.goto('/devices');

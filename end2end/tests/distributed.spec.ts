@@ -1,18 +1,35 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page, APIRequestContext } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { PG_PORTS, PHAROS_BIN, SPARE_PORT } from '../playwright.config';
+import { ADMIN_PASSWORD, PG_PORTS, PHAROS_BIN, SPARE_PORT } from '../playwright.config';
+import { apiClient, signIn } from './auth';
 
-// Two servers, pg-a and pg-b, share one PostgreSQL database.
+// Two servers, pg-a and pg-b, share one PostgreSQL database, and so their accounts, sessions
+// and API tokens: the page signs in to pg-a, and its session is good on pg-b too.
 const A = `http://127.0.0.1:${PG_PORTS[0]}`;
 const B = `http://127.0.0.1:${PG_PORTS[1]}`;
 
-async function putSettings(page: Page, base: string, change: (doc: any) => void) {
-  const current = await page.request.get(`${base}/api/v1/settings/network`);
+/** The superuser's API client; its token, made on pg-a, is good on pg-b. */
+let api: APIRequestContext;
+
+test.beforeAll(async ({ playwright }) => {
+  api = await apiClient(playwright, A);
+});
+
+test.afterAll(async () => {
+  await api?.dispose();
+});
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page, A);
+});
+
+async function putSettings(base: string, change: (doc: any) => void) {
+  const current = await api.get(`${base}/api/v1/settings/network`);
   const doc = await current.json();
   change(doc);
-  const reply = await page.request.put(`${base}/api/v1/settings/network`, {
+  const reply = await api.put(`${base}/api/v1/settings/network`, {
     data: doc,
     headers: { 'If-Match': current.headers()['etag'] },
   });
@@ -25,7 +42,7 @@ async function open(page: Page, base: string) {
 }
 
 test('a change saved on one server shows on the other', async ({ page }) => {
-  await putSettings(page, B, (doc) => (doc.scan.timeout_ms = 4444));
+  await putSettings(B, (doc) => (doc.scan.timeout_ms = 4444));
   // the change travels through the database's notifications; the heartbeat is 1 s
   await expect(async () => {
     await open(page, A);
@@ -37,7 +54,7 @@ test('a change saved on one server shows on the other', async ({ page }) => {
 });
 
 test('turning distributed mode off with two live servers asks first', async ({ page }) => {
-  await putSettings(page, A, (doc) => (doc.distributed.enabled = true));
+  await putSettings(A, (doc) => (doc.distributed.enabled = true));
   await expect(async () => {
     await open(page, A);
     await expect(page.getByText('2 servers with a recent heartbeat')).toBeVisible({ timeout: 500 });
@@ -69,7 +86,7 @@ test('turning distributed mode off with two live servers asks first', async ({ p
 test('a change saved on another server is announced on the open page', async ({ page }) => {
   await open(page, A);
   const before = await page.locator('#scan-timeout_ms').inputValue();
-  await putSettings(page, B, (doc) => (doc.scan.timeout_ms = Number(before) === 5151 ? 5252 : 5151));
+  await putSettings(B, (doc) => (doc.scan.timeout_ms = Number(before) === 5151 ? 5252 : 5151));
   const live = page.locator('.live-change');
   await expect(live).toContainText('Scan timeout');
   await live.getByRole('button', { name: 'Load the new values' }).click();
@@ -90,6 +107,7 @@ test('the server list follows servers joining and leaving, without a reload', as
       PHAROS_SERVER_NAME: 'pg-c',
       PHAROS_DATABASE_URL: process.env.E2E_PHAROS_PG_URL!,
       RUST_LOG: 'warn',
+      PHAROS_ADMIN_PASSWORD: ADMIN_PASSWORD,
     },
     stdio: 'inherit',
   });

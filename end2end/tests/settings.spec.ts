@@ -1,4 +1,5 @@
-import { test, expect, Page, APIRequestContext, Browser } from '@playwright/test';
+import { Page, APIRequestContext, Browser } from '@playwright/test';
+import { test, expect, signIn } from './auth';
 import { watchErrors } from './errors';
 
 const DEFAULTS = {
@@ -29,8 +30,10 @@ const field = (page: Page, id: string) => page.locator(`#${id}`);
 const errorOf = (page: Page, id: string) => page.locator(`#${id}-error`);
 const save = (page: Page) => page.getByRole('button', { name: 'Save', exact: true });
 
-test.beforeEach(async ({ request }) => {
+// `request` is the superuser's API client; the page signs in as the superuser too
+test.beforeEach(async ({ request, page }) => {
   await resetSettings(request);
+  await signIn(page);
 });
 
 test('the page is rendered on the server with the current values', async ({ browser, request }) => {
@@ -40,6 +43,7 @@ test('the page is rendered on the server with the current values', async ({ brow
   expect((await request.put('/api/v1/settings/network', { data: doc, headers: { 'If-Match': etag } })).status()).toBe(200);
 
   const context = await browser.newContext({ javaScriptEnabled: false });
+  await signIn(context);
   const page = await context.newPage();
   await page.goto('/settings/network');
   await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toContainText(
@@ -177,6 +181,7 @@ test('edit every section, save, reload and see the values', async ({ page }) => 
 
 async function openIn(browser: Browser) {
   const context = await browser.newContext();
+  await signIn(context);
   const page = await context.newPage();
   const errors = watchErrors(page, [412]);
   await openSettings(page);
