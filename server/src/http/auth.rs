@@ -127,6 +127,10 @@ pub async fn identify(
     }
     let https = client.https;
     let api = request.uri().path().starts_with("/api/");
+    if let Some(signed_in) = &signed_in {
+        // the pages read the signed-in administrator from the request (app's `provide_me`)
+        request.extensions_mut().insert(signed_in.me.clone());
+    }
     request
         .extensions_mut()
         .insert(Caller { client, signed_in });
