@@ -128,7 +128,7 @@ fn EditorDialog(state: AccountsState, editing: Editing) -> impl IntoView {
             </label>
         }
     };
-    let no_choices = choices.is_empty().then(|| match what {
+    let no_choices = choices.is_empty().then_some(match what {
         "Groups" => "There are no groups yet.",
         _ => "There are no accounts besides the superuser.",
     });
