@@ -436,6 +436,20 @@ async fn sessions_and_csrf(db: Db) {
     )
     .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
+    // the pages are rendered for the one signed in: the superuser's navigation, nothing read-only
+    let page = call(
+        &app.router,
+        Method::GET,
+        "/settings/network",
+        &[("cookie", &cookies)],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for part in ["aria-label=\"Main\"", "href=\"/accounts\"", "Sign out"] {
+        assert!(page.text.contains(part), "{part}");
+    }
+    assert!(!page.text.contains("You can read these settings"));
     // the audit names the real user
     let audit = get(&app.router, "/api/v1/audit?area=devices").await;
     assert_eq!(audit.body["entries"][0]["actor"], "admin");
