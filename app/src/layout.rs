@@ -27,19 +27,20 @@ pub fn TopBar() -> impl IntoView {
         let links = PAGES
             .into_iter()
             .filter(|(_, _, area)| may_read(*area))
-            .map(|(href, label, _)| view! { <A href=href>{label}</A> })
+            // `<A>` takes a path starting with `/` as it is: the prefix is added here
+            .map(|(href, label, _)| view! { <A href=crate::url(href)>{label}</A> })
             .collect_view();
         view! {
             <nav aria-label="Main">{links}</nav>
             <div class="account">
-                <A href="/account">{me.username}</A>
+                <A href=crate::url("/account")>{me.username}</A>
                 <SignOut />
             </div>
         }
     });
     view! {
         <header class="topbar">
-            <a class="brand" href="/">
+            <a class="brand" href=crate::url("/")>
                 "Pharos"
             </a>
             {signed_in}
@@ -61,7 +62,7 @@ fn SignOut() -> impl IntoView {
             use crate::client::{account, open};
             match account::sign_out().await {
                 // the sign-in page is rendered afresh, without what this one still holds
-                Ok(()) => open(crate::api::LOGIN_PAGE),
+                Ok(()) => open(&crate::url(crate::api::LOGIN_PAGE)),
                 Err(refusal) => {
                     busy.set(false);
                     failed.set(Some(format!("Not signed out: {}", refusal.text())));

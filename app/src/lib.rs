@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+mod base;
 #[cfg(feature = "hydrate")]
 mod client;
 mod components;
@@ -10,6 +11,7 @@ mod layout;
 pub mod model;
 mod pages;
 
+pub use base::{BASE_META, BasePath, base_path, url};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -78,15 +80,17 @@ fn content_security_policy() {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
+    let base = base_path();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name=BASE_META content=base.clone() />
                 <AutoReload options=options.clone() />
-                <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <HashedStylesheet options=options.clone() id="leptos" root=base.clone() />
+                <HydrationScripts options root=base />
                 <MetaTags />
             </head>
             <body>
@@ -104,9 +108,9 @@ pub fn App() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
-        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Link rel="icon" type_="image/svg+xml" href=url("/favicon.svg") />
         <Title formatter=|page: String| format!("{page} · Pharos") />
-        <Router>
+        <Router base=base_path()>
             <layout::TopBar />
             <main id="main" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound /> }>

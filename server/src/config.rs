@@ -71,6 +71,9 @@ pub struct Config {
     pub sign_in_lockout_secs: u64,
     /// A request taking longer is answered 408 (the event stream is exempt).
     pub request_timeout_secs: u64,
+    /// The path prefix Pharos is served under behind a reverse proxy that forwards the full path
+    /// (`/pharos` for `https://host/pharos/`); empty at the root of the site.
+    pub base_path: String,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             sign_in_max_failures: 5,
             sign_in_lockout_secs: 15 * 60,
             request_timeout_secs: 30,
+            base_path: String::new(),
         }
     }
 }
@@ -217,6 +221,7 @@ const KEYS: &[&str] = &[
     "sign_in_max_failures",
     "sign_in_lockout_secs",
     "request_timeout_secs",
+    "base_path",
 ];
 
 /// Networks as a list, or as one comma-separated string (an environment variable).
@@ -319,6 +324,28 @@ impl Config {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
     }
+
+    /// The path prefix, `""` or `/prefix` (a trailing slash dropped). It becomes part of every
+    /// link, cookie and asset URL, so anything a URL would need escaped is refused.
+    pub fn base_path(&self) -> anyhow::Result<String> {
+        let base = self.base_path.trim_end_matches('/');
+        if base.is_empty() {
+            return Ok(String::new());
+        }
+        let valid = base.starts_with('/')
+            && !base.contains("//")
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b));
+        if !valid {
+            anyhow::bail!(
+                "PHAROS_BASE_PATH must be a path like /pharos: a leading slash, no empty segment, \
+                 only letters, digits and - . _ ~ / (got {:?})",
+                self.base_path
+            );
+        }
+        Ok(base.to_owned())
+    }
 }
 
 #[cfg(test)]
@@ -375,6 +402,37 @@ mod tests {
             err.contains("mysql://u:***@h/db") && !err.contains("pw3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn base_paths() {
+        let base = |path: &str| {
+            Config {
+                base_path: path.into(),
+                ..Config::default()
+            }
+            .base_path()
+        };
+        assert_eq!(base("").unwrap(), "");
+        assert_eq!(base("/").unwrap(), "");
+        assert_eq!(base("/pharos").unwrap(), "/pharos");
+        assert_eq!(base("/pharos/").unwrap(), "/pharos");
+        assert_eq!(
+            base("/tools/pharos-2.v1~x").unwrap(),
+            "/tools/pharos-2.v1~x"
+        );
+        for bad in [
+            "pharos",
+            "//pharos",
+            "/a//b",
+            "/pha ros",
+            "/pharos?x",
+            "/ph%61",
+            "/é",
+        ] {
+            let err = base(bad).unwrap_err().to_string();
+            assert!(err.contains("PHAROS_BASE_PATH"), "{bad}: {err}");
+        }
     }
 
     #[test]

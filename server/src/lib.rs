@@ -67,6 +67,8 @@ async fn start_with(
     shutdown: CancellationToken,
     auth: router::Auth,
 ) -> anyhow::Result<Pharos> {
+    // a bad prefix stops the start before anything is touched
+    config.base_path()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let lock = cluster::lock_data_dir(&config.data_dir)?;

@@ -1,5 +1,6 @@
 //! All routes of the server, each area's under its own state and rights rule, inside the shared
-//! layers: who is calling ([`http::auth::identify`]), security headers, timeouts.
+//! layers: who is calling ([`http::auth::identify`]), security headers, timeouts; all of it below
+//! the configured path prefix, if there is one.
 
 use crate::accounts::{self, Accounts};
 use crate::cluster::{Bus, events};
@@ -12,6 +13,7 @@ use crate::workers::Workers;
 use crate::{audit, discovery, http, settings, site, status};
 use axum::{Router, middleware};
 use std::sync::Arc;
+use tower::ServiceExt;
 
 /// What the HTTP side serves with.
 pub struct Parts<'a> {
@@ -46,8 +48,10 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
             bus: parts.bus.clone(),
             shutdown: parts.workers.shutdown().clone(),
         }));
+    // validated at start
+    let base = parts.config.base_path().unwrap_or_default();
     let (api, table) = match auth {
-        Auth::On => routes.guarded(),
+        Auth::On => routes.guarded(&base),
         #[cfg(feature = "unguarded")]
         Auth::Off => routes.unguarded(),
     };
@@ -56,6 +60,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         Arc::new(discovery::Pages(parts.discovery.clone())),
         Arc::new(accounts::Pages(parts.accounts.clone())),
         site::leptos_options(parts.config),
+        &base,
     );
     let identify = auth::Identify {
         accounts: parts.accounts.clone(),
@@ -64,12 +69,41 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
     let timeout = parts.config.request_timeout();
     let router = match auth {
         Auth::On => http::layers::around(
-            api.merge(pages.layer(middleware::from_fn(auth::pages))),
+            api.merge(pages.layer(middleware::from_fn_with_state(
+                Arc::<str>::from(base.as_str()),
+                auth::pages,
+            ))),
             Some(identify),
             timeout,
         ),
         #[cfg(feature = "unguarded")]
         Auth::Off => http::layers::around(api.merge(pages), None, timeout),
     };
-    (router, table)
+    (below(&base, router), table)
+}
+
+/// The router below the path prefix a reverse proxy forwards with every request. Inside, routes,
+/// layers and handlers see paths without it (`OriginalUri` keeps the full one).
+fn below(base: &str, router: Router) -> Router {
+    if base.is_empty() {
+        return router;
+    }
+    let nested = Router::new().nest(base, router);
+    // `/prefix/` (what a proxy's `location /prefix/` is opened with, and where it sends
+    // `/prefix`) is the start page too, though a nested router takes only `/prefix` for it
+    let start = nested.clone();
+    let base = base.to_owned();
+    nested.route_service(
+        &format!("{base}/"),
+        tower::service_fn(move |mut request: axum::extract::Request| {
+            let mut uri = base.clone();
+            if let Some(query) = request.uri().query() {
+                uri = format!("{uri}?{query}");
+            }
+            if let Ok(uri) = uri.parse() {
+                *request.uri_mut() = uri;
+            }
+            start.clone().oneshot(request)
+        }),
+    )
 }

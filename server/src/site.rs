@@ -1,9 +1,10 @@
 //! The server-rendered pages and the built site's static files.
 
 use crate::config::Config;
-use app::{AccountsBackend, App, DiscoveryBackend, PageBackend, shell};
+use app::{AccountsBackend, App, BasePath, DiscoveryBackend, PageBackend, shell};
 use axum::{
     Router,
+    extract::OriginalUri,
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
@@ -18,30 +19,44 @@ pub fn routes(
     discovery: Arc<dyn DiscoveryBackend>,
     accounts: Arc<dyn AccountsBackend>,
     options: LeptosOptions,
+    base: &str,
 ) -> Router {
-    Router::new()
-        .nest("/pkg", package_files(&options))
-        .leptos_routes_with_context(
-            &options,
-            generate_route_list(App),
-            move || {
-                provide_context(backend.clone());
-                provide_context(discovery.clone());
-                provide_context(accounts.clone());
-                // the page's inline scripts (hydration, handed-over data) carry it; the
-                // shell puts it in the page's Content-Security-Policy
-                leptos::nonce::provide_nonce();
-            },
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+    let base = BasePath(base.to_owned());
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(discovery.clone());
+        provide_context(accounts.clone());
+        provide_context(base.clone());
+        // the page's inline scripts (hydration, handed-over data) carry it; the
+        // shell puts it in the page's Content-Security-Policy
+        leptos::nonce::provide_nonce();
+    };
+    let pages = Router::new()
+        .leptos_routes_with_context(&options, generate_route_list(App), context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         // Pages are rendered whole (async SSR) but leave the renderer in many small chunks;
         // sending them as one body saves a write and a TCP segment per chunk.
         .layer(axum::middleware::map_response(whole_body))
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .layer(axum::middleware::map_request(full_path));
+    Router::new()
+        .nest("/pkg", package_files(&options))
+        .merge(pages)
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .with_state(options)
+}
+
+/// Under a path prefix, the router hands a page's request on without the prefix; the page's
+/// router matches the full path (as the browser's router does when it hydrates the page), so it
+/// gets the full one back.
+async fn full_path(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(OriginalUri(uri)) = request.extensions().get::<OriginalUri>().cloned() {
+        *request.uri_mut() = uri;
+    }
+    request
 }
 
 /// The wasm, JavaScript and CSS of the front end. Built with content-hashed names they never

@@ -1,12 +1,12 @@
 //! Calls of the accounts and audit pages: administrators, groups, lock-outs, and the logs.
 
+use super::request;
 use super::{Refusal, get_json, send, send_json};
 use crate::api::{
     AUDIT_URL, AccountList, AuditPage, AuditQuery, GROUPS_URL, Group, GroupUpdate, LOCKOUTS_URL,
     LockoutList, NewGroup, NewUser, PasswordReset, SECURITY_LOG_URL, SecurityPage, USERS_URL, User,
     UserUpdate,
 };
-use gloo_net::http::Request;
 use leptos_router::params::ParamsMap;
 
 pub async fn get_accounts() -> Result<AccountList, String> {
@@ -18,41 +18,41 @@ pub async fn get_lockouts() -> Result<LockoutList, String> {
 }
 
 pub async fn add_user(user: &NewUser) -> Result<User, Refusal> {
-    send_json(Request::post(USERS_URL).json(user)).await
+    send_json(request::post(USERS_URL).json(user)).await
 }
 
 pub async fn update_user(id: i64, update: &UserUpdate) -> Result<User, Refusal> {
-    send_json(Request::patch(&format!("{USERS_URL}/{id}")).json(update)).await
+    send_json(request::patch(&format!("{USERS_URL}/{id}")).json(update)).await
 }
 
 pub async fn delete_user(id: i64) -> Result<(), Refusal> {
-    send(Request::delete(&format!("{USERS_URL}/{id}")).build())
+    send(request::delete(&format!("{USERS_URL}/{id}")).build())
         .await
         .map(drop)
 }
 
 pub async fn reset_password(id: i64, reset: &PasswordReset) -> Result<(), Refusal> {
-    send(Request::post(&format!("{USERS_URL}/{id}/password")).json(reset))
+    send(request::post(&format!("{USERS_URL}/{id}/password")).json(reset))
         .await
         .map(drop)
 }
 
 pub async fn unlock_user(id: i64) -> Result<(), Refusal> {
-    send(Request::post(&format!("{USERS_URL}/{id}/unlock")).build())
+    send(request::post(&format!("{USERS_URL}/{id}/unlock")).build())
         .await
         .map(drop)
 }
 
 pub async fn add_group(group: &NewGroup) -> Result<Group, Refusal> {
-    send_json(Request::post(GROUPS_URL).json(group)).await
+    send_json(request::post(GROUPS_URL).json(group)).await
 }
 
 pub async fn update_group(id: i64, update: &GroupUpdate) -> Result<Group, Refusal> {
-    send_json(Request::patch(&format!("{GROUPS_URL}/{id}")).json(update)).await
+    send_json(request::patch(&format!("{GROUPS_URL}/{id}")).json(update)).await
 }
 
 pub async fn delete_group(id: i64) -> Result<(), Refusal> {
-    send(Request::delete(&format!("{GROUPS_URL}/{id}")).build())
+    send(request::delete(&format!("{GROUPS_URL}/{id}")).build())
         .await
         .map(drop)
 }
@@ -60,7 +60,7 @@ pub async fn delete_group(id: i64) -> Result<(), Refusal> {
 /// Lifts the lock-out of a source address.
 pub async fn unlock_address(address: &str) -> Result<(), Refusal> {
     let address = leptos_router::location::Url::escape(address);
-    send(Request::delete(&format!("{LOCKOUTS_URL}/{address}")).build())
+    send(request::delete(&format!("{LOCKOUTS_URL}/{address}")).build())
         .await
         .map(drop)
 }

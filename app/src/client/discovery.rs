@@ -1,12 +1,12 @@
 //! Calls of the discovery pages: devices, the online check, scans and scheduled jobs.
 
+use super::request;
 use super::{Refusal, error_text, fetch, get_json as get, send, send_json};
 use crate::api::{
     DEVICES_URL, Device, DevicePage, DeviceQuery, JOBS_URL, Job, JobEnabled, JobList, NewDevice,
     NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport, SCANS_URL, Scan,
     ScanList, ScanStarted,
 };
-use gloo_net::http::Request;
 
 pub async fn get_devices(query: DeviceQuery) -> Result<DevicePage, String> {
     let mut params = Vec::new();
@@ -23,17 +23,17 @@ pub async fn get_devices(query: DeviceQuery) -> Result<DevicePage, String> {
 }
 
 pub async fn add_device(device: &NewDevice) -> Result<Device, Refusal> {
-    send_json(Request::post(DEVICES_URL).json(device)).await
+    send_json(request::post(DEVICES_URL).json(device)).await
 }
 
 pub async fn remove_device(id: i64) -> Result<(), Refusal> {
-    send(Request::delete(&format!("{DEVICES_URL}/{id}")).build())
+    send(request::delete(&format!("{DEVICES_URL}/{id}")).build())
         .await
         .map(drop)
 }
 
 pub async fn run_online_check() -> Result<RoundReport, Refusal> {
-    send_json(Request::post(ONLINE_CHECK_RUN_URL).build()).await
+    send_json(request::post(ONLINE_CHECK_RUN_URL).build()).await
 }
 
 pub async fn get_scans() -> Result<ScanList, String> {
@@ -42,7 +42,7 @@ pub async fn get_scans() -> Result<ScanList, String> {
 
 /// A scan with its results; `None` if the server does not know it (it restarted since).
 pub async fn get_scan(id: &str) -> Result<Option<Scan>, String> {
-    let request = Request::get(&format!("{SCANS_URL}/{id}"))
+    let request = request::get(&format!("{SCANS_URL}/{id}"))
         .build()
         .map_err(|e| e.to_string())?;
     let response = fetch(request).await?;
@@ -54,15 +54,15 @@ pub async fn get_scan(id: &str) -> Result<Option<Scan>, String> {
 }
 
 pub async fn start_scan(scan: &NewScan) -> Result<ScanStarted, Refusal> {
-    send_json(Request::post(SCANS_URL).json(scan)).await
+    send_json(request::post(SCANS_URL).json(scan)).await
 }
 
 pub async fn cancel_scan(id: &str) -> Result<Scan, Refusal> {
-    send_json(Request::post(&format!("{SCANS_URL}/{id}/cancel")).build()).await
+    send_json(request::post(&format!("{SCANS_URL}/{id}/cancel")).build()).await
 }
 
 pub async fn register_found(id: &str, macs: Vec<String>) -> Result<Registered, Refusal> {
-    send_json(Request::post(&format!("{SCANS_URL}/{id}/register")).json(&RegisterFound { macs }))
+    send_json(request::post(&format!("{SCANS_URL}/{id}/register")).json(&RegisterFound { macs }))
         .await
 }
 
@@ -71,16 +71,16 @@ pub async fn get_jobs() -> Result<JobList, String> {
 }
 
 pub async fn add_job(job: &NewJob) -> Result<Job, Refusal> {
-    send_json(Request::post(JOBS_URL).json(job)).await
+    send_json(request::post(JOBS_URL).json(job)).await
 }
 
 pub async fn set_job_enabled(id: i64, enabled: bool) -> Result<Job, Refusal> {
-    send_json(Request::post(&format!("{JOBS_URL}/{id}/enabled")).json(&JobEnabled { enabled }))
+    send_json(request::post(&format!("{JOBS_URL}/{id}/enabled")).json(&JobEnabled { enabled }))
         .await
 }
 
 pub async fn remove_job(id: i64) -> Result<(), Refusal> {
-    send(Request::delete(&format!("{JOBS_URL}/{id}")).build())
+    send(request::delete(&format!("{JOBS_URL}/{id}")).build())
         .await
         .map(drop)
 }

@@ -10,7 +10,7 @@ use gloo_net::eventsource::futures::EventSource;
 /// Calls `handle` with every event until the returned handle is aborted (when the page that
 /// follows them goes away).
 pub fn follow_events(handle: impl Fn(LiveEvent) + 'static) -> Option<AbortHandle> {
-    let mut source = match EventSource::new(EVENTS_URL) {
+    let mut source = match EventSource::new(&crate::url(EVENTS_URL)) {
         Ok(source) => source,
         Err(e) => {
             leptos::logging::warn!("live updates are off: {e}");

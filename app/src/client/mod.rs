@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod discovery;
 mod events;
 mod network_settings;
+mod request;
 
 pub use events::follow_events;
 pub use network_settings::{get_page_data, get_settings, get_status, import_backup, put_settings};
@@ -128,7 +129,7 @@ async fn write<T: serde::de::DeserializeOwned>(
 
 /// A GET that answered 2xx, or the reason it did not.
 async fn get_ok(url: &str) -> Result<Response, String> {
-    let response = fetch(Request::get(url).build().map_err(|e| e.to_string())?).await?;
+    let response = fetch(request::get(url).build().map_err(|e| e.to_string())?).await?;
     if response.ok() {
         Ok(response)
     } else {
@@ -178,11 +179,11 @@ fn on_sign_in_page() -> bool {
         .location()
         .pathname()
         .ok()
-        .as_deref()
-        == Some(LOGIN_PAGE)
+        .is_some_and(|path| path == crate::url(LOGIN_PAGE))
 }
 
-/// Opens the sign-in page, which leads back to the page shown now.
+/// Opens the sign-in page, which leads back to the page shown now (its path as the browser
+/// asked for it: the sign-in page opens it as it is).
 pub fn sign_in_again() {
     let location = leptos::prelude::window().location();
     let here = format!(
@@ -190,10 +191,11 @@ pub fn sign_in_again() {
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let _ = location.assign(&sign_in_page(&here));
+    let _ = location.assign(&crate::url(&sign_in_page(&here)));
 }
 
-/// A full navigation (the next page is rendered by the server for the one now signed in or out).
+/// A full navigation (the next page is rendered by the server for the one now signed in or out)
+/// to `path` as the browser asks for it, the path prefix included.
 pub fn open(path: &str) {
     let _ = leptos::prelude::window().location().assign(path);
 }

@@ -1,13 +1,13 @@
 //! Calls of the Server Network Settings page.
 
+use super::request;
 use super::{Answer, etag_of, get_json, get_ok, write};
 use crate::api::{IMPORT_URL, ImportResult, PageData, SERVER_URL, SETTINGS_URL, ServerStatus};
 use crate::model::NetworkSettings;
-use gloo_net::http::Request;
 
 pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> Answer<NetworkSettings> {
     write(
-        Request::put(SETTINGS_URL)
+        request::put(SETTINGS_URL)
             .header("If-Match", etag)
             .json(doc),
     )
@@ -17,7 +17,7 @@ pub async fn put_settings(doc: &NetworkSettings, etag: &str) -> Answer<NetworkSe
 /// Restores a backup file's text (the server validates and upgrades it).
 pub async fn import_backup(text: String) -> Answer<ImportResult> {
     write(
-        Request::post(IMPORT_URL)
+        request::post(IMPORT_URL)
             .header("Content-Type", "application/json")
             .body(text),
     )

@@ -9,7 +9,7 @@ pub fn Home() -> impl IntoView {
         <p>"Self-hosted management of a fleet of thin-client devices."</p>
         <ul>
             <li>
-                <a href="/settings/network">"Administration › Global Configuration › Server Network Settings"</a>
+                <a href=crate::url("/settings/network")>"Administration › Global Configuration › Server Network Settings"</a>
             </li>
         </ul>
     }

@@ -10,6 +10,6 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <Title text="Not found" />
         <h1>"Page not found"</h1>
-        <p><a href="/">"Back to the start page"</a></p>
+        <p><a href=crate::url("/")>"Back to the start page"</a></p>
     }
 }

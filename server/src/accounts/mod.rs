@@ -107,6 +107,7 @@ impl Accounts {
         config: &Config,
         workers: &Workers,
     ) -> anyhow::Result<Arc<Accounts>> {
+        let base = config.base_path()?;
         let accounts = Arc::new(Accounts {
             db,
             bus,
@@ -116,7 +117,11 @@ impl Accounts {
                 max_failures: config.sign_in_max_failures.max(1),
                 lockout: (config.sign_in_lockout_secs.max(1) * 1000) as i64,
             },
-            cookie_path: "/".to_owned(),
+            cookie_path: if base.is_empty() {
+                "/".to_owned()
+            } else {
+                base
+            },
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(RECHECK)

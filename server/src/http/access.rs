@@ -141,12 +141,14 @@ impl Routes<()> {
         (self.router, Arc::new(self.table))
     }
 
-    /// The router with the guard in front of every route, and the table of rules.
-    pub fn guarded(self) -> (Router, Arc<Vec<RouteRule>>) {
+    /// The router with the guard in front of every route, and the table of rules. `base`: the
+    /// path prefix the router is nested under, which the paths the guard sees matched begin with
+    /// (the table keeps the paths as declared).
+    pub fn guarded(self, base: &str) -> (Router, Arc<Vec<RouteRule>>) {
         let lookup: HashMap<(Method, String), Rule> = self
             .table
             .iter()
-            .map(|r| ((r.method.clone(), r.path.clone()), r.rule))
+            .map(|r| ((r.method.clone(), format!("{base}{}", r.path)), r.rule))
             .collect();
         let router = self
             .router
@@ -237,7 +239,7 @@ mod tests {
         let (declared, _) = Routes::new(Rule::Public)
             .get("/api/v1/open", || async { "open" })
             .merge(Routes::new(Rule::Area(Area::Jobs)).get("/api/v1/jobs-ish", || async { "x" }))
-            .guarded();
+            .guarded("");
         let router = crate::http::layers::around(
             declared.route("/api/v1/sneaky", get(|| async { "secret" })),
             Some(Identify {

@@ -7,7 +7,7 @@ use super::ApiError;
 use app::api::{CSRF_HEADER, LOGIN_PAGE, Me, SESSION_COOKIE};
 use app::model::{Access, Area};
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, OriginalUri, Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
@@ -210,9 +210,9 @@ pub fn page_area(path: &str) -> Option<Area> {
 }
 
 /// In front of the pages: anonymous visitors go to the sign-in page (and come back after it),
-/// administrators without the right to read a page's area get a 403 page.
-pub async fn pages(request: Request, next: Next) -> Response {
-    let base = "";
+/// administrators without the right to read a page's area get a 403 page. The state is the path
+/// prefix the pages are nested under: they see their paths without it, browsers need it.
+pub async fn pages(State(base): State<Arc<str>>, request: Request, next: Next) -> Response {
     let local = request.uri().path();
     if local == LOGIN_PAGE
         || local.starts_with("/pkg/")
@@ -225,11 +225,14 @@ pub async fn pages(request: Request, next: Next) -> Response {
     }
     let me = request.extensions().get::<Caller>().and_then(Caller::me);
     let Some(me) = me else {
-        let back = request
-            .uri()
+        // the sign-in page leads to `next` as it is: the page as the browser asked for it
+        let asked = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or(request.uri(), |OriginalUri(uri)| uri);
+        let back = asked
             .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/".into());
+            .map_or_else(|| format!("{base}/"), |p| p.as_str().to_owned());
         let next_param: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
         return Redirect::to(&format!("{base}{LOGIN_PAGE}?next={next_param}")).into_response();
     };

@@ -6,6 +6,7 @@
 //! skipped.
 
 mod accounts;
+mod base_path;
 mod cluster;
 mod discovery;
 mod serving;

@@ -40,7 +40,7 @@ pub fn AccountPage() -> impl IntoView {
             <Title text="Your account" />
             <h1>"Your account"</h1>
             <p>
-                "Nobody is signed in. " <a href=crate::api::LOGIN_PAGE>"Sign in"</a>
+                "Nobody is signed in. " <a href=crate::url(crate::api::LOGIN_PAGE)>"Sign in"</a>
                 " to see your account."
             </p>
         }

@@ -226,7 +226,7 @@ pub(super) fn Filters(
         }
     };
     view! {
-        <form class="log-filters" method="get" action=PATH on:submit=submit>
+        <form class="log-filters" method="get" action=crate::url(PATH) on:submit=submit>
             {security.then(|| view! { <input type="hidden" name="log" value="security" /> })}
             <div class="field-row">
                 <div class="field">
@@ -249,7 +249,7 @@ pub(super) fn Filters(
                 <button type="submit" class="primary">
                     "Filter"
                 </button>
-                <a href=LogView::default().switched(log).href()>"Clear the filters"</a>
+                <a href=crate::url(&LogView::default().switched(log).href())>"Clear the filters"</a>
             </div>
         </form>
     }

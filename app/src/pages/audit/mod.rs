@@ -85,8 +85,8 @@ pub fn AuditPage() -> impl IntoView {
             "log",
             move |data| {
                 let view = view.get_untracked();
-                let older = data.next_before().map(|before| view.older(before).href());
-                let newest = view.before.is_some().then(|| view.newest().href());
+                let older = data.next_before().map(|before| crate::url(&view.older(before).href()));
+                let newest = view.before.is_some().then(|| crate::url(&view.newest().href()));
                 let table = match data {
                     LogData::Audit(page) => view! { <AuditTable entries=page.entries /> }.into_any(),
                     LogData::Security(page) => {
@@ -115,7 +115,7 @@ fn LogTabs(view: Memo<LogView>) -> impl IntoView {
         view! {
             <li>
                 <a
-                    href=move || view.with(|v| v.switched(log).href())
+                    href=move || crate::url(&view.with(|v| v.switched(log).href()))
                     class="filter"
                     aria-current=move || (view.with(|v| v.log) == log).then_some("page")
                 >

@@ -311,7 +311,7 @@ fn StatusFilter(state: Devices) -> impl IntoView {
         view! {
             <li>
                 <a
-                    href=listing.with_status(status).href()
+                    href=crate::url(&listing.with_status(status).href())
                     class=class
                     aria-current=(listing.status == status).then_some("page")
                 >
@@ -352,10 +352,10 @@ fn Paging(state: Devices) -> impl IntoView {
                         <span>{format!("Devices {first}–{last} of {}", page.total)}</span>
                         {listing
                             .previous()
-                            .map(|l| view! { <a href=l.href() rel="prev">"Previous"</a> })}
+                            .map(|l| view! { <a href=crate::url(&l.href()) rel="prev">"Previous"</a> })}
                         {listing
                             .next(page.total)
-                            .map(|l| view! { <a href=l.href() rel="next">"Next"</a> })}
+                            .map(|l| view! { <a href=crate::url(&l.href()) rel="next">"Next"</a> })}
                     </nav>
                 }
             })

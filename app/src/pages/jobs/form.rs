@@ -302,7 +302,7 @@ fn DeviceTargets(
                         if devices.is_empty() {
                             view! {
                                 <p class="empty">
-                                    "No devices are registered yet: " <a href="/scans">"scan for them"</a>
+                                    "No devices are registered yet: " <a href=crate::url("/scans")>"scan for them"</a>
                                     " first."
                                 </p>
                             }

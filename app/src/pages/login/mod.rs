@@ -10,18 +10,20 @@ use leptos_router::hooks::use_query_map;
 /// Where signing in leads when no page sent the administrator here.
 const START: &str = "/settings/network";
 
-/// Where signing in leads, given the page that sent the administrator here: a page of this
-/// site, never another site, nor the sign-in page again.
-fn leads_to(next: &str) -> &str {
-    local_path(next)
-        .filter(|path| path.split(['?', '#']).next() != Some(LOGIN_PAGE))
-        .unwrap_or(START)
+/// Where signing in leads, given the page that sent the administrator here (as the browser
+/// asked for it, below the path prefix `base`): a page of this site, never another site, nor the
+/// sign-in page again.
+fn leads_to(next: Option<&str>, base: &str) -> String {
+    let sign_in = format!("{base}{LOGIN_PAGE}");
+    next.and_then(local_path)
+        .filter(|path| path.split(['?', '#']).next() != Some(sign_in.as_str()))
+        .map_or_else(|| format!("{base}{START}"), str::to_owned)
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let next = use_query_map().with_untracked(|q| q.get("next"));
-    let target = next.as_deref().map_or(START, leads_to).to_owned();
+    let target = leads_to(next.as_deref(), &crate::base_path());
     let signed_in = use_me().map(|me| {
         view! {
             <p class="notice info" role="status">
@@ -87,7 +89,7 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             {signed_in}
             // without JavaScript the form still never puts the password into an address
-            <form method="post" action=LOGIN_URL on:submit=submit>
+            <form method="post" action=crate::url(LOGIN_URL) on:submit=submit>
                 <div class="field">
                     <label for="login-username">"Username"</label>
                     <input
@@ -133,12 +135,23 @@ mod tests {
     #[test]
     fn leads_on_within_this_site() {
         assert_eq!(
-            leads_to("/devices?status=offline"),
+            leads_to(Some("/devices?status=offline"), ""),
             "/devices?status=offline"
         );
-        assert_eq!(leads_to("//evil.example/"), START);
-        assert_eq!(leads_to("/login?next=/jobs"), START);
-        assert_eq!(leads_to("/login"), START);
+        assert_eq!(leads_to(Some("//evil.example/"), ""), START);
+        assert_eq!(leads_to(Some("/login?next=/jobs"), ""), START);
+        assert_eq!(leads_to(Some("/login"), ""), START);
+        assert_eq!(leads_to(None, ""), START);
+    }
+
+    #[test]
+    fn leads_on_below_the_path_prefix() {
+        assert_eq!(leads_to(Some("/pharos/jobs"), "/pharos"), "/pharos/jobs");
+        assert_eq!(
+            leads_to(Some("/pharos/login?next=/pharos/jobs"), "/pharos"),
+            "/pharos/settings/network"
+        );
+        assert_eq!(leads_to(None, "/pharos"), "/pharos/settings/network");
     }
 }
 

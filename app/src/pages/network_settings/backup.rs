@@ -24,7 +24,7 @@ pub(super) fn BackupControls(form: Form) -> impl IntoView {
     };
     view! {
         <span class="backup">
-            <a href=EXPORT_URL download>
+            <a href=crate::url(EXPORT_URL) download>
                 "Download a backup"
             </a>
             <input

@@ -47,7 +47,7 @@ fn scan_row(scans: Scans, scan: &Scan) -> impl IntoView {
     let id = scan.id.clone();
     let started = show_time(&scan.started_at);
     let open_label = format!("Open the scan started {started}");
-    let href = format!("/scans?scan={id}");
+    let href = crate::url(&format!("/scans?scan={id}"));
     let is_shown = {
         let id = id.clone();
         move || scans.shown.with(|s| s.as_ref().is_some_and(|s| s.id == id))
