@@ -24,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
             "this PHAROS_ variable configures nothing; ignored"
         );
     }
+    let base = config.base_path()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -38,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
-    println!("Pharos is ready: http://{addr}/settings/network (sign in as \"admin\")");
+    println!("Pharos is ready: http://{addr}{base}/settings/network (sign in as \"admin\")");
     tokio::spawn(drain_on_signal(shutdown));
     server::serve(pharos, listener).await
 }
