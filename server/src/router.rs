@@ -46,6 +46,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
+            accounts: parts.accounts.clone(),
             shutdown: parts.workers.shutdown().clone(),
         }));
     // validated at start

@@ -52,7 +52,7 @@ pub const CSRF_COOKIE: &str = "pharos_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// `POST /api/v1/auth/login`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct Login {
     pub username: String,
     pub password: String,
@@ -76,7 +76,7 @@ impl Me {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct PasswordChange {
     pub current: String,
     pub new: String,
@@ -92,7 +92,7 @@ pub struct NewToken {
 }
 
 /// The answer to [`NewToken`]: the only time the token is shown.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct CreatedToken {
     pub id: i64,
     pub token: String,
@@ -153,7 +153,7 @@ pub struct AccountList {
 }
 
 /// `POST /api/v1/accounts/users`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -191,7 +191,7 @@ pub struct GroupUpdate {
 }
 
 /// `POST /api/v1/accounts/users/{id}/password`: the superuser sets a new password.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
 pub struct PasswordReset {
     pub password: String,
 }
@@ -262,3 +262,23 @@ mod tests {
         }
     }
 }
+
+/// The requests and answers that carry a password or a token show it as `***` when debugged.
+macro_rules! debug_hiding {
+    ($type:ident, $($shown:ident),*; $($hidden:ident),*) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($hidden), &"***"))*
+                    .finish()
+            }
+        }
+    };
+}
+
+debug_hiding!(Login, username; password);
+debug_hiding!(PasswordChange, ; current, new);
+debug_hiding!(NewUser, username; password);
+debug_hiding!(PasswordReset, ; password);
+debug_hiding!(CreatedToken, id, name, expires_at; token);

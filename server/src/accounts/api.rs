@@ -177,15 +177,18 @@ async fn change_password(
     JsonBody(change): JsonBody<PasswordChange, SMALL>,
 ) -> Result<StatusCode, ApiError> {
     let me = signed_in(&caller)?;
-    let account = store::credentials_by_id(accounts.db(), me.id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    // the current password is checked like a sign-in: counted, slowed, locked out
     let mut errors = Vec::new();
-    if !super::secret::verify_password(change.current.clone(), Some(account.password_hash)).await {
-        errors.push(FieldError::new(
+    match accounts
+        .check_password(&me.username, &change.current, source(&caller).as_deref())
+        .await
+    {
+        Ok(_) => {}
+        Err(Refused::Wrong) => errors.push(FieldError::new(
             "current",
             "this is not your current password",
-        ));
+        )),
+        Err(refused) => return Err(refusal(refused)),
     }
     if let Err(e) = check_password(&change.new, &me.username) {
         errors.push(FieldError::new("new", e));
@@ -258,8 +261,14 @@ async fn create_token(
     body: Result<JsonBody<NewToken, SMALL>, ApiError>,
 ) -> Result<Response, ApiError> {
     let source = source(&caller);
-    let me = match (caller.me(), basic(&headers)) {
-        (Some(me), _) => me.clone(),
+    let me = match (caller.signed_in.as_deref(), basic(&headers)) {
+        // a token making tokens would let a leaked, short-lived one make itself permanent
+        (Some(signed_in), _) if matches!(signed_in.via, Via::Token { .. }) => {
+            return Err(ApiError::Forbidden(
+                "an API token cannot make tokens: sign in, or send HTTP Basic credentials".into(),
+            ));
+        }
+        (Some(signed_in), _) => signed_in.me.clone(),
         (None, Some((user, password))) => accounts
             .check_password(&user, &password, source.as_deref())
             .await
@@ -425,6 +434,45 @@ async fn create_user(
         .into_response())
 }
 
+/// Administrators other than the superuser hand out only rights they hold themselves: an Allow
+/// (given directly, or through a group someone is put in) of anything they may not do is refused.
+fn check_hand_out<'a>(
+    me: &Me,
+    grants: impl IntoIterator<Item = &'a Grant>,
+    field: &str,
+) -> Result<(), ApiError> {
+    if me.rights.superuser {
+        return Ok(());
+    }
+    let beyond: Vec<String> = grants
+        .into_iter()
+        .filter(|g| g.effect == app::model::Effect::Allow && !me.rights.can(g.area, g.access))
+        .map(|g| format!("{} {:?}", g.area.label(), g.access))
+        .collect();
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(vec![FieldError::new(
+            field,
+            format!(
+                "you may only hand out rights you hold yourself, not {}",
+                beyond.join(", ")
+            ),
+        )]))
+    }
+}
+
+/// Administrators other than the superuser do not change their own rights or groups.
+fn check_not_self(me: &Me, id: i64, what: &str) -> Result<(), ApiError> {
+    if !me.rights.superuser && me.id == id {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            what,
+            format!("you cannot change your own {what}; ask the superuser"),
+        )]));
+    }
+    Ok(())
+}
+
 /// Grants as a set: the same area and access twice is refused.
 fn check_grants(grants: &[Grant]) -> Result<Vec<Grant>, FieldError> {
     let mut seen = HashSet::new();
@@ -516,6 +564,19 @@ async fn update_user(
         Some(groups) => Some(check_ids(&accounts, store::Table::Groups, "groups", groups).await?),
         None => None,
     };
+    if let Some(grants) = &grants {
+        check_not_self(me, id, "grants")?;
+        check_hand_out(me, grants, "grants")?;
+    }
+    if let Some(groups) = &groups {
+        check_not_self(me, id, "groups")?;
+        let list = account_list(&accounts).await?;
+        let joined = list
+            .groups
+            .iter()
+            .filter(|g| groups.contains(&g.id) && !old.groups.contains(&g.id));
+        check_hand_out(me, joined.flat_map(|g| g.grants.iter()), "groups")?;
+    }
     let mut tx = accounts
         .db()
         .begin()
@@ -549,6 +610,11 @@ async fn update_user(
             json(&old.groups),
             json(&groups),
         ));
+    }
+    if records.is_empty() {
+        // nothing changes: not even the revision another administrator's edit is based on
+        tx.rollback().await.map_err(crate::db::DbError::from)?;
+        return Ok(Json(old));
     }
     audit::record(&mut tx, &actor, Area::Accounts, "update", &records).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
@@ -633,9 +699,10 @@ async fn reset_password(
     JsonBody(reset): JsonBody<PasswordReset, SMALL>,
 ) -> Result<StatusCode, ApiError> {
     let user = find_user(&accounts, id).await?;
-    if user.superuser && !signed_in(&caller)?.rights.superuser {
+    // whoever sets a password can sign in as that account: only the superuser does
+    if !signed_in(&caller)?.rights.superuser {
         return Err(ApiError::Forbidden(format!(
-            "only {SUPERUSER} sets the superuser's password"
+            "only {SUPERUSER} resets passwords (everyone changes their own on Your account)"
         )));
     }
     check_password(&reset.password, &user.username)
@@ -660,7 +727,9 @@ async fn reset_password(
     )
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
+    // whoever knew the old password may have made tokens with it
     sessions::end_sessions(accounts.db(), id, None).await?;
+    sessions::revoke_tokens(accounts.db(), id).await?;
     accounts.changed().await;
     security::record(
         accounts.db(),
@@ -782,13 +851,31 @@ async fn create_group(
         .into_response())
 }
 
+/// Administrators other than the superuser do not change or delete a group they belong to (it
+/// may carry a Deny put on them).
+fn check_not_member(me: &Me, group: &Group) -> Result<(), ApiError> {
+    if !me.rights.superuser && group.members.contains(&me.id) {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "",
+            format!(
+                "you belong to the group {}: ask the superuser to change it",
+                group.name
+            ),
+        )]));
+    }
+    Ok(())
+}
+
 async fn update_group(
     State(accounts): Shared,
     actor: Actor,
+    Extension(caller): Extension<Caller>,
     PathParam(id): PathParam<i64>,
     JsonBody(update): JsonBody<GroupUpdate, SMALL>,
 ) -> Result<Json<Group>, ApiError> {
     let old = find_group(&accounts, id).await?;
+    let me = signed_in(&caller)?;
+    check_not_member(me, &old)?;
     let grants = update
         .grants
         .as_deref()
@@ -809,10 +896,20 @@ async fn update_group(
                     format!("the superuser {SUPERUSER} is in no group (it cannot be restricted)"),
                 )]));
             }
+            if members.contains(&me.id) && !old.members.contains(&me.id) {
+                check_not_self(me, me.id, "groups")?;
+            }
+            let added = members.iter().any(|m| !old.members.contains(m));
+            if added {
+                check_hand_out(me, grants.as_deref().unwrap_or(&old.grants), "members")?;
+            }
             Some(members)
         }
         None => None,
     };
+    if let Some(grants) = &grants {
+        check_hand_out(me, grants, "grants")?;
+    }
     let mut tx = accounts
         .db()
         .begin()
@@ -839,6 +936,11 @@ async fn update_group(
             json(&members),
         ));
     }
+    if records.is_empty() {
+        // nothing changes: not even the revision another administrator's edit is based on
+        tx.rollback().await.map_err(crate::db::DbError::from)?;
+        return Ok(Json(old));
+    }
     audit::record(&mut tx, &actor, Area::Accounts, "update", &records).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
@@ -848,9 +950,11 @@ async fn update_group(
 async fn delete_group(
     State(accounts): Shared,
     actor: Actor,
+    Extension(caller): Extension<Caller>,
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     let old = find_group(&accounts, id).await?;
+    check_not_member(signed_in(&caller)?, &old)?;
     let mut tx = accounts
         .db()
         .begin()

@@ -68,6 +68,9 @@ pub struct Accounts {
     bus: Bus,
     policy: Policy,
     cache: Cache<String, Arc<Cached>>,
+    /// Counts changes to accounts: a sign-in read from the database while it moved may be
+    /// outdated already, and is not cached.
+    generation: std::sync::atomic::AtomicU64,
     /// The path the cookies are sent for: the base path, or `/`.
     cookie_path: String,
 }
@@ -122,6 +125,7 @@ impl Accounts {
             } else {
                 base
             },
+            generation: Default::default(),
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(RECHECK)
@@ -137,12 +141,12 @@ impl Accounts {
             loop {
                 match remote.recv().await {
                     Ok(Remote::Changed(Topic::Accounts, _)) | Ok(Remote::Reconnected) => {
-                        follower.cache.invalidate_all();
+                        follower.forget_sign_ins();
                         follower.bus.publish(LiveEvent::AccountsChanged);
                     }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        follower.cache.invalidate_all()
+                        follower.forget_sign_ins()
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
@@ -207,9 +211,16 @@ impl Accounts {
         Ok(())
     }
 
+    /// Empties the cache of sign-ins; one being read from the database now is not cached.
+    fn forget_sign_ins(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
     /// Tells every server that accounts changed: cached sign-ins are read again.
     pub async fn changed(&self) {
-        self.cache.invalidate_all();
+        self.forget_sign_ins();
         self.bus.publish(LiveEvent::AccountsChanged);
         if let Ok(mut tx) = self.db.begin().await
             && bus::notify(&mut tx, Topic::Accounts, None).await.is_ok()
@@ -227,13 +238,21 @@ impl Accounts {
     }
 
     /// Checks a username and password against the lock-outs and the stored hash: the account on
-    /// success. Failures are counted for the account and the address, and slow the next try.
+    /// success. Every attempt counts as a failure of the account and the address before the
+    /// password is checked (so attempts sent at once cannot pass the limit together), and is
+    /// forgiven if the password was right; earlier failures slow the next try.
     pub async fn check_password(
         &self,
         username: &str,
         password: &str,
         source: Option<&str>,
     ) -> Result<Me, Refused> {
+        // (what an anonymous caller sends is kept short before it is stored anywhere)
+        let username: String = username
+            .chars()
+            .take(app::model::USERNAME_MAX_LEN)
+            .collect();
+        let username = username.as_str();
         let now = now();
         let user_key = throttle::user_key(username);
         let address_key = source.map(throttle::address_key);
@@ -246,8 +265,27 @@ impl Accounts {
                 address: key.starts_with("ip:"),
             });
         }
+        let max = self.policy.max_failures;
+        let mut started = None;
+        let mut earlier = 0;
+        for key in &keys {
+            let (count, lock) =
+                throttle::fail(&self.db, key, now, self.policy.lockout, max).await?;
+            if count > i64::from(max) {
+                // another attempt at the same time reached the limit first
+                return Err(Refused::Locked {
+                    until: now + self.policy.lockout,
+                    address: key.starts_with("ip:"),
+                });
+            }
+            if key == &user_key {
+                earlier = count - 1;
+            }
+            if let Some(until) = lock {
+                started = Some((key.starts_with("ip:"), until, key.clone()));
+            }
+        }
         // earlier failures slow every further try down a little more
-        let earlier = throttle::failures(&self.db, &user_key, now - self.policy.lockout).await?;
         if earlier >= 2 {
             tokio::time::sleep(Duration::from_millis(200 * (earlier as u64 - 1).min(5))).await;
         }
@@ -260,40 +298,21 @@ impl Accounts {
         let account = match account {
             Some(account) if ok => account,
             _ => {
-                let mut locked = None;
-                for key in &keys {
-                    let (_, started) = throttle::fail(
+                if let Some((address, _, _)) = &started {
+                    security::record(
                         &self.db,
-                        key,
-                        now,
-                        self.policy.lockout,
-                        self.policy.max_failures,
+                        security::Event {
+                            event: "locked_out",
+                            username: Some(username),
+                            source: source.map(str::to_owned),
+                            detail: Some(format!(
+                                "the {}, after {max} failed sign-ins",
+                                if *address { "address" } else { "account" }
+                            )),
+                            ..Default::default()
+                        },
                     )
-                    .await?;
-                    if let Some(until) = started {
-                        locked = Some((key.starts_with("ip:"), until));
-                        security::record(
-                            &self.db,
-                            security::Event {
-                                event: "locked_out",
-                                username: Some(username),
-                                source: source.map(str::to_owned),
-                                detail: Some(if key.starts_with("ip:") {
-                                    format!(
-                                        "the address, after {} failed sign-ins",
-                                        self.policy.max_failures
-                                    )
-                                } else {
-                                    format!(
-                                        "the account, after {} failed sign-ins",
-                                        self.policy.max_failures
-                                    )
-                                }),
-                                ..Default::default()
-                            },
-                        )
-                        .await;
-                    }
+                    .await;
                 }
                 security::record(
                     &self.db,
@@ -305,15 +324,20 @@ impl Accounts {
                     },
                 )
                 .await;
-                if locked.is_some() {
+                if started.is_some() {
                     self.changed().await;
                 }
-                return Err(match locked {
-                    Some((address, until)) => Refused::Locked { until, address },
+                return Err(match started {
+                    Some((address, until, _)) => Refused::Locked { until, address },
                     None => Refused::Wrong,
                 });
             }
         };
+        // the right password: this attempt was no failure
+        throttle::clear(&self.db, &user_key, now).await?;
+        if let Some(key) = &address_key {
+            throttle::forgive(&self.db, key, max).await?;
+        }
         if account.disabled {
             security::record(
                 &self.db,
@@ -380,6 +404,7 @@ impl Accounts {
         let cached = match self.cache.get(&key) {
             Some(cached) => cached,
             None => {
+                let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
                 let found = if token {
                     sessions::token(&self.db, &digest).await
                 } else {
@@ -405,7 +430,10 @@ impl Accounts {
                         digest: digest.clone(),
                         csrf,
                     },
-                    (None, Some(id)) => Via::Token { id },
+                    (None, Some(id)) => Via::Token {
+                        id,
+                        digest: digest.clone(),
+                    },
                     (None, None) => return None,
                 };
                 let cached = Arc::new(Cached {
@@ -415,7 +443,9 @@ impl Accounts {
                     last_written: found.last_seen_at.into(),
                     expires_at: found.expires_at,
                 });
-                self.cache.insert(key.clone(), cached.clone());
+                if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+                    self.cache.insert(key.clone(), cached.clone());
+                }
                 cached
             }
         };
@@ -452,7 +482,7 @@ impl Accounts {
             tokio::spawn(async move {
                 let written = match via {
                     Via::Session { digest, .. } => sessions::touch_session(&db, &digest, now).await,
-                    Via::Token { id } => sessions::touch_token(&db, id, now).await,
+                    Via::Token { id, .. } => sessions::touch_token(&db, id, now).await,
                 };
                 if let Err(e) = written {
                     tracing::warn!(error = %e, "could not record a session's use");
@@ -472,5 +502,16 @@ impl Authenticate for Accounts {
     fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
         let digest = secret::digest(token);
         Box::pin(self.lookup(format!("t:{digest}"), true, digest))
+    }
+
+    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+        match via {
+            Via::Session { digest, .. } => {
+                Box::pin(self.lookup(format!("s:{digest}"), false, digest.clone()))
+            }
+            Via::Token { digest, .. } => {
+                Box::pin(self.lookup(format!("t:{digest}"), true, digest.clone()))
+            }
+        }
     }
 }

@@ -63,8 +63,15 @@ pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// Password hashes computed at once: one per core. Each takes argon2's memory (19 MiB), so a
+/// burst of sign-ins waits its turn instead of exhausting memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// An argon2id hash (PHC string) of a password, computed on a blocking thread.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _turn = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt())
@@ -77,6 +84,9 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 /// Whether `password` matches the stored hash, checked on a blocking thread. With no stored
 /// hash (an unknown user) a dummy hash is checked, so the answer takes as long either way.
 pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    let Ok(_turn) = HASHING.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let Ok(hash) = PasswordHash::new(&stored) else {

@@ -211,3 +211,14 @@ pub async fn revoke_token(db: &Db, user: i64, id: i64) -> Result<Option<String>,
     .fetch_optional(pool)
     .await)?)
 }
+
+/// Deletes every token of an account.
+pub async fn revoke_tokens(db: &Db, user: i64) -> Result<u64, DbError> {
+    Ok(
+        on_backend!(&db.pool, pool => sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+        .bind(user)
+        .execute(pool)
+        .await?
+        .rows_affected()),
+    )
+}

@@ -7,8 +7,8 @@ use app::model::{Access, Area, Effect, Grant, Rights};
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 
-/// What sign-in needs of an account.
-#[derive(Clone, Debug)]
+/// What sign-in needs of an account (no `Debug`: it holds the password's hash).
+#[derive(Clone)]
 pub struct Credentials {
     pub id: i64,
     pub username: String,
@@ -84,27 +84,6 @@ pub async fn credentials(db: &Db, username: &str) -> Result<Option<Credentials>,
             "SELECT id, username, password_hash, superuser, disabled FROM users WHERE username_key = $1",
         )
         .bind(&key)
-        .fetch_optional(pool)
-        .await?
-        .map(|row| -> Result<Credentials, sqlx::Error> {
-            Ok(Credentials {
-                id: row.try_get(0)?,
-                username: row.try_get(1)?,
-                password_hash: row.try_get(2)?,
-                superuser: row.try_get(3)?,
-                disabled: row.try_get(4)?,
-            })
-        })
-        .transpose()?
-    }))
-}
-
-pub async fn credentials_by_id(db: &Db, id: i64) -> Result<Option<Credentials>, DbError> {
-    Ok(on_backend!(&db.pool, pool => {
-        sqlx::query(
-            "SELECT id, username, password_hash, superuser, disabled FROM users WHERE id = $1",
-        )
-        .bind(id)
         .fetch_optional(pool)
         .await?
         .map(|row| -> Result<Credentials, sqlx::Error> {
@@ -316,11 +295,19 @@ pub async fn set_members(
     id: i64,
     others: &[i64],
 ) -> Result<(), DbError> {
-    let (mine, theirs) = match table {
-        Table::Users => ("user_id", "group_id"),
-        Table::Groups => ("group_id", "user_id"),
+    let (mine, theirs, other_table) = match table {
+        Table::Users => ("user_id", "group_id", Table::Groups),
+        Table::Groups => ("group_id", "user_id", Table::Users),
     };
+    // the other side's rows change too (a group's members are its users' groups): their
+    // revisions move, so an edit based on what they were before is refused
+    let bump = format!(
+        "UPDATE {} SET revision = revision + 1 WHERE id IN \
+         (SELECT {theirs} FROM group_members WHERE {mine} = $1)",
+        other_table.name()
+    );
     on_backend!(tx, tx => {
+        sqlx::query(&bump).bind(id).execute(&mut **tx).await?;
         sqlx::query(&format!("DELETE FROM group_members WHERE {mine} = $1"))
             .bind(id)
             .execute(&mut **tx)
@@ -334,6 +321,7 @@ pub async fn set_members(
             });
             insert.build().execute(&mut **tx).await?;
         }
+        sqlx::query(&bump).bind(id).execute(&mut **tx).await?;
     });
     Ok(())
 }

@@ -33,18 +33,6 @@ pub async fn locked(db: &Db, keys: &[String], now: i64) -> Result<Option<(String
     Ok(latest)
 }
 
-/// Failures recorded for `key` (within the window), before this attempt.
-pub async fn failures(db: &Db, key: &str, since: i64) -> Result<i64, DbError> {
-    let count: Option<i64> = on_backend!(&db.pool, pool => sqlx::query_scalar(
-        "SELECT failures FROM sign_in_failures WHERE key = $1 AND last_failure_at >= $2",
-    )
-    .bind(key)
-    .bind(since)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(count.unwrap_or(0))
-}
-
 /// Counts one failure for `key`: failures older than `window` are forgotten first. Returns the
 /// count and, if this failure reached `max`, the end of the lock-out it starts.
 pub async fn fail(
@@ -88,6 +76,22 @@ pub async fn clear(db: &Db, key: &str, now: i64) -> Result<bool, DbError> {
     .fetch_optional(pool)
     .await)?;
     Ok(matches!(was, Some(Some(until)) if until > now))
+}
+
+/// Takes back one counted failure of `key` (an attempt that turned out right), and the lock it
+/// started.
+pub async fn forgive(db: &Db, key: &str, max: u32) -> Result<(), DbError> {
+    on_backend!(&db.pool, pool => sqlx::query(
+        "UPDATE sign_in_failures SET failures = failures - 1, \
+         locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END \
+         WHERE key = $1 AND failures > 0",
+    )
+    .bind(key)
+    .bind(i64::from(max))
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }
 
 /// Running locks by key prefix (`user:` or `ip:`): the rest of the key and the lock's end.

@@ -1,6 +1,7 @@
 //! `GET /api/v1/events`: the bus's events as server-sent events, for the pages.
 
 use super::Bus;
+use crate::http::auth::{Authenticate, Via};
 use crate::http::{Caller, Routes, Rule};
 use app::api::{EVENTS_URL, LiveEvent};
 use app::model::Area;
@@ -15,12 +16,15 @@ use axum::{
 };
 use futures_util::{StreamExt, stream};
 use std::convert::Infallible;
-use tokio_stream::wrappers::BroadcastStream;
+use std::sync::Arc;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct EventsState {
     pub bus: Bus,
+    /// Asked again whenever accounts change: rights may have changed, or the session ended.
+    pub accounts: Arc<dyn Authenticate>,
     /// Open streams end when the server stops, instead of holding it.
     pub shutdown: CancellationToken,
 }
@@ -49,23 +53,46 @@ fn sse_event(event: &LiveEvent) -> Result<Event, Infallible> {
         .expect("events always serialize"))
 }
 
+/// One stream's state: what it receives, and whose rights filter it.
+struct Follow {
+    events: broadcast::Receiver<LiveEvent>,
+    rights: app::model::Rights,
+    via: Via,
+    accounts: Arc<dyn Authenticate>,
+}
+
 async fn events(
     State(state): State<EventsState>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    let rights = caller.me().map(|me| me.rights.clone()).unwrap_or_default();
-    let may_read = move |event: &LiveEvent| area(event).is_none_or(|a| rights.can_read(a));
+    let Some(signed_in) = caller.signed_in.clone() else {
+        return crate::http::ApiError::Unauthorized.into_response();
+    };
     // Subscribe before anything else so nothing committed from now on is missed; the first
     // event tells the page to compare what it shows with the current state, which covers what
     // happened before it connected (or while it was reconnecting).
-    let changes = BroadcastStream::new(state.bus.subscribe()).filter_map(move |item| {
-        let event = match item {
-            Ok(event) if may_read(&event) => Some(sse_event(&event)),
-            Ok(_) => None,
-            // this stream fell behind and lost events: the page re-reads instead
-            Err(_lagged) => Some(sse_event(&LiveEvent::Resync)),
-        };
-        std::future::ready(event)
+    let follow = Follow {
+        events: state.bus.subscribe(),
+        rights: signed_in.me.rights.clone(),
+        via: signed_in.via.clone(),
+        accounts: state.accounts.clone(),
+    };
+    let changes = stream::unfold(follow, |mut follow| async move {
+        loop {
+            let event = match follow.events.recv().await {
+                Ok(event) => event,
+                // this stream fell behind and lost events: the page re-reads instead
+                Err(broadcast::error::RecvError::Lagged(_)) => LiveEvent::Resync,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            if event == LiveEvent::AccountsChanged {
+                // the rights may have changed, or the session ended (the stream ends with it)
+                follow.rights = follow.accounts.again(&follow.via).await?.me.rights.clone();
+            }
+            if area(&event).is_none_or(|a| follow.rights.can_read(a)) {
+                return Some((sse_event(&event), follow));
+            }
+        }
     });
     let stream = stream::once(async { sse_event(&LiveEvent::Resync) })
         .chain(changes)

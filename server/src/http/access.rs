@@ -172,7 +172,8 @@ async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Re
 
 async fn checked(lookup: Lookup, request: Request, next: Next) -> Response {
     let Some(path) = request.extensions().get::<MatchedPath>() else {
-        return next.run(request).await;
+        tracing::error!("a route without a matched path was refused");
+        return ApiError::Forbidden("this route has no rights rule".into()).into_response();
     };
     let method = if request.method() == Method::HEAD {
         Method::GET
@@ -228,6 +229,9 @@ mod tests {
             Box::pin(async { None })
         }
         fn token(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+            Box::pin(async { None })
+        }
+        fn again(&self, _: &crate::http::auth::Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
             Box::pin(async { None })
         }
     }

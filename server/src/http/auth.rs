@@ -17,17 +17,22 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// How a signed-in administrator proved who they are.
-#[derive(Clone, Debug)]
+/// How a signed-in administrator proved who they are. (`Debug` shows neither digest nor token.)
+#[derive(Clone)]
 pub enum Via {
     /// A browser session: its id's digest, and the token its state-changing requests must send.
-    Session {
-        digest: String,
-        csrf: String,
-    },
-    Token {
-        id: i64,
-    },
+    Session { digest: String, csrf: String },
+    /// An API token: its id and digest.
+    Token { id: i64, digest: String },
+}
+
+impl std::fmt::Debug for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Session { .. } => f.write_str("Session"),
+            Via::Token { id, .. } => write!(f, "Token({id})"),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +68,8 @@ pub trait Authenticate: Send + Sync + 'static {
     fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
     /// The administrator of an API token, if it is valid.
     fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+    /// The same session or token read again (after accounts changed): `None` if it ended.
+    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
 }
 
 #[derive(Clone)]
@@ -162,7 +169,7 @@ pub async fn identify(
 /// address that is not one: the client as the outermost trusted proxy saw it.
 pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Client {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    let Some(peer) = peer else {
+    let Some(peer) = peer.map(|ip| ip.to_canonical()) else {
         return Client::default();
     };
     if !is_trusted(&peer) {
@@ -171,20 +178,27 @@ pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> C
             https: false,
         };
     }
-    let forwarded: Vec<IpAddr> = headers
+    // Each proxy appends the address it was reached from; what the client sent itself stands
+    // to the left. From the right: past every trusted proxy, the first address is the client;
+    // an item that is no address ends the walk at the last trusted hop.
+    let items: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map_while(|item| item.trim().parse::<IpAddr>().ok())
         .collect();
-    let addr = forwarded
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(forwarded.first())
-        .copied()
-        .unwrap_or(peer);
+    let mut addr = peer;
+    for item in items.iter().rev() {
+        match item.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                addr = ip.to_canonical();
+                if !is_trusted(&addr) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
     let https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -192,6 +206,43 @@ pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> C
     Client {
         addr: Some(addr),
         https,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_read_from_the_right_through_trusted_proxies_only() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let client_of = |peer: &str, forwarded: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+            client(Some(peer.parse().unwrap()), &headers, &trusted)
+                .addr
+                .unwrap()
+                .to_string()
+        };
+        // an untrusted peer's header counts for nothing
+        assert_eq!(client_of("192.0.2.9", "198.51.100.1"), "192.0.2.9");
+        // the client as the trusted proxy saw it; what the client wrote itself is ignored
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1"),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2"),
+            "198.51.100.1"
+        );
+        // a forged item that is no address stops the walk at the last trusted hop
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, x, 198.51.100.1"),
+            "198.51.100.1"
+        );
+        assert_eq!(client_of("10.0.0.1", "1.2.3.4, x"), "10.0.0.1");
+        // IPv4 peers of a dual-stack listener are trusted as what they are
+        assert_eq!(client_of("::ffff:10.0.0.1", "198.51.100.7"), "198.51.100.7");
     }
 }
 
@@ -214,13 +265,11 @@ pub fn page_area(path: &str) -> Option<Area> {
 /// prefix the pages are nested under: they see their paths without it, browsers need it.
 pub async fn pages(State(base): State<Arc<str>>, request: Request, next: Next) -> Response {
     let local = request.uri().path();
-    if local == LOGIN_PAGE
-        || local.starts_with("/pkg/")
-        || local.starts_with("/api/")
-        || local.contains('.')
+    // a file of the site's root (`/favicon.svg`): one segment with a dot, which no page has
+    let root_file = local.rfind('/') == Some(0) && local.contains('.');
+    if local == LOGIN_PAGE || local.starts_with("/pkg/") || local.starts_with("/api/") || root_file
     {
-        // the sign-in page, static files (the assets have a dot in their name), and API paths
-        // that no route took (a 404 of its own)
+        // the sign-in page, static files, and API paths that no route took (a 404 of its own)
         return next.run(request).await;
     }
     let me = request.extensions().get::<Caller>().and_then(Caller::me);

@@ -166,6 +166,8 @@ async fn every_route_checks_rights(db: Db) {
                 route.method,
                 route.path,
             ),
+            // (`nobody` calls with an API token, which may not make tokens)
+            Rule::OwnCredentials => assert_eq!(refused.status, StatusCode::FORBIDDEN),
             _ => assert!(
                 refused.status != StatusCode::UNAUTHORIZED
                     && refused.status != StatusCode::FORBIDDEN,
@@ -576,16 +578,45 @@ async fn expiry_and_revocation(db: Db) {
     .await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     // bad input for a token
+    let (_, session, fresh_csrf) = browser_login(&app.router, "admin", crate::ADMIN_PASSWORD).await;
+    let fresh = cookie_header(&session, &fresh_csrf);
     let bad = call(
         &app.router,
         Method::POST,
         "/api/v1/auth/tokens",
-        &json_headers(),
+        &[("content-type", "application/json"), ("cookie", &fresh)],
         Some(r#"{"name": " ", "expires_in_days": 0}"#),
     )
     .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        bad.status,
+        StatusCode::FORBIDDEN,
+        "a session's write needs its CSRF token"
+    );
+    let bad = call(
+        &app.router,
+        Method::POST,
+        "/api/v1/auth/tokens",
+        &[
+            ("content-type", "application/json"),
+            ("cookie", &fresh),
+            ("x-csrf-token", csrf_value(&fresh_csrf)),
+        ],
+        Some(r#"{"name": " ", "expires_in_days": 0}"#),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
     assert_eq!(bad.error_fields(), ["name", "expires_in_days"]);
+    // a token cannot make tokens (a leaked one would make itself permanent)
+    let by_token = call(
+        &app.router,
+        Method::POST,
+        "/api/v1/auth/tokens",
+        &json_headers(),
+        Some(r#"{"name": "more"}"#),
+    )
+    .await;
+    assert_eq!(by_token.status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
 
@@ -629,6 +660,113 @@ async fn lockout(db: Db) {
         "{}",
         log.text
     );
+    app.stop().await;
+}
+
+/// Sign-ins sent at once cannot pass the limit together: of ten wrong guesses at the same time,
+/// at most the limit are checked, the rest are refused as locked out.
+async fn concurrent_guesses(db: Db) {
+    let env = Env::new(db).await;
+    let mut config = env.config("one", "standalone");
+    config.sign_in_max_failures = 3;
+    let app = launch(config, CancellationToken::new()).await;
+    create_user(&app.router, "target", &[]).await;
+    let guesses = (0..10).map(|i| {
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            browser_login(&router, "target", &format!("guess number {i}"))
+                .await
+                .0
+                .status
+        })
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(checked < 3, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
+
+/// An administrator who manages accounts hands out only rights they hold, and does not change
+/// their own rights or groups (only the superuser does); only the superuser resets passwords.
+async fn no_escalation(db: Db) {
+    let env = Env::new(db).await;
+    let app = env.start().await;
+    let manager_id = create_user(
+        &app.router,
+        "manager",
+        &[
+            ("accounts", "read", "allow"),
+            ("accounts", "write", "allow"),
+        ],
+    )
+    .await;
+    let other = create_user(&app.router, "other", &[]).await;
+    let manager = as_user(&app.router, "manager").await;
+    let user = |id: i64| {
+        let router = app.router.clone();
+        async move {
+            get(&router, &format!("/api/v1/accounts/users/{id}"))
+                .await
+                .body
+        }
+    };
+    let patch = |id: i64, body: Value| {
+        let manager = manager.clone();
+        async move {
+            call(
+                &manager,
+                Method::PATCH,
+                &format!("/api/v1/accounts/users/{id}"),
+                &json_headers(),
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    let me = user(manager_id).await;
+    let own = patch(
+        manager_id,
+        json!({"revision": me["revision"], "grants": grants_json(&[("audit", "read", "allow")])}),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", own.text);
+    let them = user(other).await;
+    let beyond = patch(
+        other,
+        json!({"revision": them["revision"], "grants": grants_json(&[("jobs", "write", "allow")])}),
+    )
+    .await;
+    assert_eq!(
+        beyond.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        beyond.text
+    );
+    assert!(beyond.text.contains("rights you hold"), "{}", beyond.text);
+    let within = patch(other, json!({"revision": them["revision"], "grants": grants_json(&[("accounts", "read", "allow"), ("jobs", "write", "deny")])})).await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.text);
+    let reset = call(
+        &manager,
+        Method::POST,
+        &format!("/api/v1/accounts/users/{other}/password"),
+        &json_headers(),
+        Some(&json!({"password": "another fine passphrase"}).to_string()),
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
 
@@ -788,6 +926,8 @@ on_both_databases!(
     sessions_and_csrf,
     expiry_and_revocation,
     lockout,
+    concurrent_guesses,
+    no_escalation,
     forwarded_for,
     concurrent_saves,
     events_follow_rights,
