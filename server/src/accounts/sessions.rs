@@ -176,8 +176,11 @@ pub async fn touch_token(db: &Db, id: i64, at: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A token's row: id, name, created, expires, last used.
+type TokenRow = (i64, String, i64, Option<i64>, Option<i64>);
+
 pub async fn tokens(db: &Db, user: i64) -> Result<TokenList, DbError> {
-    let rows: Vec<(i64, String, i64, Option<i64>, Option<i64>)> = on_backend!(&db.pool, pool =>
+    let rows: Vec<TokenRow> = on_backend!(&db.pool, pool =>
         sqlx::query_as(
             "SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens \
              WHERE user_id = $1 ORDER BY id",

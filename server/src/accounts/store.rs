@@ -128,12 +128,14 @@ pub async fn rights(db: &Db, user: i64, superuser: bool) -> Result<Rights, DbErr
 /// end by its username key.
 pub async fn list(db: &Db, locks: &HashMap<String, i64>) -> Result<AccountList, DbError> {
     type UserRow = (i64, String, bool, bool, i64, Option<i64>, i64);
-    let (users, groups, members, grants): (
+    type GrantRow = (Option<i64>, Option<i64>, String, String, String);
+    type Rows = (
         Vec<UserRow>,
         Vec<(i64, String, i64)>,
         Vec<(i64, i64)>,
-        Vec<(Option<i64>, Option<i64>, String, String, String)>,
-    ) = on_backend!(&db.pool, pool => {
+        Vec<GrantRow>,
+    );
+    let (users, groups, members, grants): Rows = on_backend!(&db.pool, pool => {
         let users = sqlx::query_as(
             "SELECT id, username, superuser, disabled, created_at, last_sign_in, revision \
              FROM users ORDER BY username_key",

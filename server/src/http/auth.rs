@@ -209,43 +209,6 @@ pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> C
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_for_is_read_from_the_right_through_trusted_proxies_only() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let client_of = |peer: &str, forwarded: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert("x-forwarded-for", forwarded.parse().unwrap());
-            client(Some(peer.parse().unwrap()), &headers, &trusted)
-                .addr
-                .unwrap()
-                .to_string()
-        };
-        // an untrusted peer's header counts for nothing
-        assert_eq!(client_of("192.0.2.9", "198.51.100.1"), "192.0.2.9");
-        // the client as the trusted proxy saw it; what the client wrote itself is ignored
-        assert_eq!(
-            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1"),
-            "198.51.100.1"
-        );
-        assert_eq!(
-            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2"),
-            "198.51.100.1"
-        );
-        // a forged item that is no address stops the walk at the last trusted hop
-        assert_eq!(
-            client_of("10.0.0.1", "1.2.3.4, x, 198.51.100.1"),
-            "198.51.100.1"
-        );
-        assert_eq!(client_of("10.0.0.1", "1.2.3.4, x"), "10.0.0.1");
-        // IPv4 peers of a dual-stack listener are trusted as what they are
-        assert_eq!(client_of("::ffff:10.0.0.1", "198.51.100.7"), "198.51.100.7");
-    }
-}
-
 /// Which pages need which right; any other page needs a signed-in administrator, and the
 /// sign-in page nobody.
 pub fn page_area(path: &str) -> Option<Area> {
@@ -297,4 +260,41 @@ pub async fn pages(State(base): State<Arc<str>>, request: Request, next: Next) -
         return (StatusCode::FORBIDDEN, Html(page)).into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_read_from_the_right_through_trusted_proxies_only() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let client_of = |peer: &str, forwarded: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", forwarded.parse().unwrap());
+            client(Some(peer.parse().unwrap()), &headers, &trusted)
+                .addr
+                .unwrap()
+                .to_string()
+        };
+        // an untrusted peer's header counts for nothing
+        assert_eq!(client_of("192.0.2.9", "198.51.100.1"), "192.0.2.9");
+        // the client as the trusted proxy saw it; what the client wrote itself is ignored
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1"),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, 198.51.100.1, 10.0.0.2"),
+            "198.51.100.1"
+        );
+        // a forged item that is no address stops the walk at the last trusted hop
+        assert_eq!(
+            client_of("10.0.0.1", "1.2.3.4, x, 198.51.100.1"),
+            "198.51.100.1"
+        );
+        assert_eq!(client_of("10.0.0.1", "1.2.3.4, x"), "10.0.0.1");
+        // IPv4 peers of a dual-stack listener are trusted as what they are
+        assert_eq!(client_of("::ffff:10.0.0.1", "198.51.100.7"), "198.51.100.7");
+    }
 }
