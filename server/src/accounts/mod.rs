@@ -45,6 +45,14 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// What a cached sign-in is found by: a session's or a token's SHA-256 (no text to allocate per
+/// request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    token: bool,
+    hash: [u8; 32],
+}
+
 /// A cached sign-in with what its expiry is judged by.
 struct Cached {
     signed_in: Arc<SignedIn>,
@@ -67,7 +75,7 @@ pub struct Accounts {
     db: Db,
     bus: Bus,
     policy: Policy,
-    cache: Cache<String, Arc<Cached>>,
+    cache: Cache<Key, Arc<Cached>>,
     /// Counts changes to accounts: a sign-in read from the database while it moved may be
     /// outdated already, and is not cached.
     generation: std::sync::atomic::AtomicU64,
@@ -158,6 +166,7 @@ impl Accounts {
             async move {
                 let p = purger.policy;
                 sessions::purge(&purger.db, now(), p.idle, p.max).await?;
+                throttle::purge(&purger.db, now(), p.lockout).await?;
                 Ok(())
             }
         });
@@ -384,7 +393,9 @@ impl Accounts {
         source: Option<String>,
     ) -> Result<(), DbError> {
         sessions::delete_session(&self.db, digest).await?;
-        self.cache.invalidate(&format!("s:{digest}"));
+        if let Some(hash) = secret::unhex(digest) {
+            self.cache.invalidate(&Key { token: false, hash });
+        }
         self.changed().await;
         security::record(
             &self.db,
@@ -399,11 +410,13 @@ impl Accounts {
         Ok(())
     }
 
-    async fn lookup(&self, key: String, token: bool, digest: String) -> Option<Arc<SignedIn>> {
+    async fn lookup(&self, key: Key) -> Option<Arc<SignedIn>> {
         let now = now();
+        let token = key.token;
         let cached = match self.cache.get(&key) {
             Some(cached) => cached,
             None => {
+                let digest = secret::hex(&key.hash);
                 let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
                 let found = if token {
                     sessions::token(&self.db, &digest).await
@@ -444,35 +457,47 @@ impl Accounts {
                     expires_at: found.expires_at,
                 });
                 if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
-                    self.cache.insert(key.clone(), cached.clone());
+                    self.cache.insert(key, cached.clone());
                 }
                 cached
             }
         };
-        use std::sync::atomic::Ordering::Relaxed;
-        if token {
-            if cached.expires_at.is_some_and(|at| at <= now) {
-                return None;
-            }
-        } else {
-            let idle = now - cached.last_seen.load(Relaxed) > self.policy.idle;
+        if let Some(signed_in) = self.use_cached(&cached, now) {
+            return Some(signed_in);
+        }
+        // expired: a token simply stops; a session is ended and recorded
+        self.cache.invalidate(&key);
+        if !token {
             let old = now - cached.created_at > self.policy.max;
-            if idle || old {
-                self.cache.invalidate(&key);
-                if let Ok(true) = sessions::delete_session(&self.db, &digest).await {
-                    security::record(
-                        &self.db,
-                        security::Event {
-                            event: "session_expired",
-                            username: Some(&cached.signed_in.me.username),
-                            detail: Some(if old { "too old" } else { "unused too long" }.into()),
-                            ..Default::default()
-                        },
-                    )
-                    .await;
-                }
-                return None;
+            let digest = secret::hex(&key.hash);
+            if let Ok(true) = sessions::delete_session(&self.db, &digest).await {
+                security::record(
+                    &self.db,
+                    security::Event {
+                        event: "session_expired",
+                        username: Some(&cached.signed_in.me.username),
+                        detail: Some(if old { "too old" } else { "unused too long" }.into()),
+                        ..Default::default()
+                    },
+                )
+                .await;
             }
+        }
+        None
+    }
+
+    /// A cached sign-in if it is still valid at `now`, its use noted (and written now and then).
+    fn use_cached(&self, cached: &Cached, now: i64) -> Option<Arc<SignedIn>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let expired = match cached.signed_in.via {
+            Via::Token { .. } => cached.expires_at.is_some_and(|at| at <= now),
+            Via::Session { .. } => {
+                now - cached.last_seen.load(Relaxed) > self.policy.idle
+                    || now - cached.created_at > self.policy.max
+            }
+        };
+        if expired {
+            return None;
         }
         cached.last_seen.store(now, Relaxed);
         if now - cached.last_written.load(Relaxed) >= TOUCH_EVERY {
@@ -494,24 +519,37 @@ impl Accounts {
 }
 
 impl Authenticate for Accounts {
+    fn cached(&self, token: bool, secret: &str) -> Option<Arc<SignedIn>> {
+        let key = Key {
+            token,
+            hash: secret::hash(secret),
+        };
+        let cached = self.cache.get(&key)?;
+        self.use_cached(&cached, now())
+    }
+
     fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-        let digest = secret::digest(secret);
-        Box::pin(self.lookup(format!("s:{digest}"), false, digest))
+        Box::pin(self.lookup(Key {
+            token: false,
+            hash: secret::hash(secret),
+        }))
     }
 
     fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-        let digest = secret::digest(token);
-        Box::pin(self.lookup(format!("t:{digest}"), true, digest))
+        Box::pin(self.lookup(Key {
+            token: true,
+            hash: secret::hash(token),
+        }))
     }
 
     fn again(&self, via: &Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-        match via {
-            Via::Session { digest, .. } => {
-                Box::pin(self.lookup(format!("s:{digest}"), false, digest.clone()))
-            }
-            Via::Token { digest, .. } => {
-                Box::pin(self.lookup(format!("t:{digest}"), true, digest.clone()))
-            }
+        let (token, digest) = match via {
+            Via::Session { digest, .. } => (false, digest),
+            Via::Token { digest, .. } => (true, digest),
+        };
+        match secret::unhex(digest) {
+            Some(hash) => Box::pin(self.lookup(Key { token, hash })),
+            None => Box::pin(async { None }),
         }
     }
 }

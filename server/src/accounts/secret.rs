@@ -48,13 +48,33 @@ impl fmt::Debug for Secret {
 /// SHA-256 of a presented secret, hex: the key it is looked up by. A handed-out secret has
 /// 256 random bits, so a fast hash is enough (no guessing to slow down).
 pub fn digest(secret: &str) -> String {
-    let hash = Sha256::digest(secret.as_bytes());
+    hex(&hash(secret))
+}
+
+/// SHA-256 of a presented secret: what a cached sign-in is found by.
+pub fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+pub fn hex(hash: &[u8; 32]) -> String {
     let mut text = String::with_capacity(64);
     for byte in hash {
         use fmt::Write;
         let _ = write!(text, "{byte:02x}");
     }
     text
+}
+
+/// The hash a [`hex`] text names.
+pub fn unhex(text: &str) -> Option<[u8; 32]> {
+    let mut hash = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(hash)
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -107,3 +107,16 @@ pub async fn locks(db: &Db, prefix: &str, now: i64) -> Result<HashMap<String, i6
         .filter_map(|(key, until)| Some((key.strip_prefix(prefix)?.to_owned(), until)))
         .collect())
 }
+
+/// Forgets failures older than `window` whose lock (if any) has ended.
+pub async fn purge(db: &Db, now: i64, window: i64) -> Result<u64, DbError> {
+    Ok(on_backend!(&db.pool, pool => sqlx::query(
+        "DELETE FROM sign_in_failures WHERE last_failure_at < $1 \
+         AND (locked_until IS NULL OR locked_until < $2)",
+    )
+    .bind(now - window)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected()))
+}

@@ -145,11 +145,13 @@ impl Routes<()> {
     /// path prefix the router is nested under, which the paths the guard sees matched begin with
     /// (the table keeps the paths as declared).
     pub fn guarded(self, base: &str) -> (Router, Arc<Vec<RouteRule>>) {
-        let lookup: HashMap<(Method, String), Rule> = self
-            .table
-            .iter()
-            .map(|r| ((r.method.clone(), format!("{base}{}", r.path)), r.rule))
-            .collect();
+        let mut lookup: HashMap<String, Vec<(Method, Rule)>> = HashMap::new();
+        for r in &self.table {
+            lookup
+                .entry(format!("{base}{}", r.path))
+                .or_default()
+                .push((r.method.clone(), r.rule));
+        }
         let router = self
             .router
             .route_layer(middleware::from_fn_with_state(Arc::new(lookup), guard));
@@ -157,7 +159,8 @@ impl Routes<()> {
     }
 }
 
-type Lookup = Arc<HashMap<(Method, String), Rule>>;
+/// The rules by path, then method (looked up without allocating).
+type Lookup = Arc<HashMap<String, Vec<(Method, Rule)>>>;
 
 /// Marks an answer that went through the guard: [`super::auth::identify`] refuses to send an API
 /// answer without it, so a route added around the guard cannot answer at all.
@@ -180,7 +183,11 @@ async fn checked(lookup: Lookup, request: Request, next: Next) -> Response {
     } else {
         request.method().clone()
     };
-    let Some(rule) = lookup.get(&(method, path.as_str().to_owned())).copied() else {
+    let rule = lookup
+        .get(path.as_str())
+        .and_then(|rules| rules.iter().find(|(m, _)| *m == method))
+        .map(|(_, rule)| *rule);
+    let Some(rule) = rule else {
         tracing::error!(
             route = path.as_str(),
             "a route without a rights rule was refused"
@@ -225,6 +232,9 @@ mod tests {
     struct Nobody;
 
     impl Authenticate for Nobody {
+        fn cached(&self, _: bool, _: &str) -> Option<Arc<SignedIn>> {
+            None
+        }
         fn session(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
             Box::pin(async { None })
         }

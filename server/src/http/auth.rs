@@ -12,7 +12,6 @@ use axum::{
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
 };
-use axum_extra::extract::CookieJar;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -64,6 +63,9 @@ impl Caller {
 
 /// What [`identify`] asks the accounts area.
 pub trait Authenticate: Send + Sync + 'static {
+    /// The administrator of a token (`token`) or session secret if a valid sign-in is at hand
+    /// without waiting (the common case); `None` says: ask [`Self::token`] or [`Self::session`].
+    fn cached(&self, token: bool, secret: &str) -> Option<Arc<SignedIn>>;
     /// The administrator of a session cookie's secret, if it is a live session.
     fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
     /// The administrator of an API token, if it is valid.
@@ -100,19 +102,23 @@ pub async fn identify(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_owned())
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         });
+    let accounts = &identify.accounts;
     let signed_in = if let Some(token) = bearer {
-        match identify.accounts.token(&token).await {
+        match accounts.cached(true, token) {
             Some(signed_in) => Some(signed_in),
-            None => return ApiError::BadToken.into_response(),
+            None => match accounts.token(token).await {
+                Some(signed_in) => Some(signed_in),
+                None => return ApiError::BadToken.into_response(),
+            },
         }
     } else {
-        let jar = CookieJar::from_headers(headers);
-        match jar.get(SESSION_COOKIE) {
-            Some(cookie) => identify.accounts.session(cookie.value()).await,
+        match session_cookie(headers) {
+            Some(secret) => match accounts.cached(false, secret) {
+                Some(signed_in) => Some(signed_in),
+                None => accounts.session(secret).await,
+            },
             None => None,
         }
     };
@@ -134,7 +140,9 @@ pub async fn identify(
     }
     let https = client.https;
     let api = request.uri().path().starts_with("/api/");
-    if let Some(signed_in) = &signed_in {
+    if let Some(signed_in) = &signed_in
+        && !api
+    {
         // the pages read the signed-in administrator from the request (app's `provide_me`)
         request.extensions_mut().insert(signed_in.me.clone());
     }
@@ -162,6 +170,19 @@ pub async fn identify(
         );
     }
     response
+}
+
+/// The session cookie's value, found without collecting every cookie.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
 }
 
 /// The client's address and scheme. Forwarding headers count only when the peer is a trusted
