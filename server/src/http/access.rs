@@ -8,7 +8,7 @@ use axum::{
     Router,
     extract::{MatchedPath, Request, State},
     handler::Handler,
-    http::Method,
+    http::{HeaderName, HeaderValue, Method},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{MethodFilter, on},
@@ -162,14 +162,16 @@ impl Routes<()> {
 /// The rules by path, then method (looked up without allocating).
 type Lookup = Arc<HashMap<String, Vec<(Method, Rule)>>>;
 
-/// Marks an answer that went through the guard: [`super::auth::identify`] refuses to send an API
-/// answer without it, so a route added around the guard cannot answer at all.
-#[derive(Clone, Copy, Debug)]
-pub struct Guarded;
+/// Marks an answer that went through the guard: [`super::auth::identify`] takes the mark off and
+/// refuses to send an API answer without it, so a route added around the guard cannot answer at
+/// all. (A header, not an extension: it costs no allocation per request.)
+pub const GUARDED: HeaderName = HeaderName::from_static("x-pharos-guarded");
 
 async fn guard(State(lookup): State<Lookup>, request: Request, next: Next) -> Response {
     let mut response = checked(lookup, request, next).await;
-    response.extensions_mut().insert(Guarded);
+    response
+        .headers_mut()
+        .insert(GUARDED, HeaderValue::from_static("1"));
     response
 }
 

@@ -150,11 +150,12 @@ pub async fn identify(
         .extensions_mut()
         .insert(Caller { client, signed_in });
     let mut response = next.run(request).await;
+    let guarded = response
+        .headers_mut()
+        .remove(super::access::GUARDED)
+        .is_some();
     if api
-        && response
-            .extensions()
-            .get::<super::access::Guarded>()
-            .is_none()
+        && !guarded
         && !matches!(
             response.status(),
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
