@@ -20,6 +20,18 @@ const PAGES: [(&str, &str, Area); 6] = [
     ("/audit", "Audit", Area::Audit),
 ];
 
+/// The area whose Read right a page needs (the page or anything below it); `None` for the pages
+/// every signed-in administrator sees. The server's page guard asks this too.
+pub fn page_area(path: &str) -> Option<Area> {
+    PAGES
+        .iter()
+        .find(|(href, _, _)| {
+            path.strip_prefix(href)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .map(|(_, _, area)| *area)
+}
+
 #[component]
 pub fn TopBar() -> impl IntoView {
     // without a signed-in administrator (on the sign-in page): no navigation, no account
@@ -75,5 +87,20 @@ fn SignOut() -> impl IntoView {
             "Sign out"
         </button>
         {move || failed.get().map(|text| view! { <p class="notice error" role="alert">{text}</p> })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_need_their_areas() {
+        assert_eq!(page_area("/settings/network"), Some(Area::NetworkSettings));
+        assert_eq!(page_area("/scans"), Some(Area::Devices));
+        assert_eq!(page_area("/audit"), Some(Area::Audit));
+        assert_eq!(page_area("/auditor"), None);
+        assert_eq!(page_area("/account"), None);
+        assert_eq!(page_area("/"), None);
     }
 }

@@ -8,6 +8,7 @@ mod base;
 mod client;
 mod components;
 mod layout;
+pub use layout::page_area;
 pub mod model;
 mod pages;
 

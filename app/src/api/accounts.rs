@@ -215,7 +215,8 @@ pub struct SecurityEntry {
     pub at: String,
     /// `sign_in`, `sign_in_failed`, `sign_out`, `locked_out`, `unlocked`, `token_created`,
     /// `token_revoked`, `password_changed`, `password_reset`, `account_created`,
-    /// `account_changed`, `account_deleted`, `session_expired`.
+    /// `account_changed`, `account_deleted`, `group_created`, `group_changed`, `group_deleted`,
+    /// `session_expired`.
     pub event: String,
     pub username: Option<String>,
     /// Who did it, where someone else than `username` did (the superuser resetting a password).

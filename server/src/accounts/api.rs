@@ -630,13 +630,7 @@ async fn update_user(
                 username: Some(name),
                 actor: Some(&actor.name),
                 source: actor.source.clone(),
-                detail: Some(
-                    records
-                        .iter()
-                        .map(|r| r.field.rsplit('.').next().unwrap_or(""))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ),
+                detail: Some(fields(&records)),
             },
         )
         .await;
@@ -843,6 +837,7 @@ async fn create_group(
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
+    group_event(&accounts, &actor, "group_created", name.clone()).await;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("{GROUPS_URL}/{id}"))],
@@ -944,6 +939,13 @@ async fn update_group(
     audit::record(&mut tx, &actor, Area::Accounts, "update", &records).await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
+    group_event(
+        &accounts,
+        &actor,
+        "group_changed",
+        format!("{name}: {}", fields(&records)),
+    )
+    .await;
     Ok(Json(find_group(&accounts, id).await?))
 }
 
@@ -971,7 +973,32 @@ async fn delete_group(
     .await?;
     tx.commit().await.map_err(crate::db::DbError::from)?;
     accounts.changed().await;
+    group_event(&accounts, &actor, "group_deleted", old.name.clone()).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A group's change in the security log (its rights decide what its members may do).
+async fn group_event(accounts: &Accounts, actor: &Actor, event: &str, detail: String) {
+    security::record(
+        accounts.db(),
+        security::Event {
+            event,
+            actor: Some(&actor.name),
+            source: actor.source.clone(),
+            detail: Some(detail),
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+/// The last part of each record's field (`grants`, `members`), for a log line.
+fn fields(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| r.field.rsplit('.').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn security_log(

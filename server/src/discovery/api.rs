@@ -201,21 +201,21 @@ async fn cancel_scan(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
     let run = find_scan(&discovery, &id)?;
+    let running = run.state() == app::api::ScanState::Running;
     run.cancel();
-    let record = Record::new(
-        format!("scans.{id}.state"),
-        serde_json::Value::Null,
-        "cancelled",
-    );
-    audit::record_now(
-        discovery.db(),
-        &actor,
-        Area::Devices,
-        "cancel scan",
-        &[record],
-    )
-    .await?;
     run.finished().await;
+    // recorded only when this request is what stopped it (not a scan that had ended already)
+    if running && run.state() == app::api::ScanState::Cancelled {
+        let record = Record::new(format!("scans.{id}.state"), "running", "cancelled");
+        audit::record_now(
+            discovery.db(),
+            &actor,
+            Area::Devices,
+            "cancel scan",
+            &[record],
+        )
+        .await?;
+    }
     Ok(Json(discovery.scan_view(&run).await?))
 }
 

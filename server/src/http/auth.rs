@@ -5,7 +5,7 @@
 
 use super::ApiError;
 use app::api::{CSRF_HEADER, LOGIN_PAGE, Me, SESSION_COOKIE};
-use app::model::{Access, Area};
+use app::model::Access;
 use axum::{
     extract::{ConnectInfo, OriginalUri, Request, State},
     http::{HeaderMap, Method, StatusCode, header},
@@ -231,19 +231,9 @@ pub fn client(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> C
     }
 }
 
-/// Which pages need which right; any other page needs a signed-in administrator, and the
-/// sign-in page nobody.
-pub fn page_area(path: &str) -> Option<Area> {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    match first {
-        "settings" => Some(Area::NetworkSettings),
-        "devices" | "scans" => Some(Area::Devices),
-        "jobs" => Some(Area::Jobs),
-        "accounts" => Some(Area::Accounts),
-        "audit" => Some(Area::Audit),
-        _ => None,
-    }
-}
+/// Which pages need which right (one table, the top bar's); any other page needs a signed-in
+/// administrator, and the sign-in page nobody.
+pub use app::page_area;
 
 /// In front of the pages: anonymous visitors go to the sign-in page (and come back after it),
 /// administrators without the right to read a page's area get a 403 page. The state is the path

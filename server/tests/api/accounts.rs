@@ -282,6 +282,12 @@ async fn rights_matrix(db: Db) {
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(register(writer.clone()).await, StatusCode::FORBIDDEN);
+    let log = get(&app.router, "/api/v1/security-log?user=admin").await;
+    assert!(
+        log.text.contains("group_created") && log.text.contains("no writers: grants, members"),
+        "{}",
+        log.text
+    );
     let me = get(&writer, "/api/v1/auth/me").await;
     assert_eq!(me.body["rights"]["write"], json!([]), "{}", me.text);
     assert_eq!(me.body["rights"]["read"], json!(["devices"]));

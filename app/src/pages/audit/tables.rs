@@ -96,6 +96,9 @@ fn event_label(event: &str) -> String {
         "account_created" => "Account created",
         "account_changed" => "Account changed",
         "account_deleted" => "Account deleted",
+        "group_created" => "Group created",
+        "group_changed" => "Group changed",
+        "group_deleted" => "Group deleted",
         other => return other.replace('_', " "),
     }
     .to_owned()
