@@ -38,12 +38,7 @@ const RECHECK: Duration = Duration::from_secs(30);
 const TOUCH_EVERY: i64 = 60_000;
 
 /// Unix milliseconds of this server's clock.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::workers::unix_millis as now;
 
 /// What a cached sign-in is found by: a session's or a token's SHA-256 (no text to allocate per
 /// request).

@@ -167,6 +167,4 @@ impl Tally {
     }
 }
 
-pub fn unix_millis() -> i64 {
-    (udp::unix_nanos() / 1_000_000) as i64
-}
+pub use crate::workers::unix_millis;

@@ -78,3 +78,12 @@ impl Workers {
         self.tracker.wait().await;
     }
 }
+
+/// This server's wall clock in Unix milliseconds (the database's clock, which servers sharing it
+/// agree on, is `Db::now_millis`).
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
