@@ -669,6 +669,26 @@ async fn lockout(db: Db) {
     app.stop().await;
 }
 
+/// Failures slow the next try down: from the third, each answer waits longer.
+async fn slow_down(db: Db) {
+    let env = Env::new(db).await;
+    let mut config = env.config("one", "standalone");
+    config.sign_in_max_failures = 10;
+    let app = launch(config, CancellationToken::new()).await;
+    create_user(&app.router, "guessed", &[]).await;
+    let mut took = Vec::new();
+    for _ in 0..4 {
+        let start = std::time::Instant::now();
+        let (reply, _, _) = browser_login(&app.router, "guessed", "a wrong guess!").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        took.push(start.elapsed());
+    }
+    // the fourth try waits 400 ms before its password is even checked
+    assert!(took[3] >= Duration::from_millis(400), "{took:?}");
+    assert!(took[3] > took[0] + Duration::from_millis(300), "{took:?}");
+    app.stop().await;
+}
+
 /// Sign-ins sent at once cannot pass the limit together: of ten wrong guesses at the same time,
 /// at most the limit are checked, the rest are refused as locked out.
 async fn concurrent_guesses(db: Db) {
@@ -932,6 +952,7 @@ on_both_databases!(
     sessions_and_csrf,
     expiry_and_revocation,
     lockout,
+    slow_down,
     concurrent_guesses,
     no_escalation,
     forwarded_for,
