@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod accounts;
+mod certificates;
 mod discovery;
 pub use accounts::*;
+pub use certificates::*;
 pub use discovery::*;
 
 pub const SETTINGS_URL: &str = "/api/v1/settings/network";
@@ -118,6 +120,9 @@ pub enum LiveEvent {
     JobsChanged,
     /// An account or group, its rights or a lock-out changed.
     AccountsChanged,
+    /// A web certificate was added, assigned, renewed or deleted (the cluster check may have
+    /// changed with it).
+    CertificatesChanged,
     /// Events may have been missed (the stream just opened, or fell behind): re-read what is shown.
     Resync,
 }

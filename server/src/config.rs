@@ -74,6 +74,14 @@ pub struct Config {
     /// The path prefix Pharos is served under behind a reverse proxy that forwards the full path
     /// (`/pharos` for `https://host/pharos/`); empty at the root of the site.
     pub base_path: String,
+    /// Serve HTTPS (the default), or plain HTTP (`off`) for a TLS-terminating proxy on loopback.
+    #[serde(deserialize_with = "switch")]
+    pub tls: bool,
+    /// The key that seals private keys in the database: 32 bytes in base64. Default: the file
+    /// `secret.key` in the data directory, made at first start. Servers sharing a database need
+    /// the same one.
+    #[serde(skip_serializing)]
+    pub secret_key: Option<Password>,
 }
 
 impl Default for Config {
@@ -105,6 +113,8 @@ impl Default for Config {
             sign_in_lockout_secs: 15 * 60,
             request_timeout_secs: 30,
             base_path: String::new(),
+            tls: true,
+            secret_key: None,
         }
     }
 }
@@ -222,7 +232,29 @@ const KEYS: &[&str] = &[
     "sign_in_lockout_secs",
     "request_timeout_secs",
     "base_path",
+    "tls",
+    "secret_key",
 ];
+
+/// `on`/`off` as well as `true`/`false` (what people write in an environment variable).
+fn switch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Switch {
+        Bool(bool),
+        Text(String),
+    }
+    match Switch::deserialize(d)? {
+        Switch::Bool(b) => Ok(b),
+        Switch::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => Ok(true),
+            "off" | "false" | "no" | "0" => Ok(false),
+            other => Err(serde::de::Error::custom(format!(
+                "{other:?} is neither on nor off"
+            ))),
+        },
+    }
+}
 
 /// Networks as a list, or as one comma-separated string (an environment variable).
 fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
@@ -360,7 +392,7 @@ mod tests {
             .unwrap()
             .keys()
             .cloned()
-            .chain(["database_url".to_owned(), "admin_password".to_owned()]) // secrets: never serialized
+            .chain(["database_url", "admin_password", "secret_key"].map(str::to_owned)) // secrets: never serialized
             .collect();
         fields.sort();
         let mut keys: Vec<&str> = KEYS.to_vec();

@@ -14,6 +14,7 @@ mod router;
 pub mod settings;
 mod site;
 pub mod status;
+pub mod tls;
 pub mod workers;
 
 use anyhow::Context;
@@ -24,7 +25,7 @@ use config::Config;
 use db::{Backend, Db};
 use settings::Settings;
 use status::Status;
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use workers::Workers;
@@ -40,6 +41,7 @@ pub struct Pharos {
     pub bus: Bus,
     pub discovery: Arc<discovery::Discovery>,
     pub accounts: Arc<accounts::Accounts>,
+    pub tls: Arc<tls::Tls>,
     /// Every API route with its rights rule.
     pub routes: Arc<Vec<http::RouteRule>>,
     workers: Workers,
@@ -129,12 +131,23 @@ async fn start_with(
     let accounts = accounts::Accounts::start(db.clone(), bus.clone(), &config, &workers)
         .await
         .context("starting accounts")?;
+    let tls = tls::Tls::start(
+        db.clone(),
+        bus.clone(),
+        &config,
+        registry.clone(),
+        settings.clone(),
+        &workers,
+    )
+    .await
+    .context("starting certificates")?;
     let status = Status { registry, settings };
     let (router, routes) = router::router(
         router::Parts {
             status: &status,
             discovery: &discovery,
             accounts: &accounts,
+            tls: &tls,
             db: &db,
             bus: &bus,
             workers: &workers,
@@ -149,6 +162,7 @@ async fn start_with(
         bus,
         discovery,
         accounts,
+        tls,
         routes,
         workers,
         shutdown_timeout: config.shutdown_timeout(),
@@ -167,35 +181,59 @@ impl Pharos {
     }
 }
 
-/// Serves until the shutdown token fires, gives running requests the configured time to finish,
-/// then stops the workers. Past the time limit, what still runs is cut off.
+/// Serves until the shutdown token fires (HTTPS unless TLS is off), gives running requests the
+/// configured time to finish, then stops the workers. Past the time limit, what still runs is cut
+/// off.
 pub async fn serve(pharos: Pharos, listener: TcpListener) -> anyhow::Result<()> {
     let token = pharos.workers.shutdown().clone();
     let limit = pharos.shutdown_timeout;
+    let deadline = std::sync::Arc::new(std::sync::OnceLock::new());
+    let handle = axum_server::Handle::new();
+    tokio::spawn({
+        let (token, handle, deadline) = (token.clone(), handle.clone(), deadline.clone());
+        async move {
+            token.cancelled().await;
+            // requests still running share one deadline with stopping the workers and closing
+            // the database (which waits for connections a request still holds)
+            let _ = deadline.set(tokio::time::Instant::now() + limit);
+            handle.graceful_shutdown(Some(limit));
+        }
+    });
+    let listener = listener.into_std().context("taking over the listener")?;
     let app = pharos
         .router
         .clone()
         .into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .into_future();
-    let mut server = std::pin::pin!(server);
-    // (both can be ready at once: a graceful shutdown that had nothing to wait for)
-    let served = tokio::select! {
-        result = &mut server => { result.context("serving HTTP")?; true }
-        _ = token.cancelled() => false,
+    let served = if pharos.tls.enabled {
+        let config =
+            axum_server::tls_rustls::RustlsConfig::from_config(pharos.tls.server_config()?);
+        let app = pharos
+            .router
+            .clone()
+            .layer(axum::Extension(http::auth::Tls))
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum_server::from_tcp_rustls(listener, config)
+            .context("serving HTTPS")?
+            .handle(handle)
+            .serve(app)
+            .await
+    } else {
+        axum_server::from_tcp(listener)
+            .context("serving HTTP")?
+            .handle(handle)
+            .serve(app)
+            .await
     };
-    // Asked to stop: requests still running share one deadline with stopping the workers and
-    // closing the database (which waits for connections a request still holds).
-    let deadline = tokio::time::Instant::now() + limit;
-    if !served {
-        match tokio::time::timeout_at(deadline, &mut server).await {
-            Ok(result) => result.context("serving HTTP")?,
-            Err(_) => tracing::warn!(
-                ?limit,
-                "requests still running at the shutdown time limit were cut off"
-            ),
-        }
+    served.context("serving")?;
+    let deadline = deadline
+        .get()
+        .copied()
+        .unwrap_or_else(|| tokio::time::Instant::now() + limit);
+    if tokio::time::Instant::now() >= deadline {
+        tracing::warn!(
+            ?limit,
+            "requests still running at the shutdown time limit were cut off"
+        );
     }
     if tokio::time::timeout_at(deadline, pharos.stop())
         .await

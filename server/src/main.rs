@@ -11,6 +11,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // the one crypto provider of every TLS configuration in the process
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
@@ -39,7 +41,14 @@ async fn main() -> anyhow::Result<()> {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
-    println!("Pharos is ready: http://{addr}{base}/settings/network (sign in as \"admin\")");
+    let scheme = if pharos.tls.enabled { "https" } else { "http" };
+    if pharos.tls.enabled {
+        println!(
+            "The web root CA's SHA-256 fingerprint: {} (download it from {scheme}://{addr}{base}/ca.pem)",
+            colons(&pharos.tls.root_fingerprint())
+        );
+    }
+    println!("Pharos is ready: {scheme}://{addr}{base}/settings/network (sign in as \"admin\")");
     tokio::spawn(drain_on_signal(shutdown));
     server::serve(pharos, listener).await
 }
@@ -67,4 +76,13 @@ async fn drain_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// `AB:CD:…`, as browsers and `openssl x509 -fingerprint` show fingerprints.
+fn colons(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -20,6 +20,7 @@ pub struct Parts<'a> {
     pub status: &'a Status,
     pub discovery: &'a Arc<Discovery>,
     pub accounts: &'a Arc<Accounts>,
+    pub tls: &'a Arc<crate::tls::Tls>,
     pub db: &'a Db,
     pub bus: &'a Bus,
     pub workers: &'a Workers,
@@ -44,6 +45,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(status::routes().with_state(parts.status.clone()))
         .merge(discovery::api::routes().with_state(parts.discovery.clone()))
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
+        .merge(crate::tls::api::routes().with_state(parts.tls.clone()))
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             accounts: parts.accounts.clone(),

@@ -3,6 +3,7 @@
 mod accounts;
 mod addresses;
 mod backup;
+pub mod certificates;
 mod discovery;
 mod document;
 mod fields;
@@ -22,6 +23,7 @@ pub use addresses::{
 pub use backup::{
     BACKUP_FORMAT_VERSION, Backup, Restore, parse_backup, upgrade_online_check_timeout,
 };
+pub use certificates::KeyAlgorithm;
 pub use discovery::{
     AddressRange, CheckedDevice, CheckedJob, JOB_NAME_MAX_LEN, JobTargets, MAX_SCAN_ADDRESSES,
     REPEAT_MAX_MINUTES, ScanTarget, normalize_mac, parse_ranges, validate_device, validate_job,

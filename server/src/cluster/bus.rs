@@ -25,6 +25,8 @@ pub enum Topic {
     Jobs,
     /// Accounts, groups, rights, sessions or tokens changed: cached sign-ins are read again.
     Accounts,
+    /// Web certificates or their assignments changed: servers pick up what they present.
+    Certificates,
 }
 
 impl Topic {
@@ -35,6 +37,7 @@ impl Topic {
             Topic::Devices => "devices",
             Topic::Jobs => "jobs",
             Topic::Accounts => "accounts",
+            Topic::Certificates => "certificates",
         }
     }
 
@@ -50,6 +53,7 @@ impl Topic {
             "devices" => Topic::Devices,
             "jobs" => Topic::Jobs,
             "accounts" => Topic::Accounts,
+            "certificates" => Topic::Certificates,
             _ => return None,
         };
         Some((topic, version))

@@ -95,7 +95,8 @@ pub async fn identify(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let client = client(peer, request.headers(), &identify.trusted_proxies);
+    let mut client = client(peer, request.headers(), &identify.trusted_proxies);
+    client.https |= request.extensions().get::<Tls>().is_some();
     let headers = request.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -185,6 +186,10 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
             (name == SESSION_COOKIE).then_some(value)
         })
 }
+
+/// Marks requests that came over this server's own HTTPS listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Tls;
 
 /// The client's address and scheme. Forwarding headers count only when the peer is a trusted
 /// proxy; then `X-Forwarded-For` is read from the right, past every trusted proxy, to the first

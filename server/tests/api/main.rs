@@ -89,6 +89,10 @@ impl Env {
             online_check_interval_secs: 3600,
             scan_send_rate: 0,
             admin_password: Some(server::config::Password::new(ADMIN_PASSWORD)),
+            // servers sharing a database share the key that seals private keys
+            secret_key: Some(server::config::Password::new(TEST_SECRET_KEY)),
+            // plain HTTP, but in the tests of HTTPS itself
+            tls: false,
             ..Config::default()
         }
     }
@@ -102,6 +106,8 @@ impl Env {
     }
 }
 
+/// The key sealing private keys, the same on every server of a test (32 bytes, base64).
+pub const TEST_SECRET_KEY: &str = "cGhhcm9zLXRlc3Qtc2VjcmV0LWtleS0zMi1ieXRlcyE=";
 /// The superuser's password in every test.
 pub const ADMIN_PASSWORD: &str = "test-superuser-2026";
 /// A request carrying this header goes out as it is: no credentials are added.

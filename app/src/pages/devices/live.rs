@@ -21,7 +21,8 @@ pub(super) fn follow(state: Devices) {
         | LiveEvent::ServerJoined { .. }
         | LiveEvent::ServerLeft { .. }
         | LiveEvent::JobsChanged
-        | LiveEvent::AccountsChanged => {}
+        | LiveEvent::AccountsChanged
+        | LiveEvent::CertificatesChanged => {}
     }) else {
         return;
     };

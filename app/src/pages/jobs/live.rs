@@ -22,7 +22,8 @@ pub(super) fn follow(state: JobsState) {
         | LiveEvent::ServerJoined { .. }
         | LiveEvent::ServerLeft { .. }
         | LiveEvent::DeviceStatus { .. }
-        | LiveEvent::AccountsChanged => {}
+        | LiveEvent::AccountsChanged
+        | LiveEvent::CertificatesChanged => {}
     }) else {
         return;
     };

@@ -104,7 +104,8 @@ pub fn follow(form: Form) {
         LiveEvent::DevicesChanged
         | LiveEvent::DeviceStatus { .. }
         | LiveEvent::JobsChanged
-        | LiveEvent::AccountsChanged => {}
+        | LiveEvent::AccountsChanged
+        | LiveEvent::CertificatesChanged => {}
     }) else {
         return;
     };
