@@ -1316,19 +1316,8 @@ async fn ensure_ca(db: &Db, sealer: &Sealer, actor: &Actor, role: &str) -> anyho
     };
     let mut tx = db.begin().await?;
     store::insert(&mut tx, &row).await?;
+    // made by the installation itself, not an administrator: logged, not audited
     if store::claim_role(&mut tx, role, &fingerprint).await? {
-        audit::record(
-            &mut tx,
-            actor,
-            Area::Certificates,
-            "generate",
-            &[Record::new(
-                format!("certificates.{purpose}.{fingerprint}"),
-                serde_json::Value::Null,
-                serde_json::json!({"subject": format!("CN={name}"), "role": role}),
-            )],
-        )
-        .await?;
         tx.commit().await?;
         tracing::info!(role, fingerprint, "generated a CA");
         Ok(row)
@@ -1409,27 +1398,9 @@ async fn make_own_certificate(
     let mut tx = db.begin().await?;
     store::insert(&mut tx, &row).await?;
     store::assign(&mut tx, server_id, &fingerprint).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        Area::Certificates,
-        "generate",
-        &[
-            Record::new(
-                format!("certificates.web.{fingerprint}"),
-                serde_json::Value::Null,
-                summary(&facts),
-            ),
-            Record::new(
-                format!("certificates.assignment.{server_id}"),
-                serde_json::Value::Null,
-                fingerprint.clone(),
-            ),
-        ],
-    )
-    .await?;
     bus::notify(&mut tx, Topic::Certificates, None).await?;
     tx.commit().await?;
+    tracing::info!(%fingerprint, names = ?facts.sans, "generated this server's certificate");
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod discovery;
 mod serving;
 mod settings;
 mod simulator;
+mod tls;
 
 use axum::{
     Router,
