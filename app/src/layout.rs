@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// The main navigation: each page with the area whose Read right it needs.
-const PAGES: [(&str, &str, Area); 6] = [
+const PAGES: [(&str, &str, Area); 7] = [
     (
         "/settings/network",
         "Server Network Settings",
@@ -16,6 +16,7 @@ const PAGES: [(&str, &str, Area); 6] = [
     ("/devices", "Devices", Area::Devices),
     ("/scans", "Scans", Area::Devices),
     ("/jobs", "Jobs", Area::Jobs),
+    ("/certificates", "Certificates", Area::Certificates),
     ("/accounts", "Accounts", Area::Accounts),
     ("/audit", "Audit", Area::Audit),
 ];
@@ -99,6 +100,7 @@ mod tests {
         assert_eq!(page_area("/settings/network"), Some(Area::NetworkSettings));
         assert_eq!(page_area("/scans"), Some(Area::Devices));
         assert_eq!(page_area("/audit"), Some(Area::Audit));
+        assert_eq!(page_area("/certificates"), Some(Area::Certificates));
         assert_eq!(page_area("/auditor"), None);
         assert_eq!(page_area("/account"), None);
         assert_eq!(page_area("/"), None);

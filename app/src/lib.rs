@@ -20,7 +20,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 use pages::{
-    AccountPage, AccountsPage, AuditPage, DevicesPage, Home, JobsPage, LoginPage,
+    AccountPage, AccountsPage, AuditPage, CertificatesPage, DevicesPage, Home, JobsPage, LoginPage,
     NetworkSettingsPage, NotFound, ScansPage,
 };
 
@@ -55,6 +55,14 @@ pub trait AccountsBackend: Send + Sync {
     fn tokens(&self, user: i64) -> BoxFuture<Result<api::TokenList, String>>;
     fn audit(&self, query: api::AuditQuery) -> BoxFuture<Result<api::AuditPage, String>>;
     fn security_log(&self, query: api::AuditQuery) -> BoxFuture<Result<api::SecurityPage, String>>;
+}
+
+/// Where the server renders the certificates page and the cluster check of the Server Network
+/// Settings page from; provided as context. Rights are checked before a page renders.
+#[cfg(feature = "ssr")]
+pub trait CertificatesBackend: Send + Sync {
+    fn certificates(&self) -> BoxFuture<Result<api::WebCertificates, String>>;
+    fn cluster_check(&self) -> BoxFuture<Result<api::ClusterCheck, String>>;
 }
 
 /// The policy of a page: scripts only from this site or inline with this response's nonce (the
@@ -129,6 +137,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("accounts") view=AccountsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment("certificates")
+                        view=CertificatesPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

@@ -62,6 +62,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         Arc::new(parts.status.clone()),
         Arc::new(discovery::Pages(parts.discovery.clone())),
         Arc::new(accounts::Pages(parts.accounts.clone())),
+        Arc::new(crate::tls::page::Pages(parts.tls.clone())),
         site::leptos_options(parts.config),
         &base,
     );

@@ -1,7 +1,9 @@
 //! The server-rendered pages and the built site's static files.
 
 use crate::config::Config;
-use app::{AccountsBackend, App, BasePath, DiscoveryBackend, PageBackend, shell};
+use app::{
+    AccountsBackend, App, BasePath, CertificatesBackend, DiscoveryBackend, PageBackend, shell,
+};
 use axum::{
     Router,
     extract::OriginalUri,
@@ -18,6 +20,7 @@ pub fn routes(
     backend: Arc<dyn PageBackend>,
     discovery: Arc<dyn DiscoveryBackend>,
     accounts: Arc<dyn AccountsBackend>,
+    certificates: Arc<dyn CertificatesBackend>,
     options: LeptosOptions,
     base: &str,
 ) -> Router {
@@ -26,6 +29,7 @@ pub fn routes(
         provide_context(backend.clone());
         provide_context(discovery.clone());
         provide_context(accounts.clone());
+        provide_context(certificates.clone());
         provide_context(base.clone());
         // the page's inline scripts (hydration, handed-over data) carry it; the
         // shell puts it in the page's Content-Security-Policy

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod certificates;
 pub mod discovery;
 mod events;
 mod network_settings;
@@ -198,4 +199,21 @@ pub fn sign_in_again() {
 /// to `path` as the browser asks for it, the path prefix included.
 pub fn open(path: &str) {
     let _ = leptos::prelude::window().location().assign(path);
+}
+
+/// Hands bytes the page received to the browser as a download named `file`.
+pub fn save_file(bytes: &[u8], media_type: &str, file: &str) {
+    use base64::Engine;
+    let href = format!(
+        "data:{media_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    let Ok(link) = leptos::prelude::document().create_element("a") else {
+        return;
+    };
+    let _ = link.set_attribute("href", &href);
+    let _ = link.set_attribute("download", file);
+    if let Ok(link) = link.dyn_into::<web_sys::HtmlElement>() {
+        link.click();
+    }
 }

@@ -35,3 +35,16 @@ pub fn Dialog(
         </div>
     }
 }
+
+/// Moves the keyboard focus into a dialog that just opened, to the element with this id.
+pub fn focus_on_open(id: &'static str) {
+    Effect::new(move |_| {
+        use leptos::wasm_bindgen::JsCast;
+        let element = document()
+            .get_element_by_id(id)
+            .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+        if let Some(element) = element {
+            let _ = element.focus();
+        }
+    });
+}

@@ -15,7 +15,7 @@ mod rereads;
 mod table;
 
 pub use confirm::{ConfirmRemoval, RemoveButton};
-pub use dialog::Dialog;
+pub use dialog::{Dialog, focus_on_open};
 pub use draft::Draft;
 pub use fields::{
     Checkbox, DialogField, FieldError, NumberField, ReplyPortField, TextField, focus, parse_number,

@@ -4,6 +4,7 @@
 mod account;
 mod accounts;
 mod audit;
+mod certificates;
 mod devices;
 mod home;
 mod jobs;
@@ -15,6 +16,7 @@ mod scans;
 pub use account::AccountPage;
 pub use accounts::AccountsPage;
 pub use audit::AuditPage;
+pub use certificates::CertificatesPage;
 pub use devices::DevicesPage;
 pub use home::Home;
 pub use jobs::JobsPage;

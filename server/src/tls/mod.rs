@@ -5,6 +5,7 @@
 
 pub mod api;
 mod check;
+pub mod page;
 pub mod pki;
 mod seal;
 mod store;

@@ -78,7 +78,7 @@ fn EditorDialog(state: AccountsState, editing: Editing) -> impl IntoView {
     let busy = RwSignal::new(false);
     let notice = RwSignal::<Option<Notice>>::new(None);
     let title = editing.title();
-    super::focus_on_open("editor-network_settings-read");
+    crate::components::focus_on_open("editor-network_settings-read");
     let close = move || state.editing.set(None);
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {

@@ -164,7 +164,7 @@ fn PasswordForm(state: AccountsState, user: User) -> impl IntoView {
     });
     let sending = Sending::new(errors);
     let close = move || state.resetting.set(None);
-    super::focus_on_open("reset-password");
+    crate::components::focus_on_open("reset-password");
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
             close();

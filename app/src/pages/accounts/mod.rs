@@ -348,19 +348,6 @@ fn user_actions(state: AccountsState, user: User) -> impl IntoView {
     .into_any()
 }
 
-/// Moves the keyboard focus into a dialog that just opened, to the element with this id.
-fn focus_on_open(id: &'static str) {
-    Effect::new(move |_| {
-        use leptos::wasm_bindgen::JsCast;
-        let element = document()
-            .get_element_by_id(id)
-            .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
-        if let Some(element) = element {
-            let _ = element.focus();
-        }
-    });
-}
-
 /// Shows an item as stored: in place of the listed one with its id, or added at the end.
 #[cfg(feature = "hydrate")]
 fn store<T>(items: &mut Vec<T>, stored: T, id: fn(&T) -> i64) {

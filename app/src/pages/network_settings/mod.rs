@@ -3,6 +3,7 @@
 mod address;
 mod address_dialog;
 mod backup;
+mod certificates;
 mod conflict;
 mod distributed;
 mod live;
@@ -21,6 +22,7 @@ use crate::components::{
 use crate::model::{Area, Change, FieldKind, NetworkSettings, ValidationContext};
 use address::{AddressKind, AddressSection};
 use backup::BackupControls;
+use certificates::CertificateSection;
 use conflict::{Conflict, ConflictPanel};
 use distributed::{DistributedSection, RestartBanner};
 use leptos::prelude::*;
@@ -50,6 +52,7 @@ pub fn NetworkSettingsPage() -> impl IntoView {
             text="You can read these settings but not change them."
         />
         <WithPageData loading="Loading the settings…" show=show_page />
+        <CertificateSection />
     }
 }
 

@@ -1,0 +1,621 @@
+//! Making certificates: a server certificate signed by a CA of the list, a generated root (or
+//! intermediate), an imported certificate with its key.
+
+use super::CertificatesState;
+use super::hostnames::HostnameList;
+use crate::api::{GenerateRoot, ImportCertificate, NewRoot, NewSigned, Servers};
+use crate::components::{FormErrors, FormText, SendActions, Sending, parse_number};
+use crate::model::FieldError;
+use crate::model::certificates::{
+    KeyAlgorithm, LEAF_DEFAULT_DAYS, LEAF_MAX_DAYS, ROOT_DEFAULT_DAYS, ROOT_MAX_DAYS,
+    certificate_name, hostnames, validity_days,
+};
+use leptos::html;
+use leptos::prelude::*;
+
+/// The days typed into a validity field, checked against the longest allowed.
+fn days_error(text: &str, max: u32, field: &'static str) -> Option<FieldError> {
+    let message = match parse_number(text) {
+        Ok(days) => validity_days(days, max).err()?,
+        Err(e) => format!("the validity {e}"),
+    };
+    Some(FieldError::new(field, message))
+}
+
+/// The value of the select or input an event came from.
+fn chosen(ev: &leptos::ev::Event) -> String {
+    event_target_value(ev)
+}
+
+#[component]
+fn AlgorithmSelect(id: &'static str, value: RwSignal<KeyAlgorithm>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Key algorithm"</label>
+            <select
+                id=id
+                on:change=move |ev| {
+                    if let Some(algorithm) = KeyAlgorithm::parse(&chosen(&ev)) {
+                        value.set(algorithm);
+                    }
+                }
+            >
+                {KeyAlgorithm::ALL
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <option value=a.as_str() selected=move || value.get() == a>
+                                {a.label()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}
+
+/// A select of the CAs that can sign (their key is here); `none` is the first choice's label,
+/// if an empty choice is allowed.
+#[component]
+fn IssuerSelect(
+    state: CertificatesState,
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] none: Option<&'static str>,
+) -> impl IntoView {
+    let options = move || {
+        let cas = state.signing_cas();
+        let none = none.map(|none| {
+            view! {
+                <option value="" selected=move || value.get().is_empty()>
+                    {none}
+                </option>
+            }
+        });
+        let cas = cas
+            .into_iter()
+            .map(|ca| {
+                let fp = ca.fingerprint_sha256.clone();
+                let selected = {
+                    let fp = fp.clone();
+                    move || value.get() == fp
+                };
+                view! {
+                    <option value=fp selected=selected>
+                        {super::short_name(&ca)}
+                    </option>
+                }
+            })
+            .collect_view();
+        view! {
+            {none}
+            {cas}
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id on:change=move |ev| value.set(chosen(&ev))>
+                {options}
+            </select>
+        </div>
+    }
+}
+
+/// "Create signed certificate": one server certificate, for one server or for all of them.
+#[component]
+pub(super) fn SignedForm(state: CertificatesState) -> impl IntoView {
+    let first_ca = || {
+        state
+            .signing_cas()
+            .first()
+            .map(|ca| ca.fingerprint_sha256.clone())
+    };
+    let issuer = RwSignal::new(first_ca().unwrap_or_default());
+    // a CA that appears (or goes) while nothing valid is chosen becomes the choice
+    Effect::new(move |_| {
+        let cas = state.signing_cas();
+        if !cas
+            .iter()
+            .any(|ca| issuer.with_untracked(|i| *i == ca.fingerprint_sha256))
+        {
+            issuer.set(
+                cas.first()
+                    .map(|ca| ca.fingerprint_sha256.clone())
+                    .unwrap_or_default(),
+            );
+        }
+    });
+    let servers = RwSignal::new(String::from("all"));
+    let suggested = move || state.list.with_untracked(|l| l.suggested_hostnames.clone());
+    let names = RwSignal::new(suggested());
+    let days = RwSignal::new(LEAF_DEFAULT_DAYS.to_string());
+    let algorithm = RwSignal::new(KeyAlgorithm::default());
+    let assign = RwSignal::new(false);
+    let errors = FormErrors::new(move || {
+        let mut errors = Vec::new();
+        if issuer.with(String::is_empty) {
+            errors.push(FieldError::new(
+                "issuer",
+                "no CA with its key is in the list: generate or import one first",
+            ));
+        }
+        if let Err(e) = names.with(|names| hostnames(names)) {
+            errors.push(FieldError::new("hostnames", e));
+        }
+        errors.extend(days_error(&days.get(), LEAF_MAX_DAYS, "validity_days"));
+        errors
+    });
+    let sending = Sending::new(errors);
+    let request = move || NewSigned {
+        issuer: issuer.get(),
+        servers: match servers.get().as_str() {
+            "all" => Servers::ALL,
+            id => Servers::Some(vec![id.to_owned()]),
+        },
+        hostnames: names.get(),
+        validity_days: parse_number(&days.get()).ok(),
+        algorithm: algorithm.get(),
+        assign: assign.get(),
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !sending.begin() {
+            return;
+        }
+        let request = untrack(request);
+        #[cfg(feature = "hydrate")]
+        let assigns = request.assign;
+        #[cfg(feature = "hydrate")]
+        super::live::send(
+            sending,
+            async move { crate::client::certificates::add_signed(&request).await },
+            "The certificate was not created",
+            move |created| {
+                errors.reset();
+                let assigned = if assigns {
+                    " and assigned"
+                } else {
+                    ": assign it to the servers that are to present it"
+                };
+                sending
+                    .notice
+                    .set(Some(crate::components::Notice::Success(format!(
+                        "The certificate {}… was created{assigned}.",
+                        &created.fingerprint_sha256[..12.min(created.fingerprint_sha256.len())]
+                    ))));
+                super::live::reread(state);
+            },
+        );
+        #[cfg(not(feature = "hydrate"))]
+        let _ = request;
+    };
+    let server_options = move || {
+        state.list.with(|list| {
+            list.servers
+                .iter()
+                .map(|server| {
+                    let id = server.id.clone();
+                    let selected = {
+                        let id = id.clone();
+                        move || servers.get() == id
+                    };
+                    view! {
+                        <option value=id selected=selected>
+                            {server.name.clone()}
+                        </option>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <section aria-labelledby="signed-title">
+            <h2 id="signed-title">"Create signed certificate"</h2>
+            <p class="help">
+                "One server certificate from a CA of the list: for one server, or one for all servers (what a cluster address needs)."
+            </p>
+            <form class="signed" novalidate on:submit=submit>
+                <div class="field-row">
+                    <IssuerSelect state id="signed-issuer" label="Issuer" value=issuer />
+                    <div class="field">
+                        <label for="signed-servers">"For"</label>
+                        <select id="signed-servers" on:change=move |ev| servers.set(chosen(&ev))>
+                            <option value="all" selected=move || servers.get() == "all">
+                                "All servers"
+                            </option>
+                            {server_options}
+                        </select>
+                    </div>
+                    <AlgorithmSelect id="signed-algorithm" value=algorithm />
+                    <FormText
+                        id="signed-days"
+                        label="Validity (days)"
+                        hint="Default one year; never beyond the issuer's end"
+                        value=days
+                        errors
+                        field="validity_days"
+                        input_mode="numeric"
+                    />
+                </div>
+                <HostnameList names errors field="hostnames" />
+                <div class="actions">
+                    <button
+                        type="button"
+                        on:click=move |_| {
+                            names.set(suggested());
+                            errors.edit("hostnames");
+                        }
+                    >
+                        "Suggested names again"
+                    </button>
+                </div>
+                <div class="field checkbox">
+                    <input
+                        type="checkbox"
+                        id="signed-assign"
+                        prop:checked=move || assign.get()
+                        on:change=move |ev| assign.set(event_target_checked(&ev))
+                    />
+                    <label for="signed-assign">"Assign it to these servers at once"</label>
+                </div>
+                <p class="field-error" id="signed-issuer-error">
+                    {move || errors.message("issuer")}
+                </p>
+                <SendActions sending label="Create certificate" busy="Creating…" />
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+/// Generating a root CA, or an intermediate under a CA of the list.
+#[component]
+pub(super) fn GenerateForm(state: CertificatesState) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let days = RwSignal::new(ROOT_DEFAULT_DAYS.to_string());
+    let algorithm = RwSignal::new(KeyAlgorithm::default());
+    let issuer = RwSignal::new(String::new());
+    let errors = FormErrors::new(move || {
+        let mut errors = Vec::new();
+        if let Err(e) = certificate_name(&name.get()) {
+            errors.push(FieldError::new("generate.name", e));
+        }
+        errors.extend(days_error(
+            &days.get(),
+            ROOT_MAX_DAYS,
+            "generate.validity_days",
+        ));
+        errors
+    });
+    let sending = Sending::new(errors);
+    let request = move || {
+        NewRoot::Generate(GenerateRoot {
+            algorithm: algorithm.get(),
+            name: name.get(),
+            validity_days: parse_number(&days.get()).ok(),
+            issuer: Some(issuer.get()).filter(|i| !i.is_empty()),
+        })
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !sending.begin() {
+            return;
+        }
+        let request = untrack(request);
+        #[cfg(feature = "hydrate")]
+        {
+            let made = name.get_untracked();
+            super::live::send(
+                sending,
+                async move { crate::client::certificates::add_root(&request).await },
+                "The CA was not created",
+                move |_| {
+                    name.set(String::new());
+                    errors.reset();
+                    sending
+                        .notice
+                        .set(Some(crate::components::Notice::Success(format!(
+                            "The CA “{}” was created.",
+                            made.trim()
+                        ))));
+                    super::live::reread(state);
+                },
+            );
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = request;
+    };
+    view! {
+        <section aria-labelledby="generate-title">
+            <h2 id="generate-title">"Generate a CA"</h2>
+            <p class="help">
+                "A root CA (or an intermediate under a CA of the list) that signs server certificates. Its key stays on the server, sealed."
+            </p>
+            <form class="generate" novalidate on:submit=submit>
+                <div class="field-row">
+                    <FormText
+                        id="generate-name"
+                        label="Name"
+                        hint="Its subject's common name"
+                        value=name
+                        errors
+                        field="generate.name"
+                        autocomplete="off"
+                    />
+                    <AlgorithmSelect id="generate-algorithm" value=algorithm />
+                    <FormText
+                        id="generate-days"
+                        label="Validity (days)"
+                        hint="Default 20 years (7300 days)"
+                        value=days
+                        errors
+                        field="generate.validity_days"
+                        input_mode="numeric"
+                    />
+                    <IssuerSelect
+                        state
+                        id="generate-issuer"
+                        label="Signed by"
+                        value=issuer
+                        none="Itself (a root CA)"
+                    />
+                </div>
+                <SendActions sending label="Generate CA" busy="Generating…" />
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+/// A PEM text typed or pasted: what is wrong with it, if anything (nothing typed is wrong only
+/// if the text is `required`).
+fn pem_error(text: &str, label: &str, field: &'static str, required: bool) -> Option<FieldError> {
+    let text = text.trim();
+    let message = if text.is_empty() {
+        if !required {
+            return None;
+        }
+        format!("paste the {label} in PEM")
+    } else if !text.starts_with("-----BEGIN ") {
+        format!("the {label} is not PEM: it starts with -----BEGIN …-----")
+    } else {
+        return None;
+    };
+    Some(FieldError::new(field, message))
+}
+
+#[component]
+fn PemField(
+    id: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: RwSignal<String>,
+    errors: FormErrors,
+    field: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <textarea
+                id=id
+                name=field
+                rows="6"
+                spellcheck="false"
+                class="pem"
+                prop:value=move || value.get()
+                aria-invalid=move || errors.invalid(field)
+                aria-describedby=format!("{id}-hint {id}-error")
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    errors.edit(field);
+                }
+            ></textarea>
+            <p class="hint" id=format!("{id}-hint")>{hint}</p>
+            <crate::components::FieldMessage id errors field />
+        </div>
+    }
+}
+
+/// Importing a certificate with its key: PEM texts, or a PKCS#12 file with its password.
+#[component]
+pub(super) fn ImportForm(state: CertificatesState) -> impl IntoView {
+    view! {
+        <section aria-labelledby="import-title">
+            <h2 id="import-title">"Import"</h2>
+            <p class="help">
+                "A CA or a server certificate with its private key. Pharos checks that the chain is complete, that the key matches, that it is valid now and not in the list yet."
+            </p>
+            <PemImport state />
+            <P12Import state />
+        </section>
+    }
+}
+
+#[component]
+fn PemImport(state: CertificatesState) -> impl IntoView {
+    let cert = RwSignal::new(String::new());
+    let key = RwSignal::new(String::new());
+    let errors = FormErrors::new(move || {
+        let mut errors = Vec::new();
+        errors.extend(pem_error(
+            &cert.get(),
+            "certificate",
+            "import.cert_pem",
+            true,
+        ));
+        errors.extend(pem_error(
+            &key.get(),
+            "private key",
+            "import.key_pem",
+            false,
+        ));
+        errors
+    });
+    let sending = Sending::new(errors);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !sending.begin() {
+            return;
+        }
+        let request = NewRoot::Import(ImportCertificate {
+            cert_pem: Some(cert.get_untracked()),
+            key_pem: Some(key.get_untracked()).filter(|k| !k.trim().is_empty()),
+            ..Default::default()
+        });
+        #[cfg(feature = "hydrate")]
+        super::live::send(
+            sending,
+            async move { crate::client::certificates::add_root(&request).await },
+            "The certificate was not imported",
+            move |_| {
+                cert.set(String::new());
+                key.set(String::new());
+                errors.reset();
+                sending.notice.set(Some(crate::components::Notice::Success(
+                    "The certificate was imported.".to_owned(),
+                )));
+                super::live::reread(state);
+            },
+        );
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (request, state);
+    };
+    view! {
+        <form class="import-pem" novalidate on:submit=submit aria-label="Import PEM">
+            <h3>"PEM"</h3>
+            <div class="field-row">
+                <PemField
+                    id="import-cert"
+                    label="Certificate"
+                    hint="The certificate first, then the issuers it needs that are not in the list yet"
+                    value=cert
+                    errors
+                    field="import.cert_pem"
+                />
+                <PemField
+                    id="import-key"
+                    label="Private key"
+                    hint="-----BEGIN PRIVATE KEY----- (PKCS#8), or an RSA or EC key; empty for a CA whose key stays elsewhere"
+                    value=key
+                    errors
+                    field="import.key_pem"
+                />
+            </div>
+            <SendActions sending label="Import PEM" busy="Importing…" />
+        </form>
+    }
+}
+
+#[component]
+fn P12Import(state: CertificatesState) -> impl IntoView {
+    let picker = NodeRef::<html::Input>::new();
+    let file_name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let errors = FormErrors::new(move || {
+        if file_name.with(String::is_empty) {
+            vec![FieldError::new(
+                "import.p12_base64",
+                "choose a PKCS#12 file (.p12, .pfx)",
+            )]
+        } else {
+            Vec::new()
+        }
+    });
+    let sending = Sending::new(errors);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !sending.begin() {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        {
+            let password = password.get_untracked();
+            super::live::send(
+                sending,
+                super::live::import_p12(picker, password),
+                "The PKCS#12 file was not imported",
+                move |_| {
+                    clear_file(picker, file_name);
+                    errors.reset();
+                    sending.notice.set(Some(crate::components::Notice::Success(
+                        "The PKCS#12 file was imported.".to_owned(),
+                    )));
+                    super::live::reread(state);
+                },
+            );
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = state;
+    };
+    view! {
+        <form class="import-p12" novalidate on:submit=submit aria-label="Import PKCS#12">
+            <h3>"PKCS#12"</h3>
+            <div class="field-row">
+                <div class="field">
+                    <label for="import-p12">"PKCS#12 file"</label>
+                    <input
+                        type="file"
+                        id="import-p12"
+                        accept=".p12,.pfx,application/x-pkcs12"
+                        node_ref=picker
+                        aria-invalid=move || errors.invalid("import.p12_base64")
+                        aria-describedby="import-p12-error"
+                        on:change=move |ev| {
+                            file_name.set(event_target_value(&ev));
+                            errors.edit("import.p12_base64");
+                        }
+                    />
+                    <crate::components::FieldMessage
+                        id="import-p12"
+                        errors
+                        field="import.p12_base64"
+                    />
+                </div>
+                <FormText
+                    id="import-p12-password"
+                    label="Password"
+                    hint="The file's password (empty if it has none)"
+                    value=password
+                    errors
+                    field="import.password"
+                    input_type="password"
+                    autocomplete="off"
+                />
+            </div>
+            <SendActions sending label="Import PKCS#12" busy="Importing…" />
+        </form>
+    }
+}
+
+/// Empties the file choice after an import.
+#[cfg(feature = "hydrate")]
+fn clear_file(picker: NodeRef<html::Input>, file_name: RwSignal<String>) {
+    if let Some(input) = picker.get_untracked() {
+        input.set_value("");
+    }
+    file_name.set(String::new());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_is_read_and_bounded() {
+        assert!(days_error("365", LEAF_MAX_DAYS, "d").is_none());
+        assert!(days_error("0", LEAF_MAX_DAYS, "d").is_some());
+        assert!(days_error("abc", LEAF_MAX_DAYS, "d").is_some());
+        assert!(days_error("99999", LEAF_MAX_DAYS, "d").is_some());
+    }
+
+    #[test]
+    fn pem_is_recognised() {
+        assert!(pem_error("-----BEGIN CERTIFICATE-----\n…", "c", "f", true).is_none());
+        assert!(pem_error("", "c", "f", true).is_some());
+        assert!(pem_error("", "c", "f", false).is_none());
+        assert!(pem_error("MIIB…", "c", "f", false).is_some());
+    }
+}
