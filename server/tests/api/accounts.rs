@@ -677,15 +677,17 @@ async fn slow_down(db: Db) {
     let app = launch(config, CancellationToken::new()).await;
     create_user(&app.router, "guessed", &[]).await;
     let mut took = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..7 {
         let start = std::time::Instant::now();
         let (reply, _, _) = browser_login(&app.router, "guessed", "a wrong guess!").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         took.push(start.elapsed());
     }
-    // the fourth try waits 400 ms before its password is even checked
-    assert!(took[3] >= Duration::from_millis(400), "{took:?}");
-    assert!(took[3] > took[0] + Duration::from_millis(300), "{took:?}");
+    // the seventh try waits a second before its password is even checked; the password check
+    // itself (argon2, unoptimised in tests) varies by a few hundred milliseconds on a busy
+    // machine, so the margin is wide
+    assert!(took[6] >= Duration::from_millis(1000), "{took:?}");
+    assert!(took[6] > took[0].min(took[1]) + Duration::from_millis(650), "{took:?}");
     app.stop().await;
 }
 

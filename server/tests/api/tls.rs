@@ -175,12 +175,17 @@ async fn tls_connection(
     sender
 }
 
-async fn healthz(sender: &mut hyper::client::conn::http1::SendRequest<Full<bytes::Bytes>>) -> StatusCode {
+async fn healthz(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<bytes::Bytes>>,
+) -> StatusCode {
     let request = hyper::Request::get("/healthz")
         .header("host", "localhost")
         .body(Full::default())
         .unwrap();
-    let answer = sender.send_request(request).await.expect("an answer on the open connection");
+    let answer = sender
+        .send_request(request)
+        .await
+        .expect("an answer on the open connection");
     let status = answer.status();
     answer.into_body().collect().await.unwrap();
     status
@@ -197,14 +202,25 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
 
     let ca = call(&served.router, Method::GET, "/ca.pem", &[ANONYMOUS], None).await;
     assert_eq!(ca.status, StatusCode::OK);
-    assert!(ca.text.starts_with("-----BEGIN CERTIFICATE-----"), "{}", ca.text);
+    assert!(
+        ca.text.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{}",
+        ca.text
+    );
     let first = served.tls.presented_fingerprint();
     let (shown, sans) = tokio::task::spawn_blocking(move || presented(served.addr))
         .await
         .unwrap();
     assert_eq!(shown, first);
-    assert!(sans.contains("DNS:localhost") && sans.contains("IP Address:127.0.0.1"), "{sans}");
-    let leaf = write(dir.path(), "first.pem", &export(&served.router, &first, "pem").await);
+    assert!(
+        sans.contains("DNS:localhost") && sans.contains("IP Address:127.0.0.1"),
+        "{sans}"
+    );
+    let leaf = write(
+        dir.path(),
+        "first.pem",
+        &export(&served.router, &first, "pem").await,
+    );
     let root = write(dir.path(), "root.pem", &ca.text);
     openssl(&["verify", "-CAfile", &root, &leaf], None);
 
@@ -212,11 +228,18 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
     assert_eq!(healthz(&mut open).await, StatusCode::OK);
 
     let root_fp = new_root(&served.router, "Swap test root", 3650).await;
-    let next = new_signed(&served.router, &root_fp, &["pharos.test", "127.0.0.1", "localhost"]).await;
+    let next = new_signed(
+        &served.router,
+        &root_fp,
+        &["pharos.test", "127.0.0.1", "localhost"],
+    )
+    .await;
     let assigned_at = std::time::Instant::now();
     assign_all(&served.router, &next).await;
     let addr = served.addr;
-    let (shown, sans) = tokio::task::spawn_blocking(move || presented(addr)).await.unwrap();
+    let (shown, sans) = tokio::task::spawn_blocking(move || presented(addr))
+        .await
+        .unwrap();
     assert!(assigned_at.elapsed() < Duration::from_secs(1));
     assert_eq!(shown, next);
     assert!(sans.contains("DNS:pharos.test"), "{sans}");
@@ -233,18 +256,50 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
         .clone();
     assert_eq!(entry["assigned_to_all"], true);
     assert_eq!(entry["assigned_to"][0]["name"], "one");
-    assert_eq!(entry["sans"], json!(["pharos.test", "127.0.0.1", "localhost"]));
+    assert_eq!(
+        entry["sans"],
+        json!(["pharos.test", "127.0.0.1", "localhost"])
+    );
     assert_eq!(entry["has_key"], true);
     assert_eq!(entry["expiry"], "valid");
     assert_eq!(entry["fingerprint_sha1"].as_str().unwrap().len(), 40);
     // the old one may go now; the root that issued the new one may not
-    let refused = call(&served.router, Method::DELETE, &format!("{WEB}/{root_fp}"), &[], None).await;
+    let refused = call(
+        &served.router,
+        Method::DELETE,
+        &format!("{WEB}/{root_fp}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.text.contains("issued 1 certificate"), "{}", refused.text);
-    let refused = call(&served.router, Method::DELETE, &format!("{WEB}/{next}"), &[], None).await;
+    assert!(
+        refused.text.contains("issued 1 certificate"),
+        "{}",
+        refused.text
+    );
+    let refused = call(
+        &served.router,
+        Method::DELETE,
+        &format!("{WEB}/{next}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    assert!(refused.text.contains("assigned to all servers"), "{}", refused.text);
-    let deleted = call(&served.router, Method::DELETE, &format!("{WEB}/{first}"), &[], None).await;
+    assert!(
+        refused.text.contains("assigned to all servers"),
+        "{}",
+        refused.text
+    );
+    let deleted = call(
+        &served.router,
+        Method::DELETE,
+        &format!("{WEB}/{first}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
 }
 
@@ -266,27 +321,68 @@ async fn issued_chains_verify_and_exports_open_with_openssl() {
     .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
     let intermediate = made.body["fingerprint_sha256"].as_str().unwrap().to_owned();
-    let leaf = new_signed(router, &intermediate, &["a.pharos.test", "*.pharos.test", "10.9.8.7"]).await;
+    let leaf = new_signed(
+        router,
+        &intermediate,
+        &["a.pharos.test", "*.pharos.test", "10.9.8.7"],
+    )
+    .await;
 
     let root_pem = write(dir.path(), "root.pem", &export(router, &root, "pem").await);
     let chain = export(router, &leaf, "chain").await;
     assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 3);
     let chain_pem = write(dir.path(), "chain.pem", &chain);
     let leaf_pem = write(dir.path(), "leaf.pem", &export(router, &leaf, "pem").await);
-    let verified = openssl(&["verify", "-CAfile", &root_pem, "-untrusted", &chain_pem, &leaf_pem], None);
+    let verified = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            &root_pem,
+            "-untrusted",
+            &chain_pem,
+            &leaf_pem,
+        ],
+        None,
+    );
     assert!(verified.contains(": OK"), "{verified}");
     let text = openssl(&["x509", "-noout", "-text", "-in", &leaf_pem], None);
-    assert!(text.contains("DNS:*.pharos.test") && text.contains("IP Address:10.9.8.7"), "{text}");
+    assert!(
+        text.contains("DNS:*.pharos.test") && text.contains("IP Address:10.9.8.7"),
+        "{text}"
+    );
     assert!(text.contains("TLS Web Server Authentication"), "{text}");
-    let inter_text = openssl(&["x509", "-noout", "-text", "-in", &write(dir.path(), "i.pem", &export(router, &intermediate, "pem").await)], None);
-    assert!(inter_text.contains("CA:TRUE") && inter_text.contains("Public-Key: (2048 bit)"), "{inter_text}");
+    let inter_text = openssl(
+        &[
+            "x509",
+            "-noout",
+            "-text",
+            "-in",
+            &write(
+                dir.path(),
+                "i.pem",
+                &export(router, &intermediate, "pem").await,
+            ),
+        ],
+        None,
+    );
+    assert!(
+        inter_text.contains("CA:TRUE") && inter_text.contains("Public-Key: (2048 bit)"),
+        "{inter_text}"
+    );
     let der = get(router, &format!("{WEB}/{leaf}/export?format=der")).await;
     assert_eq!(der.headers["content-type"], "application/pkix-cert");
-    assert!(der.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        der.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
 
     let request = Request::post(format!("{WEB}/{leaf}/export"))
         .header("content-type", "application/json")
-        .body(Body::from(json!({"format": "p12", "password": "export-pass-1"}).to_string()))
+        .body(Body::from(
+            json!({"format": "p12", "password": "export-pass-1"}).to_string(),
+        ))
         .unwrap();
     let answer = router.clone().oneshot(request).await.unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
@@ -295,23 +391,49 @@ async fn issued_chains_verify_and_exports_open_with_openssl() {
     let p12_path = dir.path().join("leaf.p12");
     std::fs::write(&p12_path, &bytes).unwrap();
     let opened = openssl(
-        &["pkcs12", "-in", &p12_path.display().to_string(), "-passin", "pass:export-pass-1", "-nodes"],
+        &[
+            "pkcs12",
+            "-in",
+            &p12_path.display().to_string(),
+            "-passin",
+            "pass:export-pass-1",
+            "-nodes",
+        ],
         None,
     );
     assert!(opened.contains("PRIVATE KEY"), "{opened}");
     assert_eq!(opened.matches("BEGIN CERTIFICATE").count(), 3, "{opened}");
-    let short = post_json(router, &format!("{WEB}/{leaf}/export"), json!({"format": "p12", "password": "short"})).await;
+    let short = post_json(
+        router,
+        &format!("{WEB}/{leaf}/export"),
+        json!({"format": "p12", "password": "short"}),
+    )
+    .await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(short.text.contains("at least 8 characters"), "{}", short.text);
+    assert!(
+        short.text.contains("at least 8 characters"),
+        "{}",
+        short.text
+    );
     // a key leaving the server is in the audit log
     let audit = get(router, "/api/v1/audit?area=certificates").await;
     assert!(audit.text.contains("export key"), "{}", audit.text);
 
     // renewal: same subject and names, a new validity, the assignment follows
     assign_all(router, &leaf).await;
-    let renewed = call(router, Method::POST, &format!("{WEB}/{leaf}/renew"), &[], None).await;
+    let renewed = call(
+        router,
+        Method::POST,
+        &format!("{WEB}/{leaf}/renew"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(renewed.status, StatusCode::CREATED, "{}", renewed.text);
-    let new_fp = renewed.body["fingerprint_sha256"].as_str().unwrap().to_owned();
+    let new_fp = renewed.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new_fp, leaf);
     let list = get(router, WEB).await.body;
     let find = |fp: &str| {
@@ -330,11 +452,40 @@ async fn issued_chains_verify_and_exports_open_with_openssl() {
     assert_eq!(old["assigned_to_all"], false);
     assert_eq!(pharos.tls.presented_fingerprint(), new_fp);
     // a renewed CA keeps its key: what it issued still verifies under the renewed one
-    let renewed_root = call(router, Method::POST, &format!("{WEB}/{root}/renew"), &[], None).await;
-    assert_eq!(renewed_root.status, StatusCode::CREATED, "{}", renewed_root.text);
-    let renewed_root = renewed_root.body["fingerprint_sha256"].as_str().unwrap().to_owned();
-    let renewed_root_pem = write(dir.path(), "root2.pem", &export(router, &renewed_root, "pem").await);
-    let verified = openssl(&["verify", "-CAfile", &renewed_root_pem, "-untrusted", &chain_pem, &leaf_pem], None);
+    let renewed_root = call(
+        router,
+        Method::POST,
+        &format!("{WEB}/{root}/renew"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        renewed_root.status,
+        StatusCode::CREATED,
+        "{}",
+        renewed_root.text
+    );
+    let renewed_root = renewed_root.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renewed_root_pem = write(
+        dir.path(),
+        "root2.pem",
+        &export(router, &renewed_root, "pem").await,
+    );
+    let verified = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            &renewed_root_pem,
+            "-untrusted",
+            &chain_pem,
+            &leaf_pem,
+        ],
+        None,
+    );
     assert!(verified.contains(": OK"), "{verified}");
 }
 
@@ -351,7 +502,12 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
     let chain = get(router, "/api/v1/certificates/client-chain").await;
     assert_eq!(chain.status, StatusCode::OK);
     assert_eq!(chain.headers["content-type"], "application/x-pem-file");
-    assert!(chain.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        chain.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     let (ca_der, ca_key) = pharos.tls.device_ca().await.unwrap();
     let key = pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap();
     let now = server::workers::unix_millis();
@@ -359,7 +515,10 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
     let device = pki::make(
         pki::Profile::Server { hostnames: &names },
         &key,
-        pki::Signer::Ca { der: &ca_der, key: &ca_key },
+        pki::Signer::Ca {
+            der: &ca_der,
+            key: &ca_key,
+        },
         now,
         now + 86_400_000,
     )
@@ -374,7 +533,10 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
     let root = new_root(router, "Another root", 3650).await;
     let leaf = new_signed(router, &root, &["localhost"]).await;
     assign_all(router, &leaf).await;
-    assert_eq!(get(router, "/api/v1/certificates/client-chain").await.text, chain.text);
+    assert_eq!(
+        get(router, "/api/v1/certificates/client-chain").await.text,
+        chain.text
+    );
 }
 
 /// Each bad input gets its own message and changes nothing.
@@ -388,28 +550,95 @@ async fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
     let before = get(router, WEB).await.body;
     let now = server::workers::unix_millis();
     let day = 86_400_000;
-    let other_key = pki::key_pem(&pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap().serialize_der());
+    let other_key = pki::key_pem(
+        &pki::generate_key(app::model::KeyAlgorithm::EcP256)
+            .unwrap()
+            .serialize_der(),
+    );
     let key = pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap();
     let self_signed = |from: i64, to: i64| {
-        pki::pem(&pki::make(pki::Profile::Ca { name: "Imported" }, &key, pki::Signer::Itself, from, to).unwrap())
+        pki::pem(
+            &pki::make(
+                pki::Profile::Ca { name: "Imported" },
+                &key,
+                pki::Signer::Itself,
+                from,
+                to,
+            )
+            .unwrap(),
+        )
     };
     let valid = self_signed(now - day, now + 10 * day);
     let expired = self_signed(now - 10 * day, now - day);
     // a leaf whose issuer (an intermediate) is neither stored nor sent
     let inter_key = pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap();
-    let inter = pki::make(pki::Profile::Ca { name: "Missing intermediate" }, &inter_key, pki::Signer::Itself, now - day, now + 10 * day).unwrap();
+    let inter = pki::make(
+        pki::Profile::Ca {
+            name: "Missing intermediate",
+        },
+        &inter_key,
+        pki::Signer::Itself,
+        now - day,
+        now + 10 * day,
+    )
+    .unwrap();
     let orphan_key = pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap();
     let names = vec!["orphan.pharos.test".to_owned()];
-    let orphan = pki::make(pki::Profile::Server { hostnames: &names }, &orphan_key, pki::Signer::Ca { der: &inter, key: &inter_key }, now - day, now + 5 * day).unwrap();
+    let orphan = pki::make(
+        pki::Profile::Server { hostnames: &names },
+        &orphan_key,
+        pki::Signer::Ca {
+            der: &inter,
+            key: &inter_key,
+        },
+        now - day,
+        now + 5 * day,
+    )
+    .unwrap();
 
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
-        ("garbage PEM", json!({"import": {"cert_pem": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", "key_pem": other_key}}), StatusCode::UNPROCESSABLE_ENTITY, "not readable PEM"),
-        ("no PEM at all", json!({"import": {"cert_pem": "hello"}}), StatusCode::UNPROCESSABLE_ENTITY, "no certificate found"),
-        ("a key that does not match", json!({"import": {"cert_pem": valid, "key_pem": other_key}}), StatusCode::UNPROCESSABLE_ENTITY, "does not belong"),
-        ("an expired import", json!({"import": {"cert_pem": expired, "key_pem": pki::key_pem(&key.serialize_der())}}), StatusCode::UNPROCESSABLE_ENTITY, "expired on"),
-        ("an incomplete chain", json!({"import": {"cert_pem": pki::pem(&orphan), "key_pem": pki::key_pem(&orphan_key.serialize_der())}}), StatusCode::UNPROCESSABLE_ENTITY, "chain is incomplete"),
-        ("a garbage key", json!({"import": {"cert_pem": valid, "key_pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}}), StatusCode::UNPROCESSABLE_ENTITY, "cannot be used"),
-        ("a bad PKCS#12 password", json!({"import": {"p12_base64": "AAAA", "password": "x"}}), StatusCode::UNPROCESSABLE_ENTITY, "cannot be opened"),
+        (
+            "garbage PEM",
+            json!({"import": {"cert_pem": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", "key_pem": other_key}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not readable PEM",
+        ),
+        (
+            "no PEM at all",
+            json!({"import": {"cert_pem": "hello"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no certificate found",
+        ),
+        (
+            "a key that does not match",
+            json!({"import": {"cert_pem": valid, "key_pem": other_key}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "does not belong",
+        ),
+        (
+            "an expired import",
+            json!({"import": {"cert_pem": expired, "key_pem": pki::key_pem(&key.serialize_der())}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expired on",
+        ),
+        (
+            "an incomplete chain",
+            json!({"import": {"cert_pem": pki::pem(&orphan), "key_pem": pki::key_pem(&orphan_key.serialize_der())}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "chain is incomplete",
+        ),
+        (
+            "a garbage key",
+            json!({"import": {"cert_pem": valid, "key_pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot be used",
+        ),
+        (
+            "a bad PKCS#12 password",
+            json!({"import": {"p12_base64": "AAAA", "password": "x"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot be opened",
+        ),
     ];
     for (what, body, status, message) in cases {
         let refused = post_json(router, &format!("{WEB}/roots"), body).await;
@@ -418,28 +647,84 @@ async fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
     }
     let long = format!("{}.pharos.test", "a".repeat(60)).repeat(5)[..256].to_owned();
     let signed_cases: Vec<(&str, Value, &str)> = vec![
-        ("a wildcard in the wrong place", json!({"issuer": root, "servers": "all", "hostnames": ["a.*.pharos.test"]}), "only the leftmost"),
-        ("a wildcard over a top-level domain", json!({"issuer": root, "servers": "all", "hostnames": ["*.test"]}), "at least two name parts"),
-        ("a leaf longer than its issuer", json!({"issuer": root, "servers": "all", "hostnames": ["localhost"], "validity_days": 365}), "cannot outlive its issuer"),
-        ("a 256-character host name", json!({"issuer": root, "servers": "all", "hostnames": [long]}), "256 characters long"),
-        ("an unknown issuer", json!({"issuer": "ab".repeat(32), "servers": "all", "hostnames": ["localhost"]}), "no certificate of the list"),
-        ("an unknown server", json!({"issuer": root, "servers": ["nope"], "hostnames": ["localhost"]}), "no running server"),
+        (
+            "a wildcard in the wrong place",
+            json!({"issuer": root, "servers": "all", "hostnames": ["a.*.pharos.test"]}),
+            "only the leftmost",
+        ),
+        (
+            "a wildcard over a top-level domain",
+            json!({"issuer": root, "servers": "all", "hostnames": ["*.test"]}),
+            "at least two name parts",
+        ),
+        (
+            "a leaf longer than its issuer",
+            json!({"issuer": root, "servers": "all", "hostnames": ["localhost"], "validity_days": 365}),
+            "cannot outlive its issuer",
+        ),
+        (
+            "a 256-character host name",
+            json!({"issuer": root, "servers": "all", "hostnames": [long]}),
+            "256 characters long",
+        ),
+        (
+            "an unknown issuer",
+            json!({"issuer": "ab".repeat(32), "servers": "all", "hostnames": ["localhost"]}),
+            "no certificate of the list",
+        ),
+        (
+            "an unknown server",
+            json!({"issuer": root, "servers": ["nope"], "hostnames": ["localhost"]}),
+            "no running server",
+        ),
     ];
     for (what, body, message) in signed_cases {
         let refused = post_json(router, &format!("{WEB}/signed"), body).await;
-        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", refused.text);
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            refused.text
+        );
         assert!(refused.text.contains(message), "{what}: {}", refused.text);
     }
-    let ca_assigned = post_json(router, &format!("{WEB}/{root}/assign"), json!({"servers": "all"})).await;
+    let ca_assigned = post_json(
+        router,
+        &format!("{WEB}/{root}/assign"),
+        json!({"servers": "all"}),
+    )
+    .await;
     assert_eq!(ca_assigned.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(ca_assigned.text.contains("is a CA certificate"), "{}", ca_assigned.text);
-    let duplicate = post_json(router, &format!("{WEB}/roots"), json!({"import": {"cert_pem": export(router, &root, "pem").await}})).await;
+    assert!(
+        ca_assigned.text.contains("is a CA certificate"),
+        "{}",
+        ca_assigned.text
+    );
+    let duplicate = post_json(
+        router,
+        &format!("{WEB}/roots"),
+        json!({"import": {"cert_pem": export(router, &root, "pem").await}}),
+    )
+    .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
-    assert!(duplicate.text.contains("in the list already"), "{}", duplicate.text);
-    assert_eq!(get(router, WEB).await.body, before, "a refusal changed the list");
+    assert!(
+        duplicate.text.contains("in the list already"),
+        "{}",
+        duplicate.text
+    );
+    assert_eq!(
+        get(router, WEB).await.body,
+        before,
+        "a refusal changed the list"
+    );
 
     // what is valid goes in: the self-signed CA with its key, then a leaf it signs
-    let imported = post_json(router, &format!("{WEB}/roots"), json!({"import": {"cert_pem": valid, "key_pem": pki::key_pem(&key.serialize_der())}})).await;
+    let imported = post_json(
+        router,
+        &format!("{WEB}/roots"),
+        json!({"import": {"cert_pem": valid, "key_pem": pki::key_pem(&key.serialize_der())}}),
+    )
+    .await;
     assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
 }
 
@@ -451,20 +736,32 @@ async fn private_keys_are_sealed_with_a_key_outside_the_database() {
     let pharos = env.start().await;
     let (ca_der, ca_key) = pharos.tls.device_ca().await.unwrap();
     let plain = ca_key.serialize_der();
-    let mut conn = sqlx::SqliteConnection::connect(&env.database_url()).await.unwrap();
-    let sealed: Vec<Vec<u8>> = sqlx::query_scalar("SELECT sealed_key FROM certificates WHERE sealed_key IS NOT NULL")
-        .fetch_all(&mut conn)
+    let mut conn = sqlx::SqliteConnection::connect(&env.database_url())
         .await
         .unwrap();
+    let sealed: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT sealed_key FROM certificates WHERE sealed_key IS NOT NULL")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert!(sealed.len() >= 3, "web root, device CA, server certificate");
     for blob in &sealed {
-        assert!(!blob.windows(plain.len().min(32)).any(|w| plain.windows(32).next() == Some(w)));
+        assert!(
+            !blob
+                .windows(plain.len().min(32))
+                .any(|w| plain.windows(32).next() == Some(w))
+        );
     }
     assert!(!ca_der.is_empty());
     pharos.stop().await;
     let mut config = env.config("one", "standalone");
-    config.secret_key = Some(server::config::Password::new("b3RoZXItc2VjcmV0LWtleS0zMi1ieXRlcy1sb25nISE="));
-    let refused = server::start(config, CancellationToken::new()).await.err().expect("refused");
+    config.secret_key = Some(server::config::Password::new(
+        "b3RoZXItc2VjcmV0LWtleS0zMi1ieXRlcy1sb25nISE=",
+    ));
+    let refused = server::start(config, CancellationToken::new())
+        .await
+        .err()
+        .expect("refused");
     let message = format!("{refused:#}");
     assert!(message.contains("PHAROS_SECRET_KEY"), "{message}");
 }
@@ -484,16 +781,27 @@ async fn the_cluster_requirement_is_checked_and_fixed() {
     let mut doc = defaults();
     doc["cluster_address"] = json!({"enabled": true, "host": "lb.pharos.test", "port": 443});
     assert_eq!(put(&a.router, &etag, &doc).await.status, StatusCode::OK);
-    eventually(Duration::from_secs(5), "b sees the cluster address", || async {
-        get(&b.router, &format!("{WEB}/check")).await.body["applies"] == true
-    })
+    eventually(
+        Duration::from_secs(5),
+        "b sees the cluster address",
+        || async { get(&b.router, &format!("{WEB}/check")).await.body["applies"] == true },
+    )
     .await;
     let check = get(&b.router, &format!("{WEB}/check")).await.body;
     assert_eq!(check["ok"], false, "{check}");
     let missing = check["missing"].as_array().unwrap();
     assert_eq!(missing.len(), 2, "{check}");
-    assert!(missing.iter().all(|m| m["names"].as_array().unwrap().contains(&json!("lb.pharos.test"))));
-    assert_eq!(check["servers_without"].as_array().unwrap().len(), 2, "each presents its own: {check}");
+    assert!(missing.iter().all(|m| {
+        m["names"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("lb.pharos.test"))
+    }));
+    assert_eq!(
+        check["servers_without"].as_array().unwrap().len(),
+        2,
+        "each presents its own: {check}"
+    );
     assert!(check["problems"].to_string().contains("lb.pharos.test"));
 
     let fixed = post_json(
@@ -503,18 +811,300 @@ async fn the_cluster_requirement_is_checked_and_fixed() {
     )
     .await;
     assert_eq!(fixed.status, StatusCode::CREATED, "{}", fixed.text);
-    let fp = fixed.body["fingerprint_sha256"].as_str().unwrap().to_owned();
+    let fp = fixed.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let check = get(&a.router, &format!("{WEB}/check")).await.body;
-    assert_eq!((check["applies"].clone(), check["ok"].clone()), (json!(true), json!(true)), "{check}");
+    assert_eq!(
+        (check["applies"].clone(), check["ok"].clone()),
+        (json!(true), json!(true)),
+        "{check}"
+    );
     assert_eq!(b.tls.presented_fingerprint(), fp);
-    eventually(Duration::from_secs(1), "a presents the new certificate", || async {
-        a.tls.presented_fingerprint() == fp
-    })
+    eventually(
+        Duration::from_secs(1),
+        "a presents the new certificate",
+        || async { a.tls.presented_fingerprint() == fp },
+    )
     .await;
     // the device CA and the web root are one per installation, shared by both servers
     assert_eq!(a.tls.root_fingerprint(), b.tls.root_fingerprint());
     assert_eq!(
-        get(&a.router, "/api/v1/certificates/client-chain").await.text,
-        get(&b.router, "/api/v1/certificates/client-chain").await.text
+        get(&a.router, "/api/v1/certificates/client-chain")
+            .await
+            .text,
+        get(&b.router, "/api/v1/certificates/client-chain")
+            .await
+            .text
+    );
+}
+
+/// Certificates made by openssl go in: a root without its key, an intermediate with its key
+/// (PEM), a server certificate with its chain as PKCS#12; the imported intermediate signs
+/// certificates that openssl verifies under the imported root.
+#[tokio::test]
+async fn certificates_made_by_openssl_are_imported() {
+    let env = Env::new(Db::Sqlite).await;
+    let pharos = env.start().await;
+    let router = &pharos.router;
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).display().to_string();
+    let ext = write(
+        dir.path(),
+        "ext.cnf",
+        "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         [leaf]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:imported.pharos.test,IP:10.1.1.1\n\
+         extendedKeyUsage=serverAuth\n",
+    );
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &d("root.key"),
+            "-out",
+            &d("root.pem"),
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=OpenSSL Root",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        None,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &d("inter.key"),
+            "-out",
+            &d("inter.csr"),
+            "-subj",
+            "/CN=OpenSSL Intermediate",
+        ],
+        None,
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &d("inter.csr"),
+            "-CA",
+            &d("root.pem"),
+            "-CAkey",
+            &d("root.key"),
+            "-CAcreateserial",
+            "-out",
+            &d("inter.pem"),
+            "-days",
+            "1000",
+            "-extfile",
+            &ext,
+            "-extensions",
+            "ca",
+        ],
+        None,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+            "-nodes",
+            "-keyout",
+            &d("leaf.key"),
+            "-out",
+            &d("leaf.csr"),
+            "-subj",
+            "/CN=imported.pharos.test",
+        ],
+        None,
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &d("leaf.csr"),
+            "-CA",
+            &d("inter.pem"),
+            "-CAkey",
+            &d("inter.key"),
+            "-CAcreateserial",
+            "-out",
+            &d("leaf.pem"),
+            "-days",
+            "300",
+            "-extfile",
+            &ext,
+            "-extensions",
+            "leaf",
+        ],
+        None,
+    );
+    openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &d("leaf.key"),
+            "-in",
+            &d("leaf.pem"),
+            "-certfile",
+            &d("inter.pem"),
+            "-passout",
+            "pass:p12-password",
+            "-out",
+            &d("leaf.p12"),
+        ],
+        None,
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let roots = format!("{WEB}/roots");
+    let import = |body: Value| post_json(router, &roots, body);
+
+    // the intermediate alone: its root is missing
+    let refused =
+        import(json!({"import": {"cert_pem": read("inter.pem"), "key_pem": read("inter.key")}}))
+            .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text.contains("OpenSSL Root"), "{}", refused.text);
+    let root = import(json!({"import": {"cert_pem": read("root.pem")}})).await;
+    assert_eq!(root.status, StatusCode::CREATED, "{}", root.text);
+    let root = root.body["fingerprint_sha256"].as_str().unwrap().to_owned();
+    let inter =
+        import(json!({"import": {"cert_pem": read("inter.pem"), "key_pem": read("inter.key")}}))
+            .await;
+    assert_eq!(inter.status, StatusCode::CREATED, "{}", inter.text);
+    let inter = inter.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let p12 = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(dir.path().join("leaf.p12")).unwrap());
+    let wrong = import(json!({"import": {"p12_base64": p12, "password": "not-it"}})).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let leaf = import(json!({"import": {"p12_base64": p12, "password": "p12-password"}})).await;
+    assert_eq!(leaf.status, StatusCode::CREATED, "{}", leaf.text);
+    let leaf = leaf.body["fingerprint_sha256"].as_str().unwrap().to_owned();
+
+    let list = get(router, WEB).await.body;
+    let find = |fp: &str| {
+        list["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fingerprint_sha256"] == fp)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find(&root)["has_key"], false);
+    assert_eq!(find(&root)["self_signed"], true);
+    assert_eq!(find(&inter)["issuer_fingerprint"], root);
+    assert_eq!(find(&inter)["key_algorithm"], "RSA 2048");
+    assert_eq!(find(&leaf)["issuer_fingerprint"], inter);
+    assert_eq!(find(&leaf)["key_algorithm"], "EC P-384");
+    assert_eq!(
+        find(&leaf)["sans"],
+        json!(["imported.pharos.test", "10.1.1.1"])
+    );
+    assert_eq!(find(&leaf)["has_key"], true);
+    assign_all(router, &leaf).await;
+    assert_eq!(pharos.tls.presented_fingerprint(), leaf);
+    // a root without its key cannot sign; the intermediate can
+    let refused = post_json(
+        router,
+        &format!("{WEB}/signed"),
+        json!({"issuer": root, "servers": "all", "hostnames": ["x.pharos.test"]}),
+    )
+    .await;
+    assert!(
+        refused.text.contains("without its private key"),
+        "{}",
+        refused.text
+    );
+    let signed = new_signed(router, &inter, &["signed.pharos.test"]).await;
+    let signed_path = write(
+        dir.path(),
+        "signed.pem",
+        &export(router, &signed, "pem").await,
+    );
+    let verified = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            &d("root.pem"),
+            "-untrusted",
+            &d("inter.pem"),
+            &signed_path,
+        ],
+        None,
+    );
+    assert!(verified.contains(": OK"), "{verified}");
+}
+
+/// Every key algorithm on offer is generated and shown as what it is.
+#[tokio::test]
+async fn every_key_algorithm_is_generated() {
+    let env = Env::new(Db::Sqlite).await;
+    let pharos = env.start().await;
+    for (algorithm, shown) in [
+        ("ec-p256", "EC P-256"),
+        ("ec-p384", "EC P-384"),
+        ("rsa-2048", "RSA 2048"),
+        ("rsa-3072", "RSA 3072"),
+        ("rsa-4096", "RSA 4096"),
+    ] {
+        let made = post_json(
+            &pharos.router,
+            &format!("{WEB}/roots"),
+            json!({"generate": {"algorithm": algorithm, "name": format!("Root {algorithm}")}}),
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let fp = made.body["fingerprint_sha256"].as_str().unwrap().to_owned();
+        let list = get(&pharos.router, WEB).await.body;
+        let entry = list["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fingerprint_sha256"] == fp)
+            .unwrap()
+            .clone();
+        assert_eq!(entry["key_algorithm"], shown);
+        assert_eq!(entry["is_ca"], true);
+        // 20 years by default
+        assert!(
+            entry["days_left"].as_i64().unwrap() >= 20 * 365 - 1,
+            "{entry}"
+        );
+    }
+    let unknown = post_json(
+        &pharos.router,
+        &format!("{WEB}/roots"),
+        json!({"generate": {"algorithm": "dsa-1024", "name": "x"}}),
+    )
+    .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown.text
     );
 }
