@@ -1103,7 +1103,12 @@ async fn every_key_algorithm_is_generated() {
     .await;
     assert_eq!(
         unknown.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unknown.text
+    );
+    assert!(
+        unknown.text.contains("unknown variant `dsa-1024`"),
         "{}",
         unknown.text
     );
