@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +32,15 @@ if (!process.env.E2E_PHAROS_PG_URL) {
   process.env.E2E_PHAROS_PG_NAME = name;
 }
 const pgUrl = process.env.E2E_PHAROS_PG_URL!;
+// Servers sharing a database seal their private keys with one key (workers re-read this file:
+// one key per run).
+process.env.E2E_PHAROS_SECRET_KEY ??= randomBytes(32).toString('base64');
+/** The key every server of the shared PostgreSQL database seals private keys with. */
+export const PG_SECRET_KEY = process.env.E2E_PHAROS_SECRET_KEY;
 
-/** One `pharos` process on its own port and data directory; `env` adds to its configuration. */
+/** One `pharos` process on its own port and data directory; `env` adds to its configuration.
+ * They serve plain HTTP (as behind a TLS-terminating proxy); the certificates spec starts an
+ * HTTPS server of its own. */
 const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
   command: binary,
   cwd: '..',
@@ -45,6 +53,7 @@ const pharos = (p: number, name: string, env: Record<string, string> = {}) => ({
     PHAROS_SERVER_NAME: name,
     RUST_LOG: 'warn',
     PHAROS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    PHAROS_TLS: 'off',
     ...env,
   },
 });
@@ -61,6 +70,7 @@ const e2eEnv = {
 // Settings reach the other server through the change bus (the poll is only a slow safety net).
 const pgEnv = {
   PHAROS_DATABASE_URL: pgUrl,
+  PHAROS_SECRET_KEY: PG_SECRET_KEY,
   PHAROS_HEARTBEAT_INTERVAL_SECS: '1',
   PHAROS_UDP_BIND: '127.0.0.1',
   PHAROS_DEVICE_PORT: String(port + 12),

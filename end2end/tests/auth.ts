@@ -16,14 +16,16 @@ export async function signIn(target: Page | BrowserContext, base = '', who: Cred
   expect(reply.status(), await reply.text()).toBe(200);
 }
 
-/** An API client of the server at `baseURL`, signed in as `who` with a new API token. */
+/** An API client of the server at `baseURL`, signed in as `who` with a new API token.
+ * `ignoreHTTPSErrors` for a server whose generated root the script does not know. */
 export async function apiClient(
   playwright: PlaywrightWorkerArgs['playwright'],
   baseURL: string,
   who: Credentials = ADMIN,
+  ignoreHTTPSErrors = false,
 ) {
   const basic = Buffer.from(`${who.username}:${who.password}`).toString('base64');
-  const bootstrap = await playwright.request.newContext({ baseURL });
+  const bootstrap = await playwright.request.newContext({ baseURL, ignoreHTTPSErrors });
   const reply = await bootstrap.post('/api/v1/auth/tokens', {
     data: { name: 'end2end' },
     headers: { Authorization: `Basic ${basic}` },
@@ -31,7 +33,11 @@ export async function apiClient(
   expect(reply.status(), await reply.text()).toBe(201);
   const { token } = await reply.json();
   await bootstrap.dispose();
-  return playwright.request.newContext({ baseURL, extraHTTPHeaders: { Authorization: `Bearer ${token}` } });
+  return playwright.request.newContext({
+    baseURL,
+    ignoreHTTPSErrors,
+    extraHTTPHeaders: { Authorization: `Bearer ${token}` },
+  });
 }
 
 /** Playwright's test, whose `request` is the superuser's API client of the configured server. */

@@ -23,6 +23,7 @@ test.beforeAll(async () => {
       PHAROS_DATA_DIR: join(process.env.E2E_PHAROS_DATA_DIR!, 'below-a-prefix'),
       PHAROS_SERVER_NAME: 'below-a-prefix',
       PHAROS_BASE_PATH: '/pharos',
+      PHAROS_TLS: 'off',
       PHAROS_UDP_BIND: '127.0.0.1',
       PHAROS_DEVICE_PORT: String(SPARE_PORT + 20),
       PHAROS_WAKE_ON_LAN_ADDRESS: '127.255.255.255',

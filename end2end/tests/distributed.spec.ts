@@ -2,7 +2,7 @@ import { test, expect, Page, APIRequestContext } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, PG_PORTS, PHAROS_BIN, SPARE_PORT } from '../playwright.config';
+import { ADMIN_PASSWORD, PG_PORTS, PG_SECRET_KEY, PHAROS_BIN, SPARE_PORT } from '../playwright.config';
 import { apiClient, signIn } from './auth';
 
 // Two servers, pg-a and pg-b, share one PostgreSQL database, and so their accounts, sessions
@@ -106,6 +106,8 @@ test('the server list follows servers joining and leaving, without a reload', as
       PHAROS_DATA_DIR: join(process.env.E2E_PHAROS_DATA_DIR!, 'pg-c'),
       PHAROS_SERVER_NAME: 'pg-c',
       PHAROS_DATABASE_URL: process.env.E2E_PHAROS_PG_URL!,
+      PHAROS_SECRET_KEY: PG_SECRET_KEY!,
+      PHAROS_TLS: 'off',
       RUST_LOG: 'warn',
       PHAROS_ADMIN_PASSWORD: ADMIN_PASSWORD,
     },
