@@ -1,0 +1,598 @@
+//! The web certificates: the list, new CAs and server certificates, assignments, renewals and
+//! deletions.
+
+use super::*;
+
+impl Tls {
+    /// `GET /api/v1/certificates/web`.
+    pub async fn list(&self) -> Result<WebCertificates, ApiError> {
+        let stored = store::all(&self.db, store::WEB).await?;
+        let assignments = store::assignments(&self.db).await?;
+        let servers = self.servers();
+        let now = unix_millis();
+        let mut issued: HashMap<&str, u32> = HashMap::new();
+        for cert in &stored {
+            if let Some(issuer) = &cert.issuer
+                && *issuer != cert.fingerprint
+            {
+                *issued.entry(issuer.as_str()).or_default() += 1;
+            }
+        }
+        let mut certificates = Vec::with_capacity(stored.len());
+        for cert in &stored {
+            let facts = facts_of(&cert.der)?;
+            let assigned_to_all = assignments
+                .iter()
+                .any(|(s, f)| s == store::ALL_SERVERS && *f == cert.fingerprint);
+            let assigned_to = servers
+                .iter()
+                .filter(|s| effective(&assignments, &s.id) == Some(cert.fingerprint.as_str()))
+                .map(server_ref)
+                .collect();
+            certificates.push(describe(
+                &facts,
+                cert,
+                now,
+                assigned_to_all,
+                assigned_to,
+                issued.get(cert.fingerprint.as_str()).copied().unwrap_or(0),
+            ));
+        }
+        Ok(WebCertificates {
+            certificates,
+            suggested_hostnames: self.suggested(&servers),
+            servers: servers.iter().map(server_ref).collect(),
+        })
+    }
+
+    /// `POST /api/v1/certificates/web/roots`.
+    pub async fn create_root(&self, actor: &Actor, request: NewRoot) -> Result<String, ApiError> {
+        match request {
+            NewRoot::Generate(generate) => {
+                let name = rules::certificate_name(&generate.name)
+                    .map_err(|e| invalid("generate.name", e))?;
+                let days = rules::validity_days(
+                    generate.validity_days.unwrap_or(rules::ROOT_DEFAULT_DAYS),
+                    rules::ROOT_MAX_DAYS,
+                )
+                .map_err(|e| invalid("generate.validity_days", e))?;
+                let issuer = match &generate.issuer {
+                    Some(fp) => Some(self.signing_ca(fp, "generate.issuer").await?),
+                    None => None,
+                };
+                let now = unix_millis();
+                let mut not_after = now + i64::from(days) * DAY;
+                if let Some((issuer, _)) = &issuer {
+                    not_after = within_issuer(
+                        issuer,
+                        not_after,
+                        generate.validity_days.is_some(),
+                        "generate.validity_days",
+                    )?;
+                }
+                let algorithm = generate.algorithm;
+                let (der, key) = blocking(move || {
+                    let key = pki::generate_key(algorithm)?;
+                    let signer = match &issuer {
+                        Some((cert, ca_key)) => Signer::Ca {
+                            der: &cert.der,
+                            key: ca_key,
+                        },
+                        None => Signer::Itself,
+                    };
+                    let der = pki::make(
+                        Profile::Ca { name: &name },
+                        &key,
+                        signer,
+                        now - BACKDATE,
+                        not_after,
+                    )?;
+                    Ok((der, key))
+                })
+                .await?
+                .map_err(|e| invalid("generate", e))?;
+                let issuer = generate
+                    .issuer
+                    .as_deref()
+                    .and_then(pki::normalize_fingerprint);
+                self.insert_new(actor, &der, &key, issuer, "generate", None)
+                    .await
+            }
+            NewRoot::Import(import) => self.import(actor, import).await,
+        }
+    }
+
+    /// A CA of the list that can sign now: with its key, valid.
+    async fn signing_ca(
+        &self,
+        fingerprint: &str,
+        field: &str,
+    ) -> Result<(Stored, KeyPair), ApiError> {
+        let cert = self.find(fingerprint).await.map_err(|_| {
+            invalid(
+                field,
+                format!("no certificate of the list has the fingerprint {fingerprint}"),
+            )
+        })?;
+        let facts = facts_of(&cert.der)?;
+        if !cert.is_ca {
+            return Err(invalid(
+                field,
+                format!(
+                    "\"{}\" is not a CA: it cannot sign certificates",
+                    facts.subject
+                ),
+            ));
+        }
+        if facts.not_after <= unix_millis() {
+            return Err(invalid(
+                field,
+                format!(
+                    "\"{}\" expired on {}: renew it first",
+                    facts.subject,
+                    date(facts.not_after)
+                ),
+            ));
+        }
+        let Some(key) = self.unseal(&cert)? else {
+            return Err(invalid(
+                field,
+                format!(
+                    "\"{}\" was imported without its private key: it cannot sign",
+                    facts.subject
+                ),
+            ));
+        };
+        Ok((cert, key))
+    }
+
+    /// Stores a certificate Pharos just made (with its key), optionally assigning it.
+    async fn insert_new(
+        &self,
+        actor: &Actor,
+        der: &[u8],
+        key: &KeyPair,
+        issuer: Option<String>,
+        action: &str,
+        assign_to: Option<&Servers>,
+    ) -> Result<String, ApiError> {
+        let facts = facts_of(der)?;
+        let fingerprint = facts.fingerprint_sha256.clone();
+        let row = Stored {
+            fingerprint: fingerprint.clone(),
+            purpose: store::WEB.into(),
+            der: der.to_vec(),
+            sealed_key: Some(self.sealer.seal(&key.serialize_der(), &fingerprint)),
+            issuer,
+            is_ca: facts.is_ca,
+            not_after: facts.not_after,
+            created_at: unix_millis(),
+            created_by: actor.name.clone(),
+        };
+        let mut tx = self.db.begin().await?;
+        store::insert(&mut tx, &row).await?;
+        let mut records = vec![Record::new(
+            format!("certificates.web.{fingerprint}"),
+            serde_json::Value::Null,
+            summary(&facts),
+        )];
+        if let Some(servers) = assign_to {
+            records.extend(assign_in(&mut tx, &fingerprint, servers).await?);
+        }
+        audit::record(&mut tx, actor, Area::Certificates, action, &records).await?;
+        bus::notify(&mut tx, Topic::Certificates, None)
+            .await
+            .map_err(DbError::from)?;
+        tx.commit().await?;
+        self.changed().await;
+        Ok(fingerprint)
+    }
+
+    /// `POST /api/v1/certificates/web/signed`.
+    pub async fn create_signed(
+        &self,
+        actor: &Actor,
+        request: NewSigned,
+    ) -> Result<String, ApiError> {
+        let servers = self.servers();
+        let chosen = chosen_servers(&servers, &request.servers)?;
+        let names = if request.hostnames.is_empty() {
+            self.suggested(&chosen)
+        } else {
+            request.hostnames.clone()
+        };
+        let names = rules::hostnames(&names).map_err(|e| invalid("hostnames", e))?;
+        let days = rules::validity_days(
+            request.validity_days.unwrap_or(rules::LEAF_DEFAULT_DAYS),
+            rules::LEAF_MAX_DAYS,
+        )
+        .map_err(|e| invalid("validity_days", e))?;
+        let (issuer, issuer_key) = self.signing_ca(&request.issuer, "issuer").await?;
+        let now = unix_millis();
+        let not_after = within_issuer(
+            &issuer,
+            now + i64::from(days) * DAY,
+            request.validity_days.is_some(),
+            "validity_days",
+        )?;
+        let algorithm = request.algorithm;
+        let issuer_fp = issuer.fingerprint.clone();
+        let (der, key) = blocking(move || {
+            let key = pki::generate_key(algorithm)?;
+            let der = pki::make(
+                Profile::Server { hostnames: &names },
+                &key,
+                Signer::Ca {
+                    der: &issuer.der,
+                    key: &issuer_key,
+                },
+                now - BACKDATE,
+                not_after,
+            )?;
+            Ok((der, key))
+        })
+        .await?
+        .map_err(|e| invalid("hostnames", e))?;
+        let assign = request.assign.then_some(&request.servers);
+        self.insert_new(actor, &der, &key, Some(issuer_fp), "create signed", assign)
+            .await
+    }
+
+    /// `POST /api/v1/certificates/web/{fp}/assign`.
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        fingerprint: &str,
+        servers: &Servers,
+    ) -> Result<(), ApiError> {
+        let cert = self.find(fingerprint).await?;
+        self.assignable(&cert)?;
+        chosen_servers(&self.servers(), servers)?;
+        let mut tx = self.db.begin().await?;
+        if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
+            return Err(ApiError::NotFound(
+                "the certificate was deleted meanwhile".into(),
+            ));
+        }
+        let records = assign_in(&mut tx, &cert.fingerprint, servers).await?;
+        self.commit(tx, actor, "assign", &records).await?;
+        Ok(())
+    }
+
+    /// Whether servers can present it: a server certificate with its key, valid now.
+    fn assignable(&self, cert: &Stored) -> Result<(), ApiError> {
+        let facts = facts_of(&cert.der)?;
+        if cert.is_ca {
+            return Err(invalid(
+                "servers",
+                format!(
+                    "\"{}\" is a CA certificate; servers present a certificate it signs (Create \
+                     signed certificate)",
+                    facts.subject
+                ),
+            ));
+        }
+        if cert.sealed_key.is_none() {
+            return Err(invalid(
+                "servers",
+                format!(
+                    "\"{}\" has no private key here: a server cannot present it",
+                    facts.subject
+                ),
+            ));
+        }
+        let now = unix_millis();
+        if facts.not_after <= now {
+            return Err(invalid(
+                "servers",
+                format!(
+                    "\"{}\" expired on {}: renew it",
+                    facts.subject,
+                    date(facts.not_after)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `POST /api/v1/certificates/web/{fp}/renew`: the same subject and names, valid from now
+    /// for as long as before (never beyond the issuer). A server certificate gets a new key and
+    /// takes over the old one's assignments; a CA keeps its key, so what it issued stays valid.
+    pub async fn renew(&self, actor: &Actor, fingerprint: &str) -> Result<String, ApiError> {
+        let cert = self.find(fingerprint).await?;
+        let facts = facts_of(&cert.der)?;
+        let Some(own_key) = self.unseal(&cert)? else {
+            return Err(invalid(
+                "",
+                format!(
+                    "\"{}\" has no private key here: renew it where it was issued",
+                    facts.subject
+                ),
+            ));
+        };
+        let issuer = match (&cert.issuer, facts.self_signed) {
+            (_, true) => None,
+            (Some(issuer), false) => Some(self.signing_ca(issuer, "issuer").await?),
+            (None, false) => {
+                return Err(invalid(
+                    "",
+                    format!(
+                        "the issuer of \"{}\" is not in the list: renew it where it was issued",
+                        facts.subject
+                    ),
+                ));
+            }
+        };
+        let now = unix_millis();
+        let lifetime = (facts.not_after - facts.not_before).max(DAY);
+        let mut not_after = now + lifetime;
+        if let Some((issuer, _)) = &issuer {
+            not_after = within_issuer(issuer, not_after, false, "")?;
+        }
+        let algorithm = pki::algorithm_of(&facts);
+        let is_ca = cert.is_ca;
+        let old = cert.der.clone();
+        let (der, key) = blocking(move || {
+            let key = if is_ca {
+                own_key
+            } else {
+                pki::generate_key(algorithm)?
+            };
+            let signer = match &issuer {
+                Some((c, k)) => Signer::Ca {
+                    der: &c.der,
+                    key: k,
+                },
+                None => Signer::Itself,
+            };
+            let der = pki::remake(&old, &key, signer, now - BACKDATE, not_after)?;
+            Ok((der, key))
+        })
+        .await?
+        .map_err(|e| invalid("", e))?;
+        let new = facts_of(&der)?;
+        let new_fp = new.fingerprint_sha256.clone();
+        let row = Stored {
+            fingerprint: new_fp.clone(),
+            purpose: store::WEB.into(),
+            der,
+            sealed_key: Some(self.sealer.seal(&key.serialize_der(), &new_fp)),
+            issuer: if new.self_signed {
+                None
+            } else {
+                cert.issuer.clone()
+            },
+            is_ca: new.is_ca,
+            not_after: new.not_after,
+            created_at: now,
+            created_by: actor.name.clone(),
+        };
+        let mut tx = self.db.begin().await?;
+        if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
+            return Err(ApiError::NotFound(
+                "the certificate was deleted meanwhile".into(),
+            ));
+        }
+        store::insert(&mut tx, &row).await?;
+        if !cert.is_ca {
+            store::move_assignments(&mut tx, &cert.fingerprint, &new_fp).await?;
+        }
+        let records = [Record::new(
+            format!("certificates.web.{}", cert.fingerprint),
+            serde_json::json!({"not_after": rfc3339(facts.not_after)}),
+            serde_json::json!({"renewed_as": new_fp, "not_after": rfc3339(new.not_after)}),
+        )];
+        self.commit(tx, actor, "renew", &records).await?;
+        Ok(new_fp)
+    }
+
+    /// `DELETE /api/v1/certificates/web/{fp}`: refused while a server presents it or it issued
+    /// certificates of the list.
+    pub async fn delete(&self, actor: &Actor, fingerprint: &str) -> Result<(), ApiError> {
+        let cert = self.find(fingerprint).await?;
+        let facts = facts_of(&cert.der)?;
+        let mut tx = self.db.begin().await?;
+        if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
+            return Ok(());
+        }
+        let assigned: Vec<String> = store::assignments_in(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|(_, f)| *f == cert.fingerprint)
+            .map(|(s, _)| s)
+            .collect();
+        if !assigned.is_empty() {
+            let names = self.server_names(&assigned);
+            return Err(ApiError::Conflict(format!(
+                "\"{}\" is assigned to {names}: assign another certificate first",
+                facts.subject
+            )));
+        }
+        let issued = store::issued_count(&mut tx, &cert.fingerprint).await?;
+        if issued > 0 {
+            return Err(ApiError::Conflict(format!(
+                "\"{}\" issued {issued} certificate{} of the list: delete {} first",
+                facts.subject,
+                if issued == 1 { "" } else { "s" },
+                if issued == 1 { "it" } else { "them" }
+            )));
+        }
+        store::drop_roles(&mut tx, &cert.fingerprint).await?;
+        store::delete(&mut tx, &cert.fingerprint).await?;
+        let records = [Record::new(
+            format!("certificates.web.{}", cert.fingerprint),
+            summary(&facts),
+            serde_json::Value::Null,
+        )];
+        self.commit(tx, actor, "delete", &records).await?;
+        Ok(())
+    }
+
+    fn server_names(&self, ids: &[String]) -> String {
+        let servers = self.registry.servers().1;
+        ids.iter()
+            .map(|id| {
+                if id == store::ALL_SERVERS {
+                    "all servers".to_owned()
+                } else {
+                    servers
+                        .iter()
+                        .find(|s| s.id == *id)
+                        .map(|s| format!("the server \"{}\"", s.name))
+                        .unwrap_or_else(|| format!("the server {id}"))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The end of a certificate's validity within its issuer's: refused when asked for explicitly
+/// (`explicit`), shortened otherwise.
+fn within_issuer(
+    issuer: &Stored,
+    not_after: i64,
+    explicit: bool,
+    field: &str,
+) -> Result<i64, ApiError> {
+    if not_after <= issuer.not_after {
+        return Ok(not_after);
+    }
+    let facts = facts_of(&issuer.der)?;
+    let days_left = (issuer.not_after - unix_millis()) / DAY;
+    if explicit || days_left < 1 {
+        return Err(invalid(
+            field,
+            format!(
+                "a certificate cannot outlive its issuer: \"{}\" ends on {}, {days_left} days \
+                 from now",
+                facts.subject,
+                date(issuer.not_after)
+            ),
+        ));
+    }
+    Ok(issuer.not_after)
+}
+
+/// The servers a request names: all of them, or known ones by id.
+fn chosen_servers(known: &[ServerEntry], servers: &Servers) -> Result<Vec<ServerEntry>, ApiError> {
+    match servers {
+        Servers::All(_) => Ok(known.to_vec()),
+        Servers::Some(ids) => {
+            if ids.is_empty() {
+                return Err(invalid("servers", "choose at least one server, or \"all\""));
+            }
+            let mut chosen = Vec::new();
+            for id in ids {
+                match known.iter().find(|s| s.id == *id) {
+                    Some(s) => chosen.push(s.clone()),
+                    None => {
+                        return Err(invalid(
+                            "servers",
+                            format!("no running server has the id {id}"),
+                        ));
+                    }
+                }
+            }
+            Ok(chosen)
+        }
+    }
+}
+
+/// Assigns in `tx`; the audit records of it.
+async fn assign_in(
+    tx: &mut Tx,
+    fingerprint: &str,
+    servers: &Servers,
+) -> Result<Vec<Record>, ApiError> {
+    let before = store::assignments_in(tx).await?;
+    let mut records = Vec::new();
+    match servers {
+        Servers::All(_) => {
+            store::clear_own_assignments(tx).await?;
+            store::assign(tx, store::ALL_SERVERS, fingerprint).await?;
+            for (server, old) in before {
+                records.push(Record::new(
+                    format!("certificates.assignment.{server}"),
+                    old,
+                    if server == store::ALL_SERVERS {
+                        serde_json::json!(fingerprint)
+                    } else {
+                        serde_json::Value::Null
+                    },
+                ));
+            }
+            if !records.iter().any(|r| r.field.ends_with(".*")) {
+                records.push(Record::new(
+                    "certificates.assignment.*",
+                    serde_json::Value::Null,
+                    fingerprint,
+                ));
+            }
+        }
+        Servers::Some(ids) => {
+            for id in ids {
+                store::assign(tx, id, fingerprint).await?;
+                let old = before
+                    .iter()
+                    .find(|(s, _)| s == id)
+                    .map(|(_, f)| serde_json::json!(f))
+                    .unwrap_or(serde_json::Value::Null);
+                records.push(Record::new(
+                    format!("certificates.assignment.{id}"),
+                    old,
+                    fingerprint,
+                ));
+            }
+        }
+    }
+    Ok(records)
+}
+
+pub(super) fn summary(facts: &Facts) -> serde_json::Value {
+    serde_json::json!({
+        "subject": facts.subject,
+        "sans": facts.sans,
+        "not_after": rfc3339(facts.not_after),
+        "ca": facts.is_ca,
+    })
+}
+
+fn describe(
+    facts: &Facts,
+    cert: &Stored,
+    now: i64,
+    assigned_to_all: bool,
+    assigned_to: Vec<ServerRef>,
+    issued: u32,
+) -> WebCertificate {
+    let days_left = (facts.not_after - now).div_euclid(DAY);
+    let expiry = if facts.not_after <= now {
+        Expiry::Expired
+    } else if facts.not_before > now {
+        Expiry::NotYet
+    } else if days_left < rules::EXPIRY_WARNING_DAYS {
+        Expiry::Soon
+    } else {
+        Expiry::Valid
+    };
+    WebCertificate {
+        fingerprint_sha256: facts.fingerprint_sha256.clone(),
+        fingerprint_sha1: facts.fingerprint_sha1.clone(),
+        subject: facts.subject.clone(),
+        issuer: facts.issuer.clone(),
+        issuer_fingerprint: cert.issuer.clone(),
+        sans: facts.sans.clone(),
+        not_before: rfc3339(facts.not_before),
+        not_after: rfc3339(facts.not_after),
+        days_left,
+        expiry,
+        key_algorithm: facts.key_algorithm.clone(),
+        has_key: cert.sealed_key.is_some(),
+        is_ca: facts.is_ca,
+        self_signed: facts.self_signed,
+        assigned_to_all,
+        assigned_to,
+        issued,
+    }
+}
