@@ -115,6 +115,10 @@ test('the server list follows servers joining and leaving, without a reload', as
   });
   try {
     await expect(count(3)).toBeVisible();
+    // registered is not started: a server stopped before it is ready cannot say it leaves
+    await expect(async () => {
+      expect((await fetch(`http://127.0.0.1:${SPARE_PORT}/healthz`)).status).toBe(200);
+    }).toPass({ timeout: 30_000 });
   } finally {
     third.kill('SIGTERM');
     await once(third, 'exit');

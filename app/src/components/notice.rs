@@ -11,9 +11,14 @@ pub enum Notice {
 
 /// The live region that announces the current notice.
 #[component]
-pub fn NoticeArea(#[prop(into)] notice: Signal<Option<Notice>>) -> impl IntoView {
+pub fn NoticeArea(
+    #[prop(into)] notice: Signal<Option<Notice>>,
+    /// Its class, when it is not the page's main notice area (`notice-area`).
+    #[prop(optional)]
+    class: Option<&'static str>,
+) -> impl IntoView {
     view! {
-        <p class="notice-area" role="status" aria-live="polite">
+        <p class=class.unwrap_or("notice-area") role="status" aria-live="polite">
             {move || {
                 notice
                     .get()

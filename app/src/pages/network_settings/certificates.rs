@@ -72,7 +72,8 @@ pub(super) fn CertificateSection() -> impl IntoView {
         >
             <h2 id="certificate-check-title">"Web certificate"</h2>
             {panel}
-            <NoticeArea notice />
+            // the form's notice area is the page's main one
+            <NoticeArea notice class="check-notice" />
             <p>
                 <a
                     class="button"
