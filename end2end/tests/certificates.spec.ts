@@ -233,6 +233,19 @@ test('refusals are shown with the server’s reason; exports download', async ()
   await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
   await expect(page.locator('.notice-area').first()).toContainText('was not deleted');
 
+  // a renewal keeps the names; the new certificate is presented where the old one was
+  const current = row(page, 'lb2.pharos.test');
+  await expect(current).toHaveCount(1);
+  const before = await current.getAttribute('data-fingerprint');
+  await current.getByRole('button', { name: 'Renew lb2.pharos.test' }).click();
+  await expect(page.locator('.notice-area').first()).toContainText('was renewed with the same names');
+  await expect(current).toHaveCount(2);
+  const renewed = page
+    .locator(`[data-testid=certificates] tbody tr:not([data-fingerprint="${before}"])`)
+    .filter({ has: page.locator('span.subject').getByText('lb2.pharos.test', { exact: true }) });
+  await expect(renewed.locator('td.assigned')).toHaveText('all servers');
+  await expect(renewed.locator('ul.sans')).toContainText('lb2.pharos.test');
+
   // an import the server refuses says why
   await page.locator('#import-cert').fill('-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
   await page.getByRole('button', { name: 'Import PEM' }).click();
