@@ -15,6 +15,8 @@ import { watchErrors } from './errors';
 // fresh data directory and its generated web root. The browser trusts that root for real: it is
 // in the NSS database of the browser's own home directory, and nothing ignores HTTPS errors.
 const ORIGIN = `https://127.0.0.1:${SPARE_PORT}`;
+// the second test works on what the first one made (the certificate it renews)
+test.describe.configure({ mode: 'serial' });
 const CLUSTER = 'lb.pharos.test';
 
 let server: ChildProcess;
@@ -125,6 +127,8 @@ async function openSignedIn(context: BrowserContext, path: string): Promise<Page
   return page;
 }
 
+const rows = (page: Page) => page.getByTestId('certificates').locator('tbody tr');
+
 /** The row of the certificate whose common name is `name`. */
 const row = (page: Page, name: string) =>
   page
@@ -147,7 +151,6 @@ test('a trusted HTTPS server: a root, one certificate for all servers, the check
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Certificates' }).click();
   await expect(page).toHaveURL(`${ORIGIN}/certificates`);
-  const rows = page.getByTestId('certificates').locator('tbody tr');
   await expect(row(page, 'Pharos Web Root CA')).toHaveCount(1);
 
   // a root of our own, checked as it is typed
@@ -177,7 +180,7 @@ test('a trusted HTTPS server: a root, one certificate for all servers, the check
   await expect(names).not.toContainText('extra.pharos.test');
   await page.getByRole('button', { name: 'Create certificate' }).click();
   await expect(page.locator('form.signed')).toContainText('was created');
-  const leaf = rows.filter({ hasText: CLUSTER }).filter({ hasText: 'issued by Pharos Web Root CA' });
+  const leaf = rows(page).filter({ hasText: CLUSTER }).filter({ hasText: 'issued by Pharos Web Root CA' });
   await expect(leaf).toHaveCount(1);
   await expect(leaf.locator('td.assigned')).toHaveText('—');
 
@@ -270,6 +273,16 @@ test('refusals are shown with the server’s reason; exports download', async ()
     }),
   ).toContain('BEGIN CERTIFICATE');
 
+
+  // the file read in the browser and sent back: the server knows it already, and says so
+  const listed = await rows(page).count();
+  await page.locator('#import-p12').setInputFiles(p12File);
+  await page.locator('#import-p12-password').fill('a long enough password');
+  await page.getByRole('button', { name: 'Import PKCS#12' }).click();
+  await expect(page.locator('form.import-p12')).toContainText('The PKCS#12 file was not imported:');
+  await expect(page.locator('form.import-p12')).toContainText('is in the list already');
+  await expect(rows(page)).toHaveCount(listed);
+
   expect(errors).toEqual([]);
   await context.close();
 });
@@ -281,9 +294,8 @@ test('the certificates page is rendered on the server (no JavaScript)', async ({
   const page = await context.newPage();
   await page.goto('/certificates');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Certificates');
-  const rows = page.getByTestId('certificates').locator('tbody tr');
   await expect(row(page, 'Pharos Web Root CA')).toHaveCount(1);
-  await expect(rows.filter({ hasText: 'localhost' }).first()).toContainText('days left');
+  await expect(rows(page).filter({ hasText: 'localhost' }).first()).toContainText('days left');
   await expect(page.getByRole('heading', { name: 'Create signed certificate' })).toBeVisible();
   await expect(page.getByTestId('hostnames')).toContainText('localhost');
   await context.close();
