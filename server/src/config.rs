@@ -242,10 +242,16 @@ fn switch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[serde(untagged)]
     enum Switch {
         Bool(bool),
+        Number(i64),
         Text(String),
     }
     match Switch::deserialize(d)? {
         Switch::Bool(b) => Ok(b),
+        Switch::Number(1) => Ok(true),
+        Switch::Number(0) => Ok(false),
+        Switch::Number(n) => Err(serde::de::Error::custom(format!(
+            "{n} is neither on nor off"
+        ))),
         Switch::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
             "on" | "true" | "yes" | "1" => Ok(true),
             "off" | "false" | "no" | "0" => Ok(false),
@@ -493,6 +499,27 @@ mod tests {
             jail.create_file("pharos.toml", "listn = \"127.0.0.1:9000\"")?;
             let err = format!("{:#}", Config::load().unwrap_err());
             assert!(err.contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_is_on_unless_switched_off() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load().expect("loads").tls);
+            for (value, on) in [("off", false), ("OFF", false), ("0", false), ("false", false)]
+                .into_iter()
+                .chain([("on", true), ("1", true), ("true", true)])
+            {
+                jail.set_env("PHAROS_TLS", value);
+                assert_eq!(Config::load().expect(value).tls, on, "{value}");
+            }
+            jail.set_env("PHAROS_TLS", "maybe");
+            let err = format!("{:#}", Config::load().unwrap_err());
+            assert!(err.contains("neither on nor off"), "{err}");
+            jail.set_env("PHAROS_TLS", "off");
+            jail.create_file("pharos.toml", "tls = \"on\"")?;
+            assert!(!Config::load().expect("loads").tls, "the environment wins");
             Ok(())
         });
     }

@@ -25,9 +25,19 @@ pub fn routes() -> Routes<Arc<Tls>> {
     let one = format!("{WEB_CERTIFICATES_URL}/{{fp}}");
     Routes::new(Rule::Area(Area::Certificates))
         .with_rule(Method::GET, CA_PEM_URL, Rule::Public, ca_pem)
-        // both show on the Server Network Settings page too
-        .with_rule(Method::GET, WEB_CHECK_URL, Rule::SignedIn, check)
-        .with_rule(Method::GET, CLIENT_CHAIN_URL, Rule::SignedIn, client_chain)
+        // both belong to the Server Network Settings page
+        .with_rule(
+            Method::GET,
+            WEB_CHECK_URL,
+            Rule::Area(Area::NetworkSettings),
+            check,
+        )
+        .with_rule(
+            Method::GET,
+            CLIENT_CHAIN_URL,
+            Rule::Area(Area::NetworkSettings),
+            client_chain,
+        )
         .get(WEB_CERTIFICATES_URL, list)
         .post(WEB_ROOTS_URL, create_root)
         .post(WEB_SIGNED_URL, create_signed)

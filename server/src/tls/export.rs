@@ -6,17 +6,17 @@ use super::*;
 impl Tls {
     /// The certificate and the certificates above it, up to its root.
     async fn chain(&self, cert: &Stored) -> Result<Vec<Stored>, ApiError> {
-        let mut chain = vec![cert.clone()];
-        while let Some(issuer) = chain.last().and_then(|c| c.issuer.clone()) {
-            if chain.len() > 8 || chain.iter().any(|c| c.fingerprint == issuer) {
-                break;
-            }
-            match store::get(&self.db, &issuer).await? {
-                Some(parent) => chain.push(parent),
-                None => break,
-            }
-        }
-        Ok(chain)
+        Ok(store::chain(&self.db, &cert.fingerprint).await?)
+    }
+
+    /// The device CA, as stored.
+    async fn device_ca_row(&self) -> anyhow::Result<Stored> {
+        let fp = store::role(&self.db, store::ROLE_DEVICE_CA)
+            .await?
+            .context("the device CA is missing")?;
+        store::get(&self.db, &fp)
+            .await?
+            .context("the device CA is missing")
     }
 
     /// `GET …/{fp}/export`: `(body, media type, file name)`.
@@ -94,12 +94,7 @@ impl Tls {
 
     /// The device CA's chain as PEM.
     pub async fn client_chain(&self) -> Result<String, ApiError> {
-        let fp = store::role(&self.db, store::ROLE_DEVICE_CA)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the device CA is missing")))?;
-        let cert = store::get(&self.db, &fp)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the device CA is missing")))?;
+        let cert = self.device_ca_row().await?;
         Ok(self
             .chain(&cert)
             .await?
@@ -110,12 +105,7 @@ impl Tls {
 
     /// The device CA's certificate and key, for the enrollment area.
     pub async fn device_ca(&self) -> anyhow::Result<(Vec<u8>, KeyPair)> {
-        let fp = store::role(&self.db, store::ROLE_DEVICE_CA)
-            .await?
-            .context("the device CA is missing")?;
-        let cert = store::get(&self.db, &fp)
-            .await?
-            .context("the device CA is missing")?;
+        let cert = self.device_ca_row().await?;
         let key = self
             .unseal(&cert)
             .map_err(|e| anyhow::anyhow!("{e}"))?

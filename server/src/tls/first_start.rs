@@ -49,18 +49,9 @@ pub(super) async fn ensure_ca(
     })
     .await?
     .map_err(|e| anyhow::anyhow!(e))?;
-    let fingerprint = pki::sha256_hex(&der);
-    let row = Stored {
-        fingerprint: fingerprint.clone(),
-        purpose: purpose.into(),
-        sealed_key: Some(sealer.seal(&key.serialize_der(), &fingerprint)),
-        der,
-        issuer: None,
-        is_ca: true,
-        not_after,
-        created_at: now,
-        created_by: actor.name.clone(),
-    };
+    let facts = pki::facts(&der).map_err(|e| anyhow::anyhow!(e))?;
+    let fingerprint = facts.fingerprint_sha256.clone();
+    let row = Stored::made(sealer, purpose, &der, &facts, Some(&key), None, actor);
     let mut tx = db.begin().await?;
     store::insert(&mut tx, &row).await?;
     // made by the installation itself, not an administrator: logged, not audited
@@ -131,17 +122,8 @@ pub(super) async fn make_own_certificate(
     .map_err(|e| anyhow::anyhow!(e))?;
     let facts = pki::facts(&der).map_err(|e| anyhow::anyhow!(e))?;
     let fingerprint = facts.fingerprint_sha256.clone();
-    let row = Stored {
-        fingerprint: fingerprint.clone(),
-        purpose: store::WEB.into(),
-        sealed_key: Some(sealer.seal(&key.serialize_der(), &fingerprint)),
-        der,
-        issuer: Some(root.fingerprint.clone()),
-        is_ca: false,
-        not_after: facts.not_after,
-        created_at: now,
-        created_by: actor.name.clone(),
-    };
+    let issuer = Some(root.fingerprint.clone());
+    let row = Stored::made(sealer, store::WEB, &der, &facts, Some(&key), issuer, actor);
     let mut tx = db.begin().await?;
     store::insert(&mut tx, &row).await?;
     store::assign(&mut tx, server_id, &fingerprint).await?;

@@ -2,7 +2,7 @@
 //! stored: readable, the key matching, valid now, names on a server certificate, a complete
 //! chain, not in the list already.
 
-use super::web::summary;
+use super::web::{issuer_still_there, summary};
 use super::*;
 
 impl Tls {
@@ -11,7 +11,11 @@ impl Tls {
         actor: &Actor,
         import: ImportCertificate,
     ) -> Result<String, ApiError> {
-        let (key, certs) = read_import(import)?;
+        // PKCS#12 decryption (its iterations are the file's to choose) and parsing off the async
+        // threads
+        let (key, certs) = tokio::task::spawn_blocking(move || read_import(import))
+            .await
+            .map_err(|e| internal(e.to_string()))??;
         let now = unix_millis();
         let subject_der = certs[0].clone();
         let subject = pki::facts(&subject_der).map_err(|e| invalid("import.cert_pem", e))?;
@@ -116,13 +120,30 @@ impl Tls {
                     ),
                 ));
             }
+            if parent.1.not_before > now {
+                return Err(invalid(
+                    "import.cert_pem",
+                    format!(
+                        "the issuer \"{}\" is not valid before {}",
+                        parent.1.subject,
+                        date(parent.1.not_before)
+                    ),
+                ));
+            }
             let parent_fp = parent.1.fingerprint_sha256.clone();
             chain.push((current.0, current.1, Some(parent_fp)));
             current = parent;
         }
-        let existing = stored
-            .iter()
-            .find(|c| c.fingerprint == subject.fingerprint_sha256);
+        // any purpose: the device CA is not a web certificate, and is no import either
+        let existing = store::get(&self.db, &subject.fingerprint_sha256).await?;
+        if let Some(existing) = &existing
+            && existing.purpose != store::WEB
+        {
+            return Err(ApiError::Conflict(format!(
+                "\"{}\" is Pharos's device CA: it cannot be a web certificate",
+                subject.subject
+            )));
+        }
         if let Some(existing) = existing
             && (existing.sealed_key.is_some() || key.is_none())
         {
@@ -136,46 +157,32 @@ impl Tls {
         let mut records = Vec::new();
         // issuers first, so every row's issuer exists when it is stored
         for (der, f, issuer) in chain.iter().rev() {
-            let sealed_key = if f.fingerprint_sha256 == fingerprint {
-                key.as_ref()
-                    .map(|k| self.sealer.seal(&k.serialize_der(), &fingerprint))
-            } else {
-                None
-            };
-            let row = Stored {
-                fingerprint: f.fingerprint_sha256.clone(),
-                purpose: store::WEB.into(),
-                der: der.clone(),
-                sealed_key: sealed_key.clone(),
-                issuer: issuer.clone(),
-                is_ca: f.is_ca,
-                not_after: f.not_after,
-                created_at: now,
-                created_by: actor.name.clone(),
-            };
+            let is_subject = f.fingerprint_sha256 == fingerprint;
+            let own_key = if is_subject { key.as_ref() } else { None };
+            let row = Stored::made(&self.sealer, store::WEB, der, f, own_key, issuer.clone(), actor);
+            if let Some(issuer) = issuer {
+                issuer_still_there(&mut tx, issuer).await?;
+            }
             if store::insert(&mut tx, &row).await? {
                 records.push(Record::new(
                     format!("certificates.web.{}", f.fingerprint_sha256),
                     serde_json::Value::Null,
                     summary(f),
                 ));
-            } else if let Some(sealed) = sealed_key {
-                store::set_key(&mut tx, &fingerprint, &sealed).await?;
+            } else if let Some(sealed) = &row.sealed_key {
+                store::set_key(&mut tx, &fingerprint, sealed).await?;
                 records.push(Record::new(
                     format!("certificates.web.{fingerprint}.key"),
                     false,
                     true,
                 ));
+            } else if is_subject {
+                return Err(ApiError::Conflict(format!(
+                    "\"{}\" is in the list already (SHA-256 {fingerprint})",
+                    f.subject
+                )));
             }
         }
-        // certificates stored earlier without this issuer now chain to it
-        let orphans: Vec<String> = stored
-            .iter()
-            .filter(|c| c.issuer.is_none() && c.fingerprint != fingerprint)
-            .filter(|c| pki::issued(&c.der, &subject_der))
-            .map(|c| c.fingerprint.clone())
-            .collect();
-        store::adopt(&mut tx, &fingerprint, &orphans).await?;
         self.commit(tx, actor, "import", &records).await?;
         Ok(fingerprint)
     }

@@ -39,7 +39,7 @@ use seal::Sealer;
 use std::collections::HashMap;
 use std::sync::Arc;
 use store::Stored;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 const DAY: i64 = 86_400_000;
 /// A certificate made now starts to be valid a little earlier: clocks of clients disagree.
@@ -93,6 +93,14 @@ fn valid_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
     valid
 }
 
+/// The process's crypto provider (installed once by `main`), or aws-lc-rs's where none is
+/// installed (tests that start servers in their own process).
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
 /// Runs slow certificate work (key generation, signing) off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, String> + Send + 'static,
@@ -100,6 +108,11 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("certificate work failed: {e}")))
+}
+
+/// Certificate work that failed for no fault of the request's.
+fn internal(e: String) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(e))
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -129,14 +142,22 @@ impl Tls {
             name: "system".into(),
             source: None,
         };
-        let web_root = ensure_ca(&db, &sealer, &system, store::ROLE_WEB_ROOT).await?;
         ensure_ca(&db, &sealer, &system, store::ROLE_DEVICE_CA).await?;
+        // the web root is made once, for the first server certificate: an administrator who
+        // deleted it (having put their own chain in place) does not get it back
+        let fresh = store::all(&db, store::WEB).await?.is_empty();
+        if fresh {
+            ensure_ca(&db, &sealer, &system, store::ROLE_WEB_ROOT).await?;
+        }
         let server_id = registry.identity().id.clone();
+        // subscribed before reading, so a change committed meanwhile is not missed
+        let remote = bus.follow();
         let assigned = store::assignments(&db).await?;
         if !assigned
             .iter()
             .any(|(s, _)| *s == server_id || s == store::ALL_SERVERS)
         {
+            let web_root = ensure_ca(&db, &sealer, &system, store::ROLE_WEB_ROOT).await?;
             let names = own_names(config, registry.identity());
             make_own_certificate(&db, &sealer, &system, &web_root, &names, &server_id).await?;
         }
@@ -157,7 +178,7 @@ impl Tls {
             reloading: tokio::sync::Mutex::new(()),
             enabled: config.tls,
         });
-        tls.follow(workers);
+        tls.follow(workers, remote);
         Ok(tls)
     }
 
@@ -181,8 +202,7 @@ impl Tls {
     /// The TLS configuration of the listener: TLS 1.2 and 1.3, HTTP/2 and 1.1, and the
     /// certificate this server presents at the moment a connection starts.
     pub fn server_config(self: &Arc<Self>) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .context("choosing the TLS versions")?
             .with_no_client_auth()
@@ -203,9 +223,8 @@ impl Tls {
     }
 
     /// Picks up changes made on any server sharing the database.
-    fn follow(self: &Arc<Self>, workers: &Workers) {
+    fn follow(self: &Arc<Self>, workers: &Workers, mut remote: broadcast::Receiver<Remote>) {
         let tls = self.clone();
-        let mut remote = self.bus.follow();
         workers.spawn("certificates-follower", async move {
             loop {
                 match remote.recv().await {
@@ -322,31 +341,25 @@ fn server_ref(server: &ServerEntry) -> ServerRef {
 /// What `server_id` presents, ready for rustls.
 async fn load_presented(db: &Db, sealer: &Sealer, server_id: &str) -> anyhow::Result<Presented> {
     let assignments = store::assignments(db).await?;
-    let fp = effective(&assignments, server_id)
-        .context("no certificate is assigned to this server")?
-        .to_owned();
-    let mut chain = Vec::new();
-    let mut next = Some(fp.clone());
-    while let Some(fp) = next {
-        if chain.len() > 8 {
-            break;
-        }
-        let cert = store::get(db, &fp)
-            .await?
-            .with_context(|| format!("the certificate {fp} is missing"))?;
-        next = cert.issuer.clone().filter(|i| *i != cert.fingerprint);
-        chain.push(cert);
-    }
-    let leaf = &chain[0];
+    let fp = effective(&assignments, server_id).context("no certificate is assigned to this server")?;
+    presentable(db, sealer, fp).await
+}
+
+/// The certificate `fp` with its chain and key, as a server presents it; or why it cannot be.
+async fn presentable(db: &Db, sealer: &Sealer, fp: &str) -> anyhow::Result<Presented> {
+    let chain = store::chain(db, fp).await?;
+    let leaf = chain.first().with_context(|| format!("the certificate {fp} is missing"))?;
     let sealed = leaf
         .sealed_key
         .as_ref()
-        .context("the assigned certificate has no key")?;
+        .context("the certificate has no private key here")?;
     let key_der = sealer.open(sealed, &leaf.fingerprint)?;
     let key = PrivateKeyDer::try_from(key_der)
-        .map_err(|e| anyhow::anyhow!("the assigned certificate's key is unreadable: {e}"))?;
-    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
-        .context("the assigned certificate's key cannot sign")?;
+        .map_err(|e| anyhow::anyhow!("the certificate's key is unreadable: {e}"))?;
+    let signing = provider()
+        .key_provider
+        .load_private_key(key)
+        .context("the certificate's key cannot sign TLS handshakes")?;
     let top = chain.last().expect("one at least");
     let top_facts = pki::facts(&top.der).map_err(|e| anyhow::anyhow!(e))?;
     // the root is the client's to have: presenting it only lengthens every handshake
@@ -356,7 +369,7 @@ async fn load_presented(db: &Db, sealer: &Sealer, server_id: &str) -> anyhow::Re
         .map(|c| CertificateDer::from(c.der.clone()))
         .collect();
     Ok(Presented {
-        fingerprint: fp,
+        fingerprint: fp.to_owned(),
         key: Arc::new(CertifiedKey::new(presented_chain, signing)),
         root_pem: pki::pem(&top.der),
         root_fingerprint: top.fingerprint.clone(),

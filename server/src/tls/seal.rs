@@ -113,10 +113,12 @@ fn read_or_make(path: &Path) -> anyhow::Result<Vec<u8>> {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )?;
     file.as_file().sync_all()?;
-    // another server may not share this directory (its lock), so nobody races this rename
-    file.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(bytes.to_vec())
+    // never over a key that appeared meanwhile (copied in by an operator): that one is used
+    match file.persist_noclobber(path) {
+        Ok(_) => Ok(bytes.to_vec()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read_or_make(path),
+        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+    }
 }
 
 #[cfg(test)]

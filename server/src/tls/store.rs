@@ -25,6 +25,31 @@ pub struct Stored {
     pub created_by: String,
 }
 
+impl Stored {
+    /// A certificate Pharos made or was given, its key (if any) sealed to its fingerprint.
+    pub fn made(
+        sealer: &super::Sealer,
+        purpose: &str,
+        der: &[u8],
+        facts: &super::Facts,
+        key: Option<&rcgen::KeyPair>,
+        issuer: Option<String>,
+        actor: &crate::audit::Actor,
+    ) -> Stored {
+        Stored {
+            fingerprint: facts.fingerprint_sha256.clone(),
+            purpose: purpose.to_owned(),
+            der: der.to_vec(),
+            sealed_key: key.map(|k| sealer.seal(&k.serialize_der(), &facts.fingerprint_sha256)),
+            issuer,
+            is_ca: facts.is_ca,
+            not_after: facts.not_after,
+            created_at: crate::workers::unix_millis(),
+            created_by: actor.name.clone(),
+        }
+    }
+}
+
 const COLUMNS: &str =
     "fingerprint, purpose, der, sealed_key, issuer, is_ca, not_after, created_at, created_by";
 
@@ -43,6 +68,24 @@ pub async fn get(db: &Db, fingerprint: &str) -> Result<Option<Stored>, DbError> 
     let row = on_backend!(&db.pool, pool =>
         sqlx::query_as::<_, Stored>(&sql).bind(fingerprint).fetch_optional(pool).await)?;
     Ok(row)
+}
+
+/// The certificate `fingerprint` and the stored certificates above it, up to its root (at
+/// most 8: a longer chain is no chain a client accepts).
+pub async fn chain(db: &Db, fingerprint: &str) -> Result<Vec<Stored>, DbError> {
+    let mut chain: Vec<Stored> = Vec::new();
+    let mut next = Some(fingerprint.to_owned());
+    while let Some(fp) = next {
+        if chain.len() >= 8 || chain.iter().any(|c| c.fingerprint == fp) {
+            break;
+        }
+        let Some(cert) = get(db, &fp).await? else {
+            break;
+        };
+        next = cert.issuer.clone();
+        chain.push(cert);
+    }
+    Ok(chain)
 }
 
 /// The same, in a transaction, locking the row where the database can (PostgreSQL), so a
@@ -89,20 +132,6 @@ pub async fn set_key(tx: &mut Tx, fingerprint: &str, sealed_key: &[u8]) -> Resul
         .execute(&mut **tx)
         .await
         .map(|_| ()))?;
-    Ok(())
-}
-
-/// Links certificates stored before their issuer to it.
-pub async fn adopt(tx: &mut Tx, issuer: &str, children: &[String]) -> Result<(), DbError> {
-    for child in children {
-        on_backend!(tx, tx => sqlx::query(
-            "UPDATE certificates SET issuer = $1 WHERE fingerprint = $2 AND issuer IS NULL")
-            .bind(issuer)
-            .bind(child)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ()))?;
-    }
     Ok(())
 }
 
@@ -153,6 +182,28 @@ pub async fn assign(tx: &mut Tx, server: &str, fingerprint: &str) -> Result<(), 
 pub async fn clear_own_assignments(tx: &mut Tx) -> Result<(), DbError> {
     on_backend!(tx, tx => sqlx::query("DELETE FROM certificate_assignments WHERE server_id <> $1")
         .bind(ALL_SERVERS)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// A server's own assignment goes.
+pub async fn unassign(tx: &mut Tx, server: &str) -> Result<(), DbError> {
+    on_backend!(tx, tx => sqlx::query("DELETE FROM certificate_assignments WHERE server_id = $1")
+        .bind(server)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// What `from` issued is `to`'s (a renewed CA: same subject, same key).
+pub async fn reparent(tx: &mut Tx, from: &str, to: &str) -> Result<(), DbError> {
+    on_backend!(tx, tx => sqlx::query(
+        "UPDATE certificates SET issuer = $1 WHERE issuer = $2 AND fingerprint <> $1")
+        .bind(to)
+        .bind(from)
         .execute(&mut **tx)
         .await
         .map(|_| ()))?;

@@ -90,7 +90,7 @@ impl Tls {
                     Ok((der, key))
                 })
                 .await?
-                .map_err(|e| invalid("generate", e))?;
+                .map_err(internal)?;
                 let issuer = generate
                     .issuer
                     .as_deref()
@@ -108,11 +108,12 @@ impl Tls {
         fingerprint: &str,
         field: &str,
     ) -> Result<(Stored, KeyPair), ApiError> {
-        let cert = self.find(fingerprint).await.map_err(|_| {
-            invalid(
+        let cert = self.find(fingerprint).await.map_err(|e| match e {
+            ApiError::NotFound(_) => invalid(
                 field,
                 format!("no certificate of the list has the fingerprint {fingerprint}"),
-            )
+            ),
+            other => other,
         })?;
         let facts = facts_of(&cert.der)?;
         if !cert.is_ca {
@@ -158,18 +159,11 @@ impl Tls {
     ) -> Result<String, ApiError> {
         let facts = facts_of(der)?;
         let fingerprint = facts.fingerprint_sha256.clone();
-        let row = Stored {
-            fingerprint: fingerprint.clone(),
-            purpose: store::WEB.into(),
-            der: der.to_vec(),
-            sealed_key: Some(self.sealer.seal(&key.serialize_der(), &fingerprint)),
-            issuer,
-            is_ca: facts.is_ca,
-            not_after: facts.not_after,
-            created_at: unix_millis(),
-            created_by: actor.name.clone(),
-        };
+        let row = Stored::made(&self.sealer, store::WEB, der, &facts, Some(key), issuer, actor);
         let mut tx = self.db.begin().await?;
+        if let Some(issuer) = &row.issuer {
+            issuer_still_there(&mut tx, issuer).await?;
+        }
         store::insert(&mut tx, &row).await?;
         let mut records = vec![Record::new(
             format!("certificates.web.{fingerprint}"),
@@ -179,12 +173,7 @@ impl Tls {
         if let Some(servers) = assign_to {
             records.extend(assign_in(&mut tx, &fingerprint, servers).await?);
         }
-        audit::record(&mut tx, actor, Area::Certificates, action, &records).await?;
-        bus::notify(&mut tx, Topic::Certificates, None)
-            .await
-            .map_err(DbError::from)?;
-        tx.commit().await?;
-        self.changed().await;
+        self.commit(tx, actor, action, &records).await?;
         Ok(fingerprint)
     }
 
@@ -232,7 +221,7 @@ impl Tls {
             Ok((der, key))
         })
         .await?
-        .map_err(|e| invalid("hostnames", e))?;
+        .map_err(internal)?;
         let assign = request.assign.then_some(&request.servers);
         self.insert_new(actor, &der, &key, Some(issuer_fp), "create signed", assign)
             .await
@@ -246,7 +235,7 @@ impl Tls {
         servers: &Servers,
     ) -> Result<(), ApiError> {
         let cert = self.find(fingerprint).await?;
-        self.assignable(&cert)?;
+        self.assignable(&cert).await?;
         chosen_servers(&self.servers(), servers)?;
         let mut tx = self.db.begin().await?;
         if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
@@ -260,7 +249,7 @@ impl Tls {
     }
 
     /// Whether servers can present it: a server certificate with its key, valid now.
-    fn assignable(&self, cert: &Stored) -> Result<(), ApiError> {
+    async fn assignable(&self, cert: &Stored) -> Result<(), ApiError> {
         let facts = facts_of(&cert.der)?;
         if cert.is_ca {
             return Err(invalid(
@@ -290,6 +279,23 @@ impl Tls {
                     facts.subject,
                     date(facts.not_after)
                 ),
+            ));
+        }
+        if facts.not_before > now {
+            return Err(invalid(
+                "servers",
+                format!(
+                    "\"{}\" is not valid before {}",
+                    facts.subject,
+                    date(facts.not_before)
+                ),
+            ));
+        }
+        // what every server will do with it, tried before anything changes
+        if let Err(e) = presentable(&self.db, &self.sealer, &cert.fingerprint).await {
+            return Err(invalid(
+                "servers",
+                format!("\"{}\" cannot be presented: {e:#}", facts.subject),
             ));
         }
         Ok(())
@@ -324,8 +330,16 @@ impl Tls {
             }
         };
         let now = unix_millis();
-        let lifetime = (facts.not_after - facts.not_before).max(DAY);
-        let mut not_after = now + lifetime;
+        // as long as before in whole days (what was added to start earlier not counted), within
+        // the limit a new one has
+        let max_days = if cert.is_ca {
+            rules::ROOT_MAX_DAYS
+        } else {
+            rules::LEAF_MAX_DAYS
+        };
+        let days = ((facts.not_after - facts.not_before - BACKDATE + DAY / 2) / DAY)
+            .clamp(1, i64::from(max_days));
+        let mut not_after = now + days * DAY;
         if let Some((issuer, _)) = &issuer {
             not_after = within_issuer(issuer, not_after, false, "")?;
         }
@@ -349,32 +363,25 @@ impl Tls {
             Ok((der, key))
         })
         .await?
-        .map_err(|e| invalid("", e))?;
+        .map_err(internal)?;
         let new = facts_of(&der)?;
         let new_fp = new.fingerprint_sha256.clone();
-        let row = Stored {
-            fingerprint: new_fp.clone(),
-            purpose: store::WEB.into(),
-            der,
-            sealed_key: Some(self.sealer.seal(&key.serialize_der(), &new_fp)),
-            issuer: if new.self_signed {
-                None
-            } else {
-                cert.issuer.clone()
-            },
-            is_ca: new.is_ca,
-            not_after: new.not_after,
-            created_at: now,
-            created_by: actor.name.clone(),
-        };
+        let issuer = (!new.self_signed).then(|| cert.issuer.clone()).flatten();
+        let row = Stored::made(&self.sealer, store::WEB, &der, &new, Some(&key), issuer, actor);
         let mut tx = self.db.begin().await?;
         if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
             return Err(ApiError::NotFound(
                 "the certificate was deleted meanwhile".into(),
             ));
         }
+        if let Some(issuer) = &row.issuer {
+            issuer_still_there(&mut tx, issuer).await?;
+        }
         store::insert(&mut tx, &row).await?;
-        if !cert.is_ca {
+        if cert.is_ca {
+            // same subject and key: what the old one issued is the new one's, and renews under it
+            store::reparent(&mut tx, &cert.fingerprint, &new_fp).await?;
+        } else {
             store::move_assignments(&mut tx, &cert.fingerprint, &new_fp).await?;
         }
         let records = [Record::new(
@@ -395,12 +402,18 @@ impl Tls {
         if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
             return Ok(());
         }
-        let assigned: Vec<String> = store::assignments_in(&mut tx)
+        // servers that are gone (stopped, or silent past the heartbeat timeout) give up their
+        // assignment: back, they present what is assigned to all, or make their own
+        let running: Vec<String> = self.servers().into_iter().map(|s| s.id).collect();
+        let (assigned, departed): (Vec<String>, Vec<String>) = store::assignments_in(&mut tx)
             .await?
             .into_iter()
             .filter(|(_, f)| *f == cert.fingerprint)
             .map(|(s, _)| s)
-            .collect();
+            .partition(|s| s == store::ALL_SERVERS || running.contains(s));
+        for server in &departed {
+            store::unassign(&mut tx, server).await?;
+        }
         if !assigned.is_empty() {
             let names = self.server_names(&assigned);
             return Err(ApiError::Conflict(format!(
@@ -594,5 +607,15 @@ fn describe(
         assigned_to_all,
         assigned_to,
         issued,
+    }
+}
+
+/// The issuer of a certificate about to be stored, locked so that it is not deleted meanwhile.
+pub(super) async fn issuer_still_there(tx: &mut Tx, issuer: &str) -> Result<(), ApiError> {
+    match store::get_in(tx, issuer).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Conflict(
+            "the issuing certificate was deleted meanwhile".into(),
+        )),
     }
 }

@@ -486,6 +486,74 @@ async fn issued_chains_verify_and_exports_open_with_openssl() {
         None,
     );
     assert!(verified.contains(": OK"), "{verified}");
+    // what the renewed root issued is its own now: the old root issued nothing and may go
+    let list = get(router, WEB).await.body;
+    let find = |fp: &str| {
+        list["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fingerprint_sha256"] == fp)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find(&intermediate)["issuer_fingerprint"], renewed_root);
+    assert_eq!(find(&root)["issued"], 0);
+    // renewing the intermediate moves its certificates to the renewed one, and they renew
+    // under it
+    let renewed_inter = call(
+        router,
+        Method::POST,
+        &format!("{WEB}/{intermediate}/renew"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        renewed_inter.status,
+        StatusCode::CREATED,
+        "{}",
+        renewed_inter.text
+    );
+    let renewed_inter = renewed_inter.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = call(
+        router,
+        Method::POST,
+        &format!("{WEB}/{new_fp}/renew"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    let again = again.body["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = get(router, WEB).await.body;
+    let find = |fp: &str| {
+        list["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["fingerprint_sha256"] == fp)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find(&again)["issuer_fingerprint"], renewed_inter);
+    assert_eq!(find(&again)["assigned_to_all"], true);
+    assert_eq!(find(&intermediate)["issued"], 0);
+    for old in [&new_fp, &leaf, &intermediate, &root] {
+        let deleted = call(router, Method::DELETE, &format!("{WEB}/{old}"), &[], None).await;
+        assert_eq!(
+            deleted.status,
+            StatusCode::NO_CONTENT,
+            "{old}: {}",
+            deleted.text
+        );
+    }
 }
 
 /// The device CA is generated at first start, apart from the web chain: its chain (the file a
@@ -711,10 +779,26 @@ async fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
         "{}",
         duplicate.text
     );
+    let device_ca = get(router, "/api/v1/certificates/client-chain").await.text;
+    let refused = post_json(
+        router,
+        &format!("{WEB}/roots"),
+        json!({"import": {"cert_pem": device_ca}}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(refused.text.contains("device CA"), "{}", refused.text);
     assert_eq!(
         get(router, WEB).await.body,
         before,
         "a refusal changed the list"
+    );
+    let audit = get(router, "/api/v1/audit?area=certificates").await;
+    assert_eq!(
+        audit.body["entries"].as_array().map(Vec::len),
+        Some(1),
+        "only the root: {}",
+        audit.text
     );
 
     // what is valid goes in: the self-signed CA with its key, then a leaf it signs
@@ -771,8 +855,8 @@ async fn private_keys_are_sealed_with_a_key_outside_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_requirement_is_checked_and_fixed() {
     let env = Env::new(Db::Postgres).await;
-    let a = env.start_as("a", "standalone").await;
-    let b = env.start_as("b", "standalone").await;
+    let a = serve_tls(&env, "a", "standalone").await;
+    let b = serve_tls(&env, "b", "standalone").await;
     let check = get(&a.router, &format!("{WEB}/check")).await.body;
     assert_eq!(check["applies"], false, "{check}");
     assert_eq!(check["ok"], true);
@@ -834,6 +918,12 @@ async fn the_cluster_requirement_is_checked_and_fixed() {
         "the other server presented it {:?} after the answer",
         since.elapsed()
     );
+    let addr = a.addr;
+    let (shown, sans) = tokio::task::spawn_blocking(move || presented(addr))
+        .await
+        .unwrap();
+    assert_eq!(shown, fp);
+    assert!(sans.contains("DNS:lb.pharos.test"), "{sans}");
     // the device CA and the web root are one per installation, shared by both servers
     assert_eq!(a.tls.root_fingerprint(), b.tls.root_fingerprint());
     assert_eq!(
@@ -1113,4 +1203,53 @@ async fn every_key_algorithm_is_generated() {
         "{}",
         unknown.text
     );
+}
+
+/// Two servers starting at the same moment on a new PostgreSQL database make one web root and
+/// one device CA between them, and each its own certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_starting_together_make_one_set_of_cas() {
+    let env = Env::new(Db::Postgres).await;
+    let (a, b) = tokio::join!(
+        env.start_as("a", "standalone"),
+        env.start_as("b", "standalone")
+    );
+    assert_eq!(a.tls.root_fingerprint(), b.tls.root_fingerprint());
+    assert_ne!(a.tls.presented_fingerprint(), b.tls.presented_fingerprint());
+    let mut conn = PgConnection::connect(&env.database_url()).await.unwrap();
+    let cas: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE is_ca")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(cas, 2, "one web root, one device CA");
+    assert_eq!(
+        get(&a.router, "/api/v1/certificates/client-chain")
+            .await
+            .text,
+        get(&b.router, "/api/v1/certificates/client-chain")
+            .await
+            .text
+    );
+}
+
+/// Without PHAROS_SECRET_KEY, the key is made in the data directory, readable by its owner
+/// only, and used again at the next start.
+#[tokio::test]
+async fn the_sealing_key_file_is_made_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(Db::Sqlite).await;
+    let mut config = env.config("one", "standalone");
+    config.secret_key = None;
+    let pharos = launch(config.clone(), CancellationToken::new()).await;
+    let file = config.data_dir.join(server::tls::KEY_FILE);
+    let key = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let presented = pharos.tls.presented_fingerprint();
+    pharos.stop().await;
+    let again = launch(config, CancellationToken::new()).await;
+    assert_eq!(again.tls.presented_fingerprint(), presented);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
 }
