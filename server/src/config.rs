@@ -504,6 +504,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own test harness signature
     fn tls_is_on_unless_switched_off() {
         figment::Jail::expect_with(|jail| {
             assert!(Config::load().expect("loads").tls);
