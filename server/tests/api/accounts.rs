@@ -687,7 +687,10 @@ async fn slow_down(db: Db) {
     // itself (argon2, unoptimised in tests) varies by a few hundred milliseconds on a busy
     // machine, so the margin is wide
     assert!(took[6] >= Duration::from_millis(1000), "{took:?}");
-    assert!(took[6] > took[0].min(took[1]) + Duration::from_millis(650), "{took:?}");
+    assert!(
+        took[6] > took[0].min(took[1]) + Duration::from_millis(650),
+        "{took:?}"
+    );
     app.stop().await;
 }
 
