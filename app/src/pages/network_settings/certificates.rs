@@ -241,3 +241,79 @@ fn reread(check: RwSignal<Option<ClusterCheck>>, notice: RwSignal<Option<Notice>
         move |latest| check.set(Some(latest)),
     );
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::api::ServerRef;
+
+    fn failing(fix_issuer: Option<&str>) -> ClusterCheck {
+        let node = ServerRef {
+            id: "s1".into(),
+            name: "node-1".into(),
+        };
+        ClusterCheck {
+            applies: true,
+            ok: false,
+            cluster_address: Some("lb.example".into()),
+            missing: vec![MissingNames {
+                server: node.clone(),
+                certificate: "ab".repeat(32),
+                names: vec!["lb.example".into()],
+            }],
+            servers_without: vec![node],
+            fix_hostnames: vec!["lb.example".into(), "localhost".into()],
+            fix_issuer: fix_issuer.map(str::to_owned),
+            problems: vec!["node-1 presents its own certificate".into()],
+        }
+    }
+
+    fn render(check: ClusterCheck, writable: bool) -> String {
+        Owner::new_root(None).with(|| {
+            let fixing = RwSignal::new(false);
+            state_view(check, writable, fixing, |_: leptos::ev::MouseEvent| {}).to_html()
+        })
+    }
+
+    #[test]
+    fn a_failing_check_names_what_is_missing_and_offers_the_fix() {
+        let html = render(failing(Some("cd")), true);
+        for part in [
+            "data-state=\"failing\"",
+            "node-1 presents its own certificate",
+            "node-1 presents a certificate (abababababab…) without lb.example",
+            "Not presenting the common certificate: node-1",
+            "The fix's names: lb.example, localhost",
+            "data-testid=\"certificate-fix\"",
+        ] {
+            assert!(html.contains(part), "{part}");
+        }
+        assert!(!html.contains("disabled"));
+        assert_eq!(
+            fix_request(&failing(Some("cd"))).unwrap().servers,
+            Servers::ALL
+        );
+    }
+
+    #[test]
+    fn without_a_ca_the_fix_is_disabled_and_says_why() {
+        let html = render(failing(None), true);
+        assert!(html.contains("disabled"));
+        assert!(html.contains("No CA with its key is in the list"));
+        assert!(fix_request(&failing(None)).is_none());
+    }
+
+    #[test]
+    fn a_reader_gets_no_fix() {
+        let html = render(failing(Some("cd")), false);
+        assert!(!html.contains("<button"));
+        let ok = ClusterCheck {
+            ok: true,
+            missing: Vec::new(),
+            servers_without: Vec::new(),
+            problems: Vec::new(),
+            ..failing(None)
+        };
+        assert!(render(ok, false).contains("Every server presents one certificate with all names"));
+    }
+}
