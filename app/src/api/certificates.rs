@@ -101,6 +101,10 @@ pub struct WebCertificates {
     /// The names "Create signed certificate" starts with for all servers: the cluster address,
     /// `localhost`, every IP and name of every known server.
     pub suggested_hostnames: Vec<String>,
+    /// The names it starts with for one server (by id): the cluster address, `localhost`, that
+    /// server's name and addresses.
+    #[serde(default)]
+    pub suggested_for_server: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `POST /api/v1/certificates/web/roots`.

@@ -41,6 +41,10 @@ impl Tls {
         Ok(WebCertificates {
             certificates,
             suggested_hostnames: self.suggested(&servers),
+            suggested_for_server: servers
+                .iter()
+                .map(|s| (s.id.clone(), self.suggested(std::slice::from_ref(s))))
+                .collect(),
             servers: servers.iter().map(server_ref).collect(),
         })
     }

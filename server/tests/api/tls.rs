@@ -255,6 +255,13 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
         .clone();
     assert_eq!(entry["assigned_to_all"], true);
     assert_eq!(entry["assigned_to"][0]["name"], "one");
+    // names for all servers, and for each alone: the cluster address (none here), localhost,
+    // the server's name and addresses
+    let one = entry["assigned_to"][0]["id"].as_str().unwrap();
+    let own = &list.body["suggested_for_server"][one];
+    assert_eq!(own[0], "localhost", "{own}");
+    assert!(own.as_array().unwrap().contains(&json!("one")), "{own}");
+    assert_eq!(&list.body["suggested_hostnames"], own, "one server: the same names");
     assert_eq!(
         entry["sans"],
         json!(["pharos.test", "127.0.0.1", "localhost"])

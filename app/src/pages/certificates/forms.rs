@@ -129,8 +129,25 @@ pub(super) fn SignedForm(state: CertificatesState) -> impl IntoView {
         }
     });
     let servers = RwSignal::new(String::from("all"));
-    let suggested = move || state.list.with_untracked(|l| l.suggested_hostnames.clone());
-    let names = RwSignal::new(suggested());
+    // the names start as those of the chosen servers, and start again when the choice changes
+    let suggested = move |servers: &str| {
+        state.list.with_untracked(|l| match servers {
+            "all" => l.suggested_hostnames.clone(),
+            id => l
+                .suggested_for_server
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| l.suggested_hostnames.clone()),
+        })
+    };
+    let names = RwSignal::new(suggested("all"));
+    Effect::new(move |previous: Option<String>| {
+        let chosen = servers.get();
+        if previous.is_some_and(|p| p != chosen) {
+            names.set(suggested(&chosen));
+        }
+        chosen
+    });
     let days = RwSignal::new(LEAF_DEFAULT_DAYS.to_string());
     let algorithm = RwSignal::new(KeyAlgorithm::default());
     let assign = RwSignal::new(false);
@@ -245,7 +262,7 @@ pub(super) fn SignedForm(state: CertificatesState) -> impl IntoView {
                     <button
                         type="button"
                         on:click=move |_| {
-                            names.set(suggested());
+                            names.set(suggested(&servers.get_untracked()));
                             errors.edit("hostnames");
                         }
                     >

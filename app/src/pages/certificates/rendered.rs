@@ -62,6 +62,7 @@ fn render(me: Me) -> String {
         ],
         servers: vec![server],
         suggested_hostnames: vec!["lb.example".into(), "localhost".into()],
+        suggested_for_server: Default::default(),
     };
     Owner::new_root(None).with(|| {
         let (parts, ()) = http::Request::builder()
