@@ -508,9 +508,14 @@ mod tests {
     fn tls_is_on_unless_switched_off() {
         figment::Jail::expect_with(|jail| {
             assert!(Config::load().expect("loads").tls);
-            for (value, on) in [("off", false), ("OFF", false), ("0", false), ("false", false)]
-                .into_iter()
-                .chain([("on", true), ("1", true), ("true", true)])
+            for (value, on) in [
+                ("off", false),
+                ("OFF", false),
+                ("0", false),
+                ("false", false),
+            ]
+            .into_iter()
+            .chain([("on", true), ("1", true), ("true", true)])
             {
                 jail.set_env("PHAROS_TLS", value);
                 assert_eq!(Config::load().expect(value).tls, on, "{value}");
