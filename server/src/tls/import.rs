@@ -159,7 +159,15 @@ impl Tls {
         for (der, f, issuer) in chain.iter().rev() {
             let is_subject = f.fingerprint_sha256 == fingerprint;
             let own_key = if is_subject { key.as_ref() } else { None };
-            let row = Stored::made(&self.sealer, store::WEB, der, f, own_key, issuer.clone(), actor);
+            let row = Stored::made(
+                &self.sealer,
+                store::WEB,
+                der,
+                f,
+                own_key,
+                issuer.clone(),
+                actor,
+            );
             if let Some(issuer) = issuer {
                 issuer_still_there(&mut tx, issuer).await?;
             }

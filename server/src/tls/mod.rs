@@ -341,14 +341,17 @@ fn server_ref(server: &ServerEntry) -> ServerRef {
 /// What `server_id` presents, ready for rustls.
 async fn load_presented(db: &Db, sealer: &Sealer, server_id: &str) -> anyhow::Result<Presented> {
     let assignments = store::assignments(db).await?;
-    let fp = effective(&assignments, server_id).context("no certificate is assigned to this server")?;
+    let fp =
+        effective(&assignments, server_id).context("no certificate is assigned to this server")?;
     presentable(db, sealer, fp).await
 }
 
 /// The certificate `fp` with its chain and key, as a server presents it; or why it cannot be.
 async fn presentable(db: &Db, sealer: &Sealer, fp: &str) -> anyhow::Result<Presented> {
     let chain = store::chain(db, fp).await?;
-    let leaf = chain.first().with_context(|| format!("the certificate {fp} is missing"))?;
+    let leaf = chain
+        .first()
+        .with_context(|| format!("the certificate {fp} is missing"))?;
     let sealed = leaf
         .sealed_key
         .as_ref()

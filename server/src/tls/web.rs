@@ -163,7 +163,15 @@ impl Tls {
     ) -> Result<String, ApiError> {
         let facts = facts_of(der)?;
         let fingerprint = facts.fingerprint_sha256.clone();
-        let row = Stored::made(&self.sealer, store::WEB, der, &facts, Some(key), issuer, actor);
+        let row = Stored::made(
+            &self.sealer,
+            store::WEB,
+            der,
+            &facts,
+            Some(key),
+            issuer,
+            actor,
+        );
         let mut tx = self.db.begin().await?;
         if let Some(issuer) = &row.issuer {
             issuer_still_there(&mut tx, issuer).await?;
@@ -371,7 +379,15 @@ impl Tls {
         let new = facts_of(&der)?;
         let new_fp = new.fingerprint_sha256.clone();
         let issuer = (!new.self_signed).then(|| cert.issuer.clone()).flatten();
-        let row = Stored::made(&self.sealer, store::WEB, &der, &new, Some(&key), issuer, actor);
+        let row = Stored::made(
+            &self.sealer,
+            store::WEB,
+            &der,
+            &new,
+            Some(&key),
+            issuer,
+            actor,
+        );
         let mut tx = self.db.begin().await?;
         if store::get_in(&mut tx, &cert.fingerprint).await?.is_none() {
             return Err(ApiError::NotFound(

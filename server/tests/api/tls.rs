@@ -261,7 +261,10 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
     let own = &list.body["suggested_for_server"][one];
     assert_eq!(own[0], "localhost", "{own}");
     assert!(own.as_array().unwrap().contains(&json!("one")), "{own}");
-    assert_eq!(&list.body["suggested_hostnames"], own, "one server: the same names");
+    assert_eq!(
+        &list.body["suggested_hostnames"], own,
+        "one server: the same names"
+    );
     assert_eq!(
         entry["sans"],
         json!(["pharos.test", "127.0.0.1", "localhost"])
