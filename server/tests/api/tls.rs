@@ -224,6 +224,23 @@ async fn certificates_are_swapped_live_without_dropping_connections() {
     let root = write(dir.path(), "root.pem", &ca.text);
     openssl(&["verify", "-CAfile", &root, &leaf], None);
 
+    // TLS 1.2 and 1.3 (rustls implements nothing older)
+    let addr = served.addr.to_string();
+    let versions = tokio::task::spawn_blocking(move || {
+        let speaks = |version: &str| {
+            Command::new("openssl")
+                .args(["s_client", "-connect", &addr, version])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+        (speaks("-tls1_3"), speaks("-tls1_2"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(versions, (true, true), "TLS 1.3, 1.2");
     let mut open = tls_connection(served.addr, &ca.text).await;
     assert_eq!(healthz(&mut open).await, StatusCode::OK);
 
