@@ -19,7 +19,7 @@ mod common;
 mod devsim;
 
 use bytes::Bytes;
-use common::{ADMIN_PASSWORD, Process, bearer, binary, median, start_pharos};
+use common::{ADMIN_PASSWORD, Process, bearer, binary, cpu_seconds, median, start_pharos};
 use devsim::Simulator;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -184,7 +184,8 @@ fn pharos(data: &Path, device_port: u16) -> (Process, Api) {
         .env("PHAROS_SCAN_SEND_RATE", "0")
         .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn");
-    let (child, url) = start_pharos(command, data, log);
+    // plain HTTP (its API client speaks no TLS): what is measured is UDP
+    let (child, url) = start_pharos(command, data, log, false);
     let api = Api::new(url);
     api.settings(|doc| {
         doc["online_check"]["response_timeout_ms"] = json!(TIMEOUT_MS);
@@ -231,15 +232,6 @@ fn plain_send(sim: &Simulator, first: Ipv4Addr, count: usize) -> f64 {
         .expect("the plain send loop runs");
     let v: Value = serde_json::from_slice(&out.stdout).expect("the send loop prints JSON");
     v["per_second"].as_f64().unwrap()
-}
-
-/// CPU seconds the process has used so far (user + system).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // the fields after the command name, which is in parentheses
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0 // USER_HZ
 }
 
 fn peak_memory_mib(pid: u32) -> f64 {
