@@ -755,6 +755,10 @@ fn main() {
             .args(["-c", &core_load])
             .arg(binary("examples/propagation"))
             .args([&on_pg, &on_pg_b, &o.saves.to_string()])
+            .env(
+                "PHAROS_BENCH_AUTHORIZATION",
+                pg_token.trim_start_matches("Authorization: "),
+            )
             .output()
             .expect("propagation runs");
         let text = String::from_utf8_lossy(&out.stdout);

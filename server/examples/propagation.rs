@@ -3,7 +3,9 @@
 //!
 //! `propagation http://A http://B SAVES` listens to B's event stream, saves a changed document on
 //! A `SAVES` times (one after another, each with A's current ETag) and prints
-//! `<p50 µs> <p99 µs> <max µs>` of the time from sending each save to B's event for it.
+//! `<p50 µs> <p99 µs> <max µs>` of the time from sending each save to B's event for it. Every
+//! request carries `Authorization: $PHAROS_BENCH_AUTHORIZATION` (`Bearer …`: an API token of
+//! the database both servers share).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -24,11 +26,17 @@ async fn main() -> anyhow::Result<()> {
     let (a, b) = (args[0].clone(), args[1].clone());
     let saves: usize = args.get(2).map_or(Ok(100), |s| s.parse())?;
     let client: Http = Client::builder(TokioExecutor::new()).build_http();
+    let authorization = std::env::var("PHAROS_BENCH_AUTHORIZATION")
+        .map_err(|_| anyhow::anyhow!("PHAROS_BENCH_AUTHORIZATION: Bearer <an API token>"))?;
 
     // B's events: the ETag of each settings change and when it arrived
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<(String, Instant)>();
     let stream = client
-        .request(Request::get(format!("{b}/api/v1/events")).body(Full::default())?)
+        .request(
+            Request::get(format!("{b}/api/v1/events"))
+                .header("authorization", &authorization)
+                .body(Full::default())?,
+        )
         .await?;
     anyhow::ensure!(
         stream.status() == StatusCode::OK,
@@ -56,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let current = client
-        .request(Request::get(format!("{a}/api/v1/settings/network")).body(Full::default())?)
+        .request(
+            Request::get(format!("{a}/api/v1/settings/network"))
+                .header("authorization", &authorization)
+                .body(Full::default())?,
+        )
         .await?;
     let mut etag = current.headers()["etag"].to_str()?.to_owned();
     let mut document: serde_json::Value =
@@ -67,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         let put = Request::put(format!("{a}/api/v1/settings/network"))
             .header("content-type", "application/json")
             .header("if-match", &etag)
+            .header("authorization", &authorization)
             .body(Full::new(Bytes::from(document.to_string())))?;
         let sent = Instant::now();
         let answer = client.request(put).await?;
