@@ -9,9 +9,11 @@ use serde_json::Value;
 mod accounts;
 mod certificates;
 mod discovery;
+mod enrollment;
 pub use accounts::*;
 pub use certificates::*;
 pub use discovery::*;
+pub use enrollment::*;
 
 pub const SETTINGS_URL: &str = "/api/v1/settings/network";
 pub const SERVER_URL: &str = "/api/v1/server";

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod discovery;
+pub mod est;
 pub mod http;
 mod router;
 pub mod settings;
@@ -42,6 +43,7 @@ pub struct Pharos {
     pub discovery: Arc<discovery::Discovery>,
     pub accounts: Arc<accounts::Accounts>,
     pub tls: Arc<tls::Tls>,
+    pub est: Arc<est::Est>,
     /// Every API route with its rights rule.
     pub routes: Arc<Vec<http::RouteRule>>,
     workers: Workers,
@@ -141,6 +143,7 @@ async fn start_with(
     )
     .await
     .context("starting certificates")?;
+    let est = est::Est::new(db.clone());
     let status = Status { registry, settings };
     let (router, routes) = router::router(
         router::Parts {
@@ -148,6 +151,7 @@ async fn start_with(
             discovery: &discovery,
             accounts: &accounts,
             tls: &tls,
+            est: &est,
             db: &db,
             bus: &bus,
             workers: &workers,
@@ -163,6 +167,7 @@ async fn start_with(
         discovery,
         accounts,
         tls,
+        est,
         routes,
         workers,
         shutdown_timeout: config.shutdown_timeout(),

@@ -21,6 +21,7 @@ pub struct Parts<'a> {
     pub discovery: &'a Arc<Discovery>,
     pub accounts: &'a Arc<Accounts>,
     pub tls: &'a Arc<crate::tls::Tls>,
+    pub est: &'a Arc<crate::est::Est>,
     pub db: &'a Db,
     pub bus: &'a Bus,
     pub workers: &'a Workers,
@@ -46,6 +47,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(discovery::api::routes().with_state(parts.discovery.clone()))
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
         .merge(crate::tls::api::routes().with_state(parts.tls.clone()))
+        .merge(crate::est::api::routes().with_state(parts.est.clone()))
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             accounts: parts.accounts.clone(),

@@ -6,6 +6,7 @@ mod backup;
 pub mod certificates;
 mod discovery;
 mod document;
+mod enrollment;
 mod fields;
 mod rules;
 #[cfg(test)]
@@ -30,6 +31,10 @@ pub use discovery::{
     validate_scan,
 };
 pub use document::{Change, apply_changes, changes, parse_document};
+pub use enrollment::{
+    ENROLLMENT_KEY_MAX_MINUTES, ENROLLMENT_KEY_MAX_USES, ENROLLMENT_NOTE_MAX_LEN,
+    validate_enrollment_key,
+};
 pub use fields::{Field, FieldKind};
 pub use rules::{
     FieldError, check_broadcast_ip, check_distributed, check_host, check_job_expiration,

@@ -9,7 +9,7 @@
 
 pub mod api;
 mod page;
-mod secret;
+pub(crate) mod secret;
 pub mod security;
 mod sessions;
 mod store;

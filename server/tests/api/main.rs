@@ -9,6 +9,7 @@ mod accounts;
 mod base_path;
 mod cluster;
 mod discovery;
+mod enrollment;
 mod serving;
 mod settings;
 mod simulator;
