@@ -1,7 +1,10 @@
-//! Device enrollment over EST (RFC 7030): the one-time keys that authorise a device's first
-//! enrollment. (The EST operations themselves follow.)
+//! Device enrollment over EST (RFC 7030, with RFC 8951's base64): the one-time keys that
+//! authorise a device's first enrollment, `cacerts`, `simpleenroll` and `csrattrs` under
+//! `/.well-known/est`, certificates issued by the device CA of the certificates area.
 
 pub mod api;
+pub mod csr;
+mod enroll;
 mod keys;
 
 use crate::db::Db;
@@ -9,15 +12,23 @@ use crate::http::ApiError;
 use app::api::{CreatedEnrollmentKey, EnrollmentKeyList, NewEnrollmentKey};
 use std::sync::Arc;
 
+pub use enroll::{EnrollError, Issued};
 pub use keys::Refusal;
 
 pub struct Est {
     db: Db,
+    tls: Arc<crate::tls::Tls>,
 }
 
 impl Est {
-    pub fn new(db: Db) -> Arc<Est> {
-        Arc::new(Est { db })
+    pub fn new(db: Db, tls: Arc<crate::tls::Tls>) -> Arc<Est> {
+        Arc::new(Est { db, tls })
+    }
+
+    /// The device CA's chain as EST's `cacerts` answers it: certs-only PKCS#7, DER.
+    pub async fn ca_certs(&self) -> anyhow::Result<Vec<u8>> {
+        let (ca, _) = self.tls.device_ca().await?;
+        csr::certs_only(&[ca]).map_err(|e| anyhow::anyhow!(e))
     }
 
     pub async fn create_key(

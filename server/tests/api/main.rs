@@ -10,6 +10,7 @@ mod base_path;
 mod cluster;
 mod discovery;
 mod enrollment;
+mod est;
 mod serving;
 mod settings;
 mod simulator;

@@ -124,25 +124,47 @@ fn every_awake_device_answers_status_queries_from_its_own_address() {
         nonces.insert(ip_of(device), nonce);
         client.send(&status_query(nonce, client.port), ip_of(device), sim.port);
     }
-    let replies = client.replies(270, Duration::from_secs(10));
-    assert_eq!(
-        replies.len(),
-        270,
-        "one reply per awake device, none from the others"
-    );
     let awake: HashMap<Ipv4Addr, &Value> = sim.awake().map(|d| (ip_of(d), d)).collect();
     let mut seen = HashSet::new();
-    for (from, reply) in replies {
-        let SocketAddr::V4(from) = from else {
-            panic!("{from}")
-        };
-        assert_eq!(from.port(), sim.port);
-        let device = awake.get(from.ip()).expect("an awake device answers");
-        assert!(seen.insert(*from.ip()), "{from} answered twice");
-        assert_eq!(reply.nonce, nonces[from.ip()], "the nonce is echoed");
-        assert_eq!(reply.reply_port, 0);
-        assert_eq!(reply.body, Body::StatusReply(info_of(device)));
+    let mut asked_again = HashSet::new();
+    let mut replies = client.replies(270, Duration::from_secs(10));
+    // loopback drops datagrams when the machine is loaded and a socket buffer fills: the
+    // devices that did not answer are asked again (as the online check does), at most twice
+    for _ in 0..3 {
+        for (from, reply) in replies.drain(..) {
+            let SocketAddr::V4(from) = from else {
+                panic!("{from}")
+            };
+            assert_eq!(from.port(), sim.port);
+            let device = awake.get(from.ip()).expect("an awake device answers");
+            assert!(
+                seen.insert(*from.ip()) || asked_again.contains(from.ip()),
+                "{from} answered twice"
+            );
+            assert_eq!(reply.nonce, nonces[from.ip()], "the nonce is echoed");
+            assert_eq!(reply.reply_port, 0);
+            assert_eq!(reply.body, Body::StatusReply(info_of(device)));
+        }
+        let silent: Vec<Ipv4Addr> = awake
+            .keys()
+            .filter(|ip| !seen.contains(*ip))
+            .copied()
+            .collect();
+        if silent.is_empty() {
+            break;
+        }
+        for ip in &silent {
+            asked_again.insert(*ip);
+            client.send(&status_query(nonces[ip], client.port), *ip, sim.port);
+        }
+        replies = client.replies(silent.len(), Duration::from_secs(5));
     }
+    assert_eq!(
+        seen.len(),
+        270,
+        "one reply per awake device, none from the others (asked again: {})",
+        asked_again.len()
+    );
 }
 
 #[test]
