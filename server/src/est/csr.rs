@@ -83,6 +83,9 @@ pub fn check(der: Vec<u8>) -> Result<Checked, String> {
                 .into(),
         );
     }
+    // what signing will need of it, found out before any key is spent
+    CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(der.as_slice()))
+        .map_err(|e| format!("the request cannot be signed as it is: {e}"))?;
     Ok(Checked {
         subject: info.subject.to_string(),
         der,
@@ -113,6 +116,9 @@ pub fn issue(
     params.not_after = time(not_after)?;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     params.is_ca = IsCa::ExplicitNoCa;
+    // a device names itself by its subject; names it asks for are not the device CA's to vouch
+    // for (yet: which names a device may hold is for the device list to say)
+    params.subject_alt_names.clear();
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;

@@ -46,7 +46,9 @@ impl Est {
         let request = csr::unbase64(body)
             .and_then(csr::check)
             .map_err(EnrollError::BadRequest)?;
-        if let Err(refusal) = self.spend_key(key_id, secret).await {
+        // looked at before signing (nothing is signed for a bad key), spent when the certificate
+        // is recorded (a failure between costs no use)
+        if let Err(refusal) = super::keys::check(&self.db, key_id, secret).await {
             tracing::warn!(key = key_id, %refusal, ?source, "enrollment refused");
             return Err(refusal.into());
         }
@@ -55,7 +57,8 @@ impl Est {
             name: format!("enrollment key {key_id}"),
             source,
         };
-        self.record(&actor, &request, &issued, Some(key_id)).await?;
+        self.record(&actor, &request, &issued, Some((key_id, secret)))
+            .await?;
         tracing::info!(serial = %issued.serial, subject = %request.subject, key = key_id, "enrolled");
         Ok(issued)
     }
@@ -81,10 +84,17 @@ impl Est {
         actor: &Actor,
         request: &Checked,
         issued: &Issued,
-        key: Option<&str>,
-    ) -> anyhow::Result<()> {
+        key: Option<(&str, &str)>,
+    ) -> Result<(), EnrollError> {
         let facts = crate::tls::pki::facts(&issued.der).map_err(|e| anyhow::anyhow!(e))?;
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin().await.map_err(anyhow::Error::from)?;
+        if let Some((id, secret)) = key
+            && let Err(refusal) = super::keys::spend_in(&mut tx, id, secret).await
+        {
+            tracing::warn!(key = id, %refusal, "enrollment refused");
+            return Err(refusal.into());
+        }
+        let key = key.map(|(id, _)| id);
         on_backend!(&mut tx, tx => sqlx::query(
             "INSERT INTO device_certificates (serial, subject, der, not_after, issued_at, \
              enrollment_key) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -96,7 +106,8 @@ impl Est {
             .bind(key)
             .execute(&mut **tx)
             .await
-            .map(|_| ()))?;
+            .map(|_| ()))
+        .map_err(anyhow::Error::from)?;
         audit::record(
             &mut tx,
             actor,
@@ -105,11 +116,12 @@ impl Est {
             &[Record::new(
                 format!("enrollment.certificates.{}", issued.serial),
                 serde_json::Value::Null,
-                serde_json::json!({"subject": request.subject, "not_after": rfc3339(facts.not_after)}),
+                serde_json::json!({"subject": facts.subject, "not_after": rfc3339(facts.not_after)}),
             )],
         )
-        .await?;
-        tx.commit().await?;
+        .await
+        .map_err(anyhow::Error::from)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::accounts::secret::{Secret, hash};
 use crate::audit::{self, Actor, Record};
-use crate::db::{Db, DbError, rfc3339};
+use crate::db::{Db, DbError, Tx, rfc3339};
 use crate::http::ApiError;
 use crate::on_backend;
 use crate::workers::unix_millis;
@@ -158,18 +158,36 @@ pub async fn revoke(db: &Db, actor: &Actor, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether the key would authorise an enrollment now (read only: nothing is spent).
+pub async fn check(db: &Db, id: &str, secret: &str) -> Result<(), Refusal> {
+    let mut tx = db.begin().await.map_err(|_| Refusal::Unavailable)?;
+    let verdict = why_not(&mut tx, id, &hash(secret), unix_millis()).await;
+    let _ = tx.rollback().await;
+    match verdict? {
+        None => Ok(()),
+        Some(refusal) => Err(refusal),
+    }
+}
+
 /// Spends one use in one statement, so keys presented at the same moment cannot spend more
 /// uses than the key has; on refusal, reads why.
 pub async fn spend(db: &Db, id: &str, secret: &str) -> Result<(), Refusal> {
+    let mut tx = db.begin().await.map_err(|_| Refusal::Unavailable)?;
+    spend_in(&mut tx, id, secret).await?;
+    tx.commit().await.map_err(|_| Refusal::Unavailable)
+}
+
+/// The same in the caller's transaction: the use is spent if, and only if, it commits.
+pub async fn spend_in(tx: &mut Tx, id: &str, secret: &str) -> Result<(), Refusal> {
     let digest = hash(secret).to_vec();
     let now = unix_millis();
-    let spent = on_backend!(&db.pool, pool => sqlx::query(
+    let spent = on_backend!(tx, tx => sqlx::query(
         "UPDATE enrollment_keys SET uses_left = uses_left - 1 WHERE id = $1 AND secret_hash = $2 \
          AND uses_left > 0 AND expires_at > $3 AND revoked_at IS NULL")
         .bind(id)
         .bind(&digest)
         .bind(now)
-        .execute(pool)
+        .execute(&mut **tx)
         .await
         .map(|r| r.rows_affected()))
     .map_err(|e| {
@@ -179,24 +197,35 @@ pub async fn spend(db: &Db, id: &str, secret: &str) -> Result<(), Refusal> {
     if spent == 1 {
         return Ok(());
     }
-    let row: Option<(Vec<u8>, i64, i64, Option<i64>)> =
-        on_backend!(&db.pool, pool => sqlx::query_as(
+    // spent by another request between the two statements, if it reads as good now
+    Err(why_not(tx, id, &hash(secret), now)
+        .await?
+        .unwrap_or(Refusal::UsedUp))
+}
+
+/// Why the key does not authorise an enrollment, or `None` if it does.
+async fn why_not(
+    tx: &mut Tx,
+    id: &str,
+    digest: &[u8; 32],
+    now: i64,
+) -> Result<Option<Refusal>, Refusal> {
+    let row: Option<(Vec<u8>, i64, i64, Option<i64>)> = on_backend!(tx, tx => sqlx::query_as(
         "SELECT secret_hash, uses_left, expires_at, revoked_at FROM enrollment_keys WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut **tx)
         .await)
-        .map_err(|_| Refusal::Unavailable)?;
+    .map_err(|_| Refusal::Unavailable)?;
     let Some((stored, uses_left, expires_at, revoked_at)) = row else {
-        return Err(Refusal::Unknown);
+        return Ok(Some(Refusal::Unknown));
     };
-    if !crate::accounts::secret::same_bytes(&stored, &digest) {
-        return Err(Refusal::Unknown);
+    if !crate::accounts::secret::same_bytes(&stored, digest) {
+        return Ok(Some(Refusal::Unknown));
     }
-    Err(match state(uses_left, expires_at, revoked_at, now) {
-        EnrollmentKeyState::Revoked => Refusal::Revoked,
-        EnrollmentKeyState::UsedUp => Refusal::UsedUp,
-        EnrollmentKeyState::Expired => Refusal::Expired(rfc3339(expires_at)),
-        // spent by another request between the two statements
-        EnrollmentKeyState::Active => Refusal::UsedUp,
+    Ok(match state(uses_left, expires_at, revoked_at, now) {
+        EnrollmentKeyState::Revoked => Some(Refusal::Revoked),
+        EnrollmentKeyState::UsedUp => Some(Refusal::UsedUp),
+        EnrollmentKeyState::Expired => Some(Refusal::Expired(rfc3339(expires_at))),
+        EnrollmentKeyState::Active => None,
     })
 }

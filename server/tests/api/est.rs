@@ -150,10 +150,18 @@ async fn a_device_enrolls_with_a_one_time_key() {
     assert_eq!(csrattrs.status, StatusCode::NO_CONTENT);
 
     let (id, secret) = new_key(router, 1).await;
+    // a name it asks for is not one the device CA vouches for
     let csr = request(
         dir.path(),
         "device-001",
-        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:bank.example",
+        ],
     );
     // RFC 8951: base64 with line breaks
     let body: String = b64(&csr)
@@ -189,6 +197,7 @@ async fn a_device_enrolls_with_a_one_time_key() {
         String::from_utf8(openssl(&["x509", "-noout", "-text"], Some(cert.as_bytes()))).unwrap();
     assert!(text.contains("TLS Web Client Authentication"), "{text}");
     assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(!text.contains("bank.example"), "{text}");
     assert_eq!(issued_count(&env).await, 1);
 
     // the same key again: used up
@@ -231,6 +240,18 @@ async fn bad_requests_are_refused_and_issue_nothing() {
         &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
     );
     let weak = request(dir.path(), "device-weak", &["-newkey", "rsa:1024"]);
+    let odd = request(
+        dir.path(),
+        "device-odd",
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "nsComment=an extension Pharos does not sign",
+        ],
+    );
     let mut forged = good.clone();
     let last = forged.len() - 3;
     forged[last] ^= 0x55;
@@ -287,6 +308,14 @@ async fn bad_requests_are_refused_and_issue_nothing() {
             b64(&forged),
             StatusCode::BAD_REQUEST,
             "signature does not verify",
+        ),
+        (
+            "an extension Pharos does not sign",
+            key,
+            "application/pkcs10",
+            b64(&odd),
+            StatusCode::BAD_REQUEST,
+            "cannot be signed as it is",
         ),
         (
             "a weak key",
