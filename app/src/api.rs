@@ -125,6 +125,8 @@ pub enum LiveEvent {
     /// A web certificate was added, assigned, renewed or deleted (the cluster check may have
     /// changed with it).
     CertificatesChanged,
+    /// An enrollment key was made or revoked, or a device certificate issued or revoked.
+    EnrollmentChanged,
     /// Events may have been missed (the stream just opened, or fell behind): re-read what is shown.
     Resync,
 }

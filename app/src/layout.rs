@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// The main navigation: each page with the area whose Read right it needs.
-const PAGES: [(&str, &str, Area); 7] = [
+const PAGES: [(&str, &str, Area); 8] = [
     (
         "/settings/network",
         "Server Network Settings",
@@ -17,6 +17,7 @@ const PAGES: [(&str, &str, Area); 7] = [
     ("/scans", "Scans", Area::Devices),
     ("/jobs", "Jobs", Area::Jobs),
     ("/certificates", "Certificates", Area::Certificates),
+    ("/enrollment", "Device enrollment", Area::Certificates),
     ("/accounts", "Accounts", Area::Accounts),
     ("/audit", "Audit", Area::Audit),
 ];
@@ -101,6 +102,7 @@ mod tests {
         assert_eq!(page_area("/scans"), Some(Area::Devices));
         assert_eq!(page_area("/audit"), Some(Area::Audit));
         assert_eq!(page_area("/certificates"), Some(Area::Certificates));
+        assert_eq!(page_area("/enrollment"), Some(Area::Certificates));
         assert_eq!(page_area("/auditor"), None);
         assert_eq!(page_area("/account"), None);
         assert_eq!(page_area("/"), None);

@@ -20,8 +20,8 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 use pages::{
-    AccountPage, AccountsPage, AuditPage, CertificatesPage, DevicesPage, Home, JobsPage, LoginPage,
-    NetworkSettingsPage, NotFound, ScansPage,
+    AccountPage, AccountsPage, AuditPage, CertificatesPage, DevicesPage, EnrollmentPage, Home,
+    JobsPage, LoginPage, NetworkSettingsPage, NotFound, ScansPage,
 };
 
 /// Where the server renders page data from (memory, never a query); provided as context.
@@ -63,6 +63,14 @@ pub trait AccountsBackend: Send + Sync {
 pub trait CertificatesBackend: Send + Sync {
     fn certificates(&self) -> BoxFuture<Result<api::WebCertificates, String>>;
     fn cluster_check(&self) -> BoxFuture<Result<api::ClusterCheck, String>>;
+}
+
+/// Where the server renders the device enrollment page from (the database); provided as
+/// context. Rights are checked before a page renders.
+#[cfg(feature = "ssr")]
+pub trait EnrollmentBackend: Send + Sync {
+    fn keys(&self) -> BoxFuture<Result<api::EnrollmentKeyList, String>>;
+    fn device_certificates(&self) -> BoxFuture<Result<api::DeviceCertificateList, String>>;
 }
 
 /// The policy of a page: scripts only from this site or inline with this response's nonce (the
@@ -140,6 +148,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=StaticSegment("certificates")
                         view=CertificatesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("enrollment")
+                        view=EnrollmentPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -143,7 +143,7 @@ async fn start_with(
     )
     .await
     .context("starting certificates")?;
-    let est = est::Est::new(db.clone(), tls.clone());
+    let est = est::Est::new(db.clone(), bus.clone(), tls.clone(), &workers);
     let status = Status { registry, settings };
     let (router, routes) = router::router(
         router::Parts {

@@ -65,6 +65,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         Arc::new(discovery::Pages(parts.discovery.clone())),
         Arc::new(accounts::Pages(parts.accounts.clone())),
         Arc::new(crate::tls::page::Pages(parts.tls.clone())),
+        Arc::new(crate::est::page::Pages(parts.est.clone())),
         site::leptos_options(parts.config),
         &base,
     );
@@ -85,7 +86,12 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         #[cfg(feature = "unguarded")]
         Auth::Off => http::layers::around(api.merge(pages), None, timeout),
     };
-    (below(&base, router), table)
+    let router = crate::est::prefix::alias(
+        below(&base, router),
+        parts.status.settings.clone(),
+        base.clone(),
+    );
+    (router, table)
 }
 
 /// The router below the path prefix a reverse proxy forwards with every request. Inside, routes,

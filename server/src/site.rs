@@ -2,7 +2,8 @@
 
 use crate::config::Config;
 use app::{
-    AccountsBackend, App, BasePath, CertificatesBackend, DiscoveryBackend, PageBackend, shell,
+    AccountsBackend, App, BasePath, CertificatesBackend, DiscoveryBackend, EnrollmentBackend,
+    PageBackend, shell,
 };
 use axum::{
     Router,
@@ -21,6 +22,7 @@ pub fn routes(
     discovery: Arc<dyn DiscoveryBackend>,
     accounts: Arc<dyn AccountsBackend>,
     certificates: Arc<dyn CertificatesBackend>,
+    enrollment: Arc<dyn EnrollmentBackend>,
     options: LeptosOptions,
     base: &str,
 ) -> Router {
@@ -30,6 +32,7 @@ pub fn routes(
         provide_context(discovery.clone());
         provide_context(accounts.clone());
         provide_context(certificates.clone());
+        provide_context(enrollment.clone());
         provide_context(base.clone());
         // the page's inline scripts (hydration, handed-over data) carry it; the
         // shell puts it in the page's Content-Security-Policy

@@ -64,3 +64,66 @@ pub struct EnrollmentKey {
 pub struct EnrollmentKeyList {
     pub keys: Vec<EnrollmentKey>,
 }
+
+/// `GET`: the certificates the device CA issued over EST ([`DeviceCertificateList`]);
+/// `POST …/{serial}/revoke` revokes one.
+pub const DEVICE_CERTIFICATES_URL: &str = "/api/v1/enrollment/certificates";
+
+/// The device CA's certificate revocation list (DER), served to anyone, for proxies' `ssl_crl`.
+pub const DEVICE_CRL_URL: &str = "/device-ca.crl";
+
+/// A device's view of itself, proved by its certificate ([`DeviceIdentity`]).
+pub const WHOAMI_URL: &str = "/device/v1/whoami";
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceCertificateState {
+    Valid,
+    Revoked,
+    Expired,
+}
+
+/// A certificate issued to a device.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DeviceCertificate {
+    /// Hex, lower case.
+    pub serial: String,
+    pub subject: String,
+    /// RFC 3339.
+    pub not_after: String,
+    pub issued_at: String,
+    pub state: DeviceCertificateState,
+    pub revoked_at: Option<String>,
+    /// The enrollment key a first enrollment spent.
+    pub enrollment_key: Option<String>,
+    /// The serial a re-enrollment replaced.
+    pub renews: Option<String>,
+    /// The scanned or registered device whose host name, serial number or MAC address the
+    /// certificate's common name is.
+    pub device_id: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DeviceCertificateList {
+    pub certificates: Vec<DeviceCertificate>,
+}
+
+/// How a device's certificate reached the server.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PresentedVia {
+    /// In the TLS handshake with this server.
+    Tls,
+    /// Forwarded by a trusted reverse proxy (`X-SSL-CERT`).
+    Proxy,
+}
+
+/// `GET /device/v1/whoami`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DeviceIdentity {
+    pub subject: String,
+    pub serial: String,
+    pub not_after: String,
+    pub device_id: Option<i64>,
+    pub via: PresentedVia,
+}

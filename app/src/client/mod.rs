@@ -4,6 +4,7 @@ pub mod account;
 pub mod accounts;
 pub mod certificates;
 pub mod discovery;
+pub mod enrollment;
 mod events;
 mod network_settings;
 mod request;

@@ -1,5 +1,7 @@
 //! Components the pages are built from.
 
+#[cfg(feature = "hydrate")]
+mod clipboard;
 mod confirm;
 mod dialog;
 mod draft;
@@ -14,6 +16,8 @@ mod page_source;
 mod rereads;
 mod table;
 
+#[cfg(feature = "hydrate")]
+pub use clipboard::copy_to_clipboard;
 pub use confirm::{ConfirmRemoval, RemoveButton};
 pub use dialog::{Dialog, focus_on_open};
 pub use draft::Draft;

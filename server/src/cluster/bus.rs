@@ -27,6 +27,8 @@ pub enum Topic {
     Accounts,
     /// Web certificates or their assignments changed: servers pick up what they present.
     Certificates,
+    /// Enrollment keys or device certificates changed (a revocation among them).
+    Enrollment,
 }
 
 impl Topic {
@@ -38,6 +40,7 @@ impl Topic {
             Topic::Jobs => "jobs",
             Topic::Accounts => "accounts",
             Topic::Certificates => "certificates",
+            Topic::Enrollment => "enrollment",
         }
     }
 
@@ -54,6 +57,7 @@ impl Topic {
             "jobs" => Topic::Jobs,
             "accounts" => Topic::Accounts,
             "certificates" => Topic::Certificates,
+            "enrollment" => Topic::Enrollment,
             _ => return None,
         };
         Some((topic, version))

@@ -43,6 +43,7 @@ fn area(event: &LiveEvent) -> Option<Area> {
         LiveEvent::DevicesChanged | LiveEvent::DeviceStatus { .. } => Some(Area::Devices),
         LiveEvent::JobsChanged => Some(Area::Jobs),
         LiveEvent::AccountsChanged => Some(Area::Accounts),
+        LiveEvent::EnrollmentChanged => Some(Area::Certificates),
         // the cluster check shows on the settings page too
         LiveEvent::Resync | LiveEvent::CertificatesChanged => None,
     }

@@ -1,19 +1,25 @@
-//! `/api/v1/enrollment/…`: the enrollment keys (Certificates area: they let devices get
-//! certificates of the device CA). `/.well-known/est/…`: the EST operations devices call, whose
-//! answers and refusals are what EST clients expect (base64 PKCS#7, plain-text reasons).
+//! `/api/v1/enrollment/…`: the enrollment keys and the devices' certificates (Certificates area:
+//! they let devices get certificates of the device CA). `/.well-known/est/…`: the EST operations
+//! devices call, whose answers and refusals are what EST clients expect (base64 PKCS#7,
+//! plain-text reasons). `/device-ca.crl` for proxies, `/device/v1/whoami` for devices.
 
 use super::Est;
-use super::{EnrollError, Refusal};
+use super::{DeviceRefusal, EnrollError, Refusal};
 use crate::audit::Actor;
-use crate::http::ClientAddr;
-use crate::http::{ApiError, JsonBody, PathParam, Routes, Rule};
-use app::api::{CreatedEnrollmentKey, ENROLLMENT_KEYS_URL, EnrollmentKeyList, NewEnrollmentKey};
+use crate::http::{ApiError, Caller, JsonBody, PathParam, Routes, Rule};
+use crate::http::{ClientAddr, body::is_length_limit};
+use app::api::{
+    CreatedEnrollmentKey, DEVICE_CERTIFICATES_URL, DEVICE_CRL_URL, DeviceCertificate,
+    DeviceCertificateList, DeviceIdentity, ENROLLMENT_KEYS_URL, EnrollmentKeyList,
+    NewEnrollmentKey, WHOAMI_URL,
+};
 use app::model::Area;
 use axum::{
     Json,
     body::Bytes,
-    extract::State,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    Extension,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use axum_extra::{TypedHeader, typed_header::TypedHeaderRejection};
@@ -21,6 +27,8 @@ use headers::{Authorization, authorization::Basic};
 use std::sync::Arc;
 
 const SMALL: usize = 16 * 1024;
+/// The largest certificate request accepted (an RSA 8192 request in base64 is about 2 KiB).
+const CSR_LIMIT: usize = 32 * 1024;
 type Shared = State<Arc<Est>>;
 
 /// Where EST lives: stock clients hard-code it.
@@ -46,9 +54,136 @@ pub fn routes() -> Routes<Arc<Est>> {
             Rule::OwnCredentials,
             simpleenroll,
         )
+        .with_rule(
+            Method::POST,
+            &format!("{EST}/simplereenroll"),
+            Rule::Device,
+            simplereenroll,
+        )
+        .with_rule(Method::GET, DEVICE_CRL_URL, Rule::Public, crl)
+        .with_rule(Method::GET, WHOAMI_URL, Rule::Device, whoami)
         .get(ENROLLMENT_KEYS_URL, list_keys)
         .post(ENROLLMENT_KEYS_URL, create_key)
         .delete(&format!("{ENROLLMENT_KEYS_URL}/{{id}}"), revoke_key)
+        .get(DEVICE_CERTIFICATES_URL, list_certificates)
+        .post(
+            &format!("{DEVICE_CERTIFICATES_URL}/{{serial}}/revoke"),
+            revoke_certificate,
+        )
+}
+
+async fn list_certificates(State(est): Shared) -> Result<Json<DeviceCertificateList>, ApiError> {
+    Ok(Json(est.device_certificates().await?))
+}
+
+async fn revoke_certificate(
+    State(est): Shared,
+    actor: Actor,
+    PathParam(serial): PathParam<String>,
+) -> Result<Json<DeviceCertificate>, ApiError> {
+    Ok(Json(est.revoke_certificate(&actor, &serial).await?))
+}
+
+/// The device CA's CRL, DER (`ssl_crl` wants PEM: `openssl crl -inform DER` converts).
+async fn crl(State(est): Shared) -> Result<Response, EstRefusal> {
+    let der = est.crl().await.map_err(internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        der,
+    )
+        .into_response())
+}
+
+/// A device certificate refusal as devices see it.
+fn device_refusal(refusal: DeviceRefusal) -> EstRefusal {
+    match refusal {
+        DeviceRefusal::Unavailable => internal("device certificates unreadable"),
+        refusal @ DeviceRefusal::None => {
+            EstRefusal(StatusCode::UNAUTHORIZED, refusal.to_string())
+        }
+        refusal => EstRefusal(StatusCode::FORBIDDEN, refusal.to_string()),
+    }
+}
+
+async fn whoami(
+    State(est): Shared,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<DeviceIdentity>, EstRefusal> {
+    let device = est.device(&caller).await.map_err(device_refusal)?;
+    Ok(Json(DeviceIdentity {
+        subject: device.subject,
+        serial: device.serial,
+        not_after: crate::db::rfc3339(device.not_after),
+        device_id: device.device_id,
+        via: device.via,
+    }))
+}
+
+/// The body of `simpleenroll` and `simplereenroll`: `application/pkcs10`, at most
+/// [`CSR_LIMIT`] bytes.
+async fn pkcs10(request: Request) -> Result<Bytes, EstRefusal> {
+    let pkcs10 = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::APPLICATION && m.subtype() == "pkcs10");
+    if !pkcs10 {
+        return Err(EstRefusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the certificate request as application/pkcs10 (base64 DER)".into(),
+        ));
+    }
+    axum::body::to_bytes(request.into_body(), CSR_LIMIT)
+        .await
+        .map_err(|e| {
+            if is_length_limit(&e) {
+                EstRefusal(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("a certificate request is at most {CSR_LIMIT} bytes"),
+                )
+            } else {
+                EstRefusal(
+                    StatusCode::BAD_REQUEST,
+                    format!("the request could not be read: {e}"),
+                )
+            }
+        })
+}
+
+fn issued(result: Result<super::Issued, EnrollError>) -> Result<Response, EstRefusal> {
+    match result {
+        Ok(issued) => {
+            let pkcs7 = super::csr::certs_only(&[issued.der]).map_err(internal)?;
+            Ok(certs_only(&pkcs7))
+        }
+        Err(EnrollError::BadRequest(reason)) => Err(EstRefusal(StatusCode::BAD_REQUEST, reason)),
+        Err(EnrollError::Key(Refusal::Unavailable)) => Err(internal("enrollment keys unreadable")),
+        Err(EnrollError::Key(refusal @ Refusal::Unknown)) => {
+            Err(EstRefusal(StatusCode::UNAUTHORIZED, refusal.to_string()))
+        }
+        Err(EnrollError::Key(refusal)) => {
+            Err(EstRefusal(StatusCode::FORBIDDEN, refusal.to_string()))
+        }
+        Err(EnrollError::Device(refusal)) => Err(device_refusal(refusal)),
+        Err(EnrollError::Internal(e)) => Err(internal(format!("{e:#}"))),
+    }
+}
+
+/// Re-enrollment, by the device's current certificate (RFC 7030 §4.2.2).
+async fn simplereenroll(
+    State(est): Shared,
+    ClientAddr(client): ClientAddr,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Result<Response, EstRefusal> {
+    let device = est.device(&caller).await.map_err(device_refusal)?;
+    let body = pkcs10(request).await?;
+    let source = client.map(|ip| ip.to_string());
+    issued(est.simple_reenroll(&device, &body, source).await)
 }
 
 async fn list_keys(State(est): Shared) -> Result<Json<EnrollmentKeyList>, ApiError> {
@@ -128,8 +263,7 @@ async fn simpleenroll(
     State(est): Shared,
     ClientAddr(client): ClientAddr,
     credentials: Result<TypedHeader<Authorization<Basic>>, TypedHeaderRejection>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, EstRefusal> {
     // none, or not Basic (a bearer token is no enrollment key)
     let Ok(TypedHeader(Authorization(basic))) = credentials else {
@@ -139,34 +273,10 @@ async fn simpleenroll(
                 .into(),
         ));
     };
-    let pkcs10 = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.type_() == mime::APPLICATION && m.subtype() == "pkcs10");
-    if !pkcs10 {
-        return Err(EstRefusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the certificate request as application/pkcs10 (base64 DER)".into(),
-        ));
-    }
+    let body = pkcs10(request).await?;
     let source = client.map(|ip| ip.to_string());
-    match est
-        .simple_enroll(basic.username(), basic.password(), &body, source)
-        .await
-    {
-        Ok(issued) => {
-            let pkcs7 = super::csr::certs_only(&[issued.der]).map_err(internal)?;
-            Ok(certs_only(&pkcs7))
-        }
-        Err(EnrollError::BadRequest(reason)) => Err(EstRefusal(StatusCode::BAD_REQUEST, reason)),
-        Err(EnrollError::Key(Refusal::Unavailable)) => Err(internal("enrollment keys unreadable")),
-        Err(EnrollError::Key(refusal @ Refusal::Unknown)) => {
-            Err(EstRefusal(StatusCode::UNAUTHORIZED, refusal.to_string()))
-        }
-        Err(EnrollError::Key(refusal)) => {
-            Err(EstRefusal(StatusCode::FORBIDDEN, refusal.to_string()))
-        }
-        Err(EnrollError::Internal(e)) => Err(internal(format!("{e:#}"))),
-    }
+    issued(
+        est.simple_enroll(basic.username(), basic.password(), &body, source)
+            .await,
+    )
 }

@@ -11,12 +11,24 @@ use x509_parser::prelude::*;
 
 /// The shortest RSA key a device may enroll with.
 pub const RSA_MIN_BITS: usize = 2048;
+/// The longest: verifying larger keys costs much and buys nothing.
+pub const RSA_MAX_BITS: usize = 8192;
+/// The curves accepted: P-256 and P-384.
+const CURVES: [&str; 2] = ["1.2.840.10045.3.1.7", "1.3.132.0.34"];
+/// Signature algorithms on SHA-1, which no longer proves anything.
+const SHA1_SIGNATURES: [&str; 3] = [
+    "1.2.840.113549.1.1.5",
+    "1.2.840.10045.4.1",
+    "1.3.14.3.2.29",
+];
 
 /// A request that passed the checks.
 #[derive(Debug)]
 pub struct Checked {
     pub der: Vec<u8>,
     pub subject: String,
+    /// The subject's common name: the device's name.
+    pub cn: String,
 }
 
 /// The body of an EST request: base64 (RFC 8951: line breaks and spaces allowed) of DER.
@@ -44,28 +56,51 @@ pub fn check(der: Vec<u8>) -> Result<Checked, String> {
     }
     // the key first: a key too weak to accept is not worth verifying with (nor can it be)
     let info = &csr.certification_request_info;
+    let curve = info
+        .subject_pki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|oid| oid.to_id_string());
     match info.subject_pki.parsed() {
-        Ok(x509_parser::public_key::PublicKey::EC(ec)) if matches!(ec.key_size(), 256 | 384) => {}
+        Ok(x509_parser::public_key::PublicKey::EC(_))
+            if curve.as_deref().is_some_and(|c| CURVES.contains(&c)) => {}
         Ok(x509_parser::public_key::PublicKey::EC(ec)) => {
             return Err(format!(
-                "an EC key of {} bits is not accepted: use P-256 or P-384",
+                "an EC key on the curve {} ({} bits) is not accepted: use P-256 or P-384",
+                curve.as_deref().unwrap_or("(unnamed)"),
                 ec.key_size()
             ));
         }
-        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) if rsa.key_size() >= RSA_MIN_BITS => {}
-        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa))
+            if (RSA_MIN_BITS..=RSA_MAX_BITS).contains(&rsa.key_size()) => {}
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) if rsa.key_size() < RSA_MIN_BITS => {
             return Err(format!(
                 "an RSA key of {} bits is too weak: at least {RSA_MIN_BITS}",
                 rsa.key_size()
             ));
         }
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            return Err(format!(
+                "an RSA key of {} bits is larger than the {RSA_MAX_BITS} bits accepted",
+                rsa.key_size()
+            ));
+        }
         _ => return Err("the key type is not accepted: use EC P-256, P-384 or RSA".into()),
+    }
+    let algorithm = csr.signature_algorithm.algorithm.to_id_string();
+    if SHA1_SIGNATURES.contains(&algorithm.as_str()) {
+        return Err("the request is signed with SHA-1, which is not accepted: use SHA-256".into());
     }
     csr.verify_signature().map_err(|_| {
         "the request's signature does not verify with its own key (altered, or not signed by \
          the key it names)"
             .to_owned()
     })?;
+    if info.subject.iter_common_name().count() > 1 {
+        return Err("the request's subject has more than one common name (CN)".into());
+    }
     let cn = info
         .subject
         .iter_common_name()
@@ -88,6 +123,7 @@ pub fn check(der: Vec<u8>) -> Result<Checked, String> {
         .map_err(|e| format!("the request cannot be signed as it is: {e}"))?;
     Ok(Checked {
         subject: info.subject.to_string(),
+        cn: cn.to_owned(),
         der,
     })
 }
@@ -127,8 +163,7 @@ pub fn issue(
     let cert = csr
         .signed_by(&issuer)
         .map_err(|e| format!("could not sign the certificate: {e}"))?;
-    let hex: String = serial.iter().map(|b| format!("{b:02x}")).collect();
-    Ok((cert.der().to_vec(), hex))
+    Ok((cert.der().to_vec(), hex::encode(serial)))
 }
 
 /// A certs-only PKCS#7 (CMS SignedData without signers) of `certs`, DER.

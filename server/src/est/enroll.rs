@@ -1,8 +1,9 @@
-//! `simpleenroll`: a checked request, an enrollment key spent, a certificate of the device CA
-//! issued, recorded and audited.
+//! `simpleenroll` and `simplereenroll`: a checked request, an enrollment key spent or a device
+//! certificate presented, a certificate of the device CA issued, recorded and audited. Every
+//! refusal goes to the security log.
 
 use super::csr::{self, Checked};
-use super::{Est, Refusal};
+use super::{Device, DeviceRefusal, Est, Refusal};
 use crate::audit::{self, Actor, Record};
 use crate::db::rfc3339;
 use crate::on_backend;
@@ -22,6 +23,9 @@ pub enum EnrollError {
     /// The enrollment key (401 when unknown, else 403).
     #[error(transparent)]
     Key(#[from] Refusal),
+    /// The device certificate of a re-enrollment (401 when none, else 403).
+    #[error(transparent)]
+    Device(#[from] DeviceRefusal),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -31,6 +35,14 @@ pub enum EnrollError {
 pub struct Issued {
     pub der: Vec<u8>,
     pub serial: String,
+}
+
+/// What authorised an enrollment.
+enum Authority<'a> {
+    /// A first enrollment: the key's id and secret.
+    Key(&'a str, &'a str),
+    /// A re-enrollment: the certificate it replaces.
+    Renewal(&'a Device),
 }
 
 impl Est {
@@ -43,36 +55,96 @@ impl Est {
         body: &[u8],
         source: Option<String>,
     ) -> Result<Issued, EnrollError> {
-        let request = csr::unbase64(body)
-            .and_then(csr::check)
-            .map_err(EnrollError::BadRequest)?;
+        let source_ref = &source;
+        let refused = |reason: String| async move {
+            self.refused("enrollment refused", Some(key_id), source_ref, &reason)
+                .await;
+        };
+        let request = match csr::unbase64(body).and_then(csr::check) {
+            Ok(request) => request,
+            Err(reason) => {
+                refused(reason.clone()).await;
+                return Err(EnrollError::BadRequest(reason));
+            }
+        };
         // looked at before signing (nothing is signed for a bad key), spent when the certificate
         // is recorded (a failure between costs no use)
         if let Err(refusal) = super::keys::check(&self.db, key_id, secret).await {
-            tracing::warn!(key = key_id, %refusal, ?source, "enrollment refused");
+            refused(refusal.to_string()).await;
             return Err(refusal.into());
         }
         let issued = self.issue(&request).await?;
         let actor = Actor {
             name: format!("enrollment key {key_id}"),
-            source,
+            source: source.clone(),
         };
-        self.record(&actor, &request, &issued, Some((key_id, secret)))
-            .await?;
+        let recorded = self
+            .record(&actor, &request, &issued, Authority::Key(key_id, secret))
+            .await;
+        if let Err(EnrollError::Key(refusal)) = &recorded {
+            refused(refusal.to_string()).await;
+        }
+        recorded?;
         tracing::info!(serial = %issued.serial, subject = %request.subject, key = key_id, "enrolled");
         Ok(issued)
     }
 
+    /// A re-enrollment of the device that presented its certificate: the request must name the
+    /// same subject (RFC 7030 §4.2.2). The old certificate stays valid until it expires or is
+    /// revoked, so a device that lost the answer can try again.
+    pub async fn simple_reenroll(
+        &self,
+        device: &Device,
+        body: &[u8],
+        source: Option<String>,
+    ) -> Result<Issued, EnrollError> {
+        let checked = csr::unbase64(body).and_then(csr::check).and_then(|request| {
+            if request.subject == device.subject {
+                Ok(request)
+            } else {
+                Err(format!(
+                    "a re-enrollment must keep the subject of the certificate it renews ({}), \
+                     not {}",
+                    device.subject, request.subject
+                ))
+            }
+        });
+        let request = match checked {
+            Ok(request) => request,
+            Err(reason) => {
+                self.refused(
+                    "re-enrollment refused",
+                    Some(&device.subject),
+                    &source,
+                    &reason,
+                )
+                .await;
+                return Err(EnrollError::BadRequest(reason));
+            }
+        };
+        let issued = self.issue(&request).await?;
+        let actor = Actor {
+            name: format!("device {}", device.subject),
+            source,
+        };
+        self.record(&actor, &request, &issued, Authority::Renewal(device))
+            .await?;
+        tracing::info!(serial = %issued.serial, renews = %device.serial, "re-enrolled");
+        Ok(issued)
+    }
+
     async fn issue(&self, request: &Checked) -> anyhow::Result<Issued> {
-        let (ca_der, ca_key) = self.tls.device_ca().await?;
-        let ca = crate::tls::pki::facts(&ca_der).map_err(|e| anyhow::anyhow!(e))?;
+        let ca = self.tls.device()?;
+        let facts = crate::tls::pki::facts(&ca.der).map_err(|e| anyhow::anyhow!(e))?;
         let now = unix_millis();
-        let not_after = (now + DEVICE_CERT_DAYS * DAY).min(ca.not_after);
-        let der = request.der.clone();
-        let subject = request.subject.clone();
+        let not_after = (now + DEVICE_CERT_DAYS * DAY).min(facts.not_after);
+        let request = Checked {
+            der: request.der.clone(),
+            subject: request.subject.clone(),
+            cn: request.cn.clone(),
+        };
         let (der, serial) = tokio::task::spawn_blocking(move || {
-            let request = Checked { der, subject };
-            csr::issue(&request, &ca_der, &ca_key, now - 60 * 60 * 1000, not_after)
+            csr::issue(&request, &ca.der, &ca.key, now - 60 * 60 * 1000, not_after)
         })
         .await?
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -84,26 +156,31 @@ impl Est {
         actor: &Actor,
         request: &Checked,
         issued: &Issued,
-        key: Option<(&str, &str)>,
+        authority: Authority<'_>,
     ) -> Result<(), EnrollError> {
         let facts = crate::tls::pki::facts(&issued.der).map_err(|e| anyhow::anyhow!(e))?;
         let mut tx = self.db.begin().await.map_err(anyhow::Error::from)?;
-        if let Some((id, secret)) = key
-            && let Err(refusal) = super::keys::spend_in(&mut tx, id, secret).await
-        {
-            tracing::warn!(key = id, %refusal, "enrollment refused");
-            return Err(refusal.into());
-        }
-        let key = key.map(|(id, _)| id);
+        let (key, renews, action) = match authority {
+            Authority::Key(id, secret) => {
+                super::keys::spend_in(&mut tx, id, secret).await?;
+                (Some(id), None, "enroll")
+            }
+            Authority::Renewal(device) => (None, Some(device.serial.as_str()), "re-enroll"),
+        };
+        let device_id = super::devices::device_named(&mut tx, &request.cn)
+            .await
+            .map_err(anyhow::Error::from)?;
         on_backend!(&mut tx, tx => sqlx::query(
             "INSERT INTO device_certificates (serial, subject, der, not_after, issued_at, \
-             enrollment_key) VALUES ($1, $2, $3, $4, $5, $6)")
+             enrollment_key, renews, device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&issued.serial)
             .bind(&request.subject)
             .bind(&issued.der)
             .bind(facts.not_after)
             .bind(unix_millis())
             .bind(key)
+            .bind(renews)
+            .bind(device_id)
             .execute(&mut **tx)
             .await
             .map(|_| ()))
@@ -112,16 +189,23 @@ impl Est {
             &mut tx,
             actor,
             Area::Certificates,
-            "enroll",
+            action,
             &[Record::new(
                 format!("enrollment.certificates.{}", issued.serial),
                 serde_json::Value::Null,
-                serde_json::json!({"subject": facts.subject, "not_after": rfc3339(facts.not_after)}),
+                serde_json::json!({
+                    "subject": facts.subject,
+                    "not_after": rfc3339(facts.not_after),
+                    "renews": renews,
+                    "device_id": device_id,
+                }),
             )],
         )
         .await
         .map_err(anyhow::Error::from)?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
+        super::commit(tx, &self.bus)
+            .await
+            .map_err(anyhow::Error::from)?;
         Ok(())
     }
 }

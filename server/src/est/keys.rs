@@ -3,6 +3,7 @@
 
 use crate::accounts::secret::{Secret, hash};
 use crate::audit::{self, Actor, Record};
+use crate::cluster::Bus;
 use crate::db::{Db, DbError, Tx, rfc3339};
 use crate::http::ApiError;
 use crate::on_backend;
@@ -30,6 +31,7 @@ pub enum Refusal {
 
 pub async fn create(
     db: &Db,
+    bus: &Bus,
     actor: &Actor,
     request: NewEnrollmentKey,
 ) -> Result<CreatedEnrollmentKey, ApiError> {
@@ -65,7 +67,7 @@ pub async fn create(
         )],
     )
     .await?;
-    tx.commit().await?;
+    super::commit(tx, bus).await?;
     Ok(CreatedEnrollmentKey {
         id,
         secret: secret.expose().to_owned(),
@@ -119,7 +121,7 @@ pub async fn list(db: &Db) -> Result<EnrollmentKeyList, ApiError> {
     })
 }
 
-pub async fn revoke(db: &Db, actor: &Actor, id: &str) -> Result<(), ApiError> {
+pub async fn revoke(db: &Db, bus: &Bus, actor: &Actor, id: &str) -> Result<(), ApiError> {
     let mut tx = db.begin().await?;
     let revoked = on_backend!(&mut tx, tx => sqlx::query(
         "UPDATE enrollment_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
@@ -154,7 +156,7 @@ pub async fn revoke(db: &Db, actor: &Actor, id: &str) -> Result<(), ApiError> {
         )],
     )
     .await?;
-    tx.commit().await?;
+    super::commit(tx, bus).await?;
     Ok(())
 }
 

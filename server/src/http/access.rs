@@ -24,6 +24,9 @@ pub enum Rule {
     Public,
     /// The handler checks credentials itself (HTTP Basic, to get an API token).
     OwnCredentials,
+    /// A device, by the certificate it presented ([`super::auth::Caller::device`]); the handler
+    /// checks it against the device CA and the revocations.
+    Device,
     /// Any signed-in administrator.
     SignedIn,
     /// Reading (GET, HEAD) needs the area's Read right; anything else its Write right.
@@ -205,7 +208,7 @@ async fn checked(lookup: Lookup, request: Request, next: Next) -> Response {
 
 /// Whether `caller` may send `method` to a route under `rule`.
 pub fn check(rule: Rule, method: &Method, caller: Option<&Caller>) -> Result<(), ApiError> {
-    if matches!(rule, Rule::Public | Rule::OwnCredentials) {
+    if matches!(rule, Rule::Public | Rule::OwnCredentials | Rule::Device) {
         return Ok(());
     }
     let Some(me) = caller.and_then(Caller::me) else {

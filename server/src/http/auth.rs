@@ -4,7 +4,7 @@
 //! The areas' guard ([`super::access`]) then decides with what it found.
 
 use super::ApiError;
-use app::api::{CSRF_HEADER, LOGIN_PAGE, Me, SESSION_COOKIE};
+use app::api::{CSRF_HEADER, LOGIN_PAGE, Me, PresentedVia, SESSION_COOKIE};
 use app::model::Access;
 use axum::{
     extract::{ConnectInfo, OriginalUri, Request, State},
@@ -48,12 +48,28 @@ pub struct Client {
     pub https: bool,
 }
 
+/// A client certificate (DER), not yet checked against anything but the listener's trust.
+#[derive(Clone, Debug)]
+pub struct Presented {
+    pub der: Arc<[u8]>,
+    pub via: PresentedVia,
+}
+
 /// Who sent a request; set on every request by [`identify`].
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
     pub client: Client,
     pub signed_in: Option<Arc<SignedIn>>,
+    /// The certificate a device presented: in the handshake with this server (which verified
+    /// the chain), or to a trusted proxy that forwarded it in [`CLIENT_CERT_HEADER`].
+    pub device: Option<Presented>,
+    /// [`CLIENT_CERT_HEADER`] came from a peer that is no trusted proxy, and was ignored.
+    pub forged_device: bool,
 }
+
+/// Where a TLS-terminating proxy forwards the client's certificate (nginx:
+/// `proxy_set_header X-SSL-CERT $ssl_client_escaped_cert;`): URL-escaped PEM.
+pub const CLIENT_CERT_HEADER: &str = "x-ssl-cert";
 
 impl Caller {
     pub fn me(&self) -> Option<&Me> {
@@ -97,6 +113,7 @@ pub async fn identify(
         .map(|ConnectInfo(addr)| addr.ip());
     let mut client = client(peer, request.headers(), &identify.trusted_proxies);
     client.https |= request.extensions().get::<Tls>().is_some();
+    let (device, forged_device) = device(&request, peer, &identify.trusted_proxies);
     let headers = request.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -149,7 +166,12 @@ pub async fn identify(
     }
     request
         .extensions_mut()
-        .insert(Caller { client, signed_in });
+        .insert(Caller {
+            client,
+            signed_in,
+            device,
+            forged_device,
+        });
     let mut response = next.run(request).await;
     let guarded = response
         .headers_mut()
@@ -185,6 +207,51 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
             let (name, value) = pair.trim().split_once('=')?;
             (name == SESSION_COOKIE).then_some(value)
         })
+}
+
+/// The device certificate of a request: the one presented to this server's listener first,
+/// else the one a trusted proxy forwarded. A forwarded one from anyone else is ignored, and
+/// logged (`true`).
+fn device(
+    request: &Request,
+    peer: Option<IpAddr>,
+    trusted: &[IpNet],
+) -> (Option<Presented>, bool) {
+    if let Some(info) = request.extensions().get::<Arc<axum_server::tls::TlsInfo>>()
+        && let Some(der) = info.peer_certificates.first()
+    {
+        let der = Arc::from(der.as_slice());
+        let via = PresentedVia::Tls;
+        return (Some(Presented { der, via }), false);
+    }
+    let Some(forwarded) = request
+        .headers()
+        .get(CLIENT_CERT_HEADER)
+        .filter(|v| !v.is_empty())
+    else {
+        return (None, false);
+    };
+    let peer = peer.map(|ip| ip.to_canonical());
+    if !peer.is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip))) {
+        tracing::warn!(
+            ?peer,
+            "a forwarded client certificate from a peer that is no trusted proxy was ignored"
+        );
+        return (None, true);
+    }
+    let pem = percent_encoding::percent_decode(forwarded.as_bytes()).collect::<Vec<u8>>();
+    use rustls_pki_types::pem::PemObject;
+    match rustls_pki_types::CertificateDer::from_pem_slice(&pem) {
+        Ok(der) => {
+            let der = Arc::from(der.as_ref());
+            let via = PresentedVia::Proxy;
+            (Some(Presented { der, via }), false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a trusted proxy forwarded an unreadable client certificate");
+            (None, false)
+        }
+    }
 }
 
 /// Marks requests that came over this server's own HTTPS listener.

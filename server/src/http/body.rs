@@ -44,7 +44,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonValue<LIMIT> {
     }
 }
 
-fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+pub fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(e) = cause {
         if e.is::<LengthLimitError>() {

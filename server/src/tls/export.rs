@@ -102,16 +102,6 @@ impl Tls {
             .map(|c| pki::pem(&c.der))
             .collect())
     }
-
-    /// The device CA's certificate and key, for the enrollment area.
-    pub async fn device_ca(&self) -> anyhow::Result<(Vec<u8>, KeyPair)> {
-        let cert = self.device_ca_row().await?;
-        let key = self
-            .unseal(&cert)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .context("the device CA has no key")?;
-        Ok((cert.der, key))
-    }
 }
 
 /// A file name from the certificate's common name and fingerprint.

@@ -5,6 +5,7 @@
 
 pub mod api;
 mod check;
+mod device;
 mod export;
 mod first_start;
 mod import;
@@ -27,7 +28,8 @@ use app::api::{
     Servers, WebCertificate, WebCertificates,
 };
 use app::model::{Area, FieldError, KeyAlgorithm, certificates as rules};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+pub use device::DeviceCa;
 use first_start::{ensure_ca, make_own_certificate, own_names};
 use pki::{Facts, Profile, Signer};
 use rcgen::{KeyPair, PublicKeyData};
@@ -61,6 +63,8 @@ pub struct Tls {
     registry: Arc<Registry>,
     settings: Arc<Settings>,
     presented: ArcSwap<Presented>,
+    /// The device CA, for the listener's client certificates and for enrollment.
+    device: ArcSwapOption<DeviceCa>,
     /// One reload at a time, so an older reading never replaces a newer one.
     reloading: tokio::sync::Mutex<()>,
     /// Serve HTTPS (else a TLS-terminating proxy in front does).
@@ -162,6 +166,7 @@ impl Tls {
             make_own_certificate(&db, &sealer, &system, &web_root, &names, &server_id).await?;
         }
         let presented = load_presented(&db, &sealer, &server_id).await?;
+        let device = DeviceCa::load(&db, &sealer).await?;
         tracing::info!(
             certificate = %presented.fingerprint,
             root_sha256 = %presented.root_fingerprint,
@@ -175,6 +180,7 @@ impl Tls {
             registry,
             settings,
             presented: ArcSwap::from_pointee(presented),
+            device: ArcSwapOption::from_pointee(device),
             reloading: tokio::sync::Mutex::new(()),
             enabled: config.tls,
         });
@@ -195,6 +201,11 @@ impl Tls {
         self.presented.load().fingerprint.clone()
     }
 
+    /// The device CA as last read.
+    pub fn device(&self) -> anyhow::Result<Arc<DeviceCa>> {
+        self.device.load_full().context("the device CA is missing")
+    }
+
     pub fn ca_pem(&self) -> String {
         self.presented.load().root_pem.clone()
     }
@@ -205,7 +216,7 @@ impl Tls {
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .context("choosing the TLS versions")?
-            .with_no_client_auth()
+            .with_client_cert_verifier(Arc::new(device::DeviceClients(self.clone())))
             .with_cert_resolver(Arc::new(Resolver(self.clone())));
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
@@ -219,6 +230,11 @@ impl Tls {
             tracing::info!(certificate = %presented.fingerprint, "now presenting");
         }
         self.presented.store(Arc::new(presented));
+        // a CA that cannot be read now keeps the one read before
+        match DeviceCa::load(&self.db, &self.sealer).await {
+            Ok(device) => self.device.store(Some(Arc::new(device))),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "re-reading the device CA"),
+        }
         Ok(())
     }
 

@@ -602,7 +602,8 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
             .unwrap()
             .starts_with("attachment")
     );
-    let (ca_der, ca_key) = pharos.tls.device_ca().await.unwrap();
+    let device_ca = pharos.tls.device().unwrap();
+    let (ca_der, ca_key) = (&device_ca.der, &*device_ca.key);
     let key = pki::generate_key(app::model::KeyAlgorithm::EcP256).unwrap();
     let now = server::workers::unix_millis();
     let names = vec!["device-1.pharos.test".to_owned()];
@@ -610,8 +611,8 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
         pki::Profile::Server { hostnames: &names },
         &key,
         pki::Signer::Ca {
-            der: &ca_der,
-            key: &ca_key,
+            der: ca_der,
+            key: ca_key,
         },
         now,
         now + 86_400_000,
@@ -844,8 +845,8 @@ async fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
 async fn private_keys_are_sealed_with_a_key_outside_the_database() {
     let env = Env::new(Db::Sqlite).await;
     let pharos = env.start().await;
-    let (ca_der, ca_key) = pharos.tls.device_ca().await.unwrap();
-    let plain = ca_key.serialize_der();
+    let device_ca = pharos.tls.device().unwrap();
+    let plain = device_ca.key.serialize_der();
     let mut conn = sqlx::SqliteConnection::connect(&env.database_url())
         .await
         .unwrap();
@@ -862,7 +863,7 @@ async fn private_keys_are_sealed_with_a_key_outside_the_database() {
                 .any(|w| plain.windows(32).next() == Some(w))
         );
     }
-    assert!(!ca_der.is_empty());
+    assert!(!device_ca.der.is_empty());
     pharos.stop().await;
     let mut config = env.config("one", "standalone");
     config.secret_key = Some(server::config::Password::new(

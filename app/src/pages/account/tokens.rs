@@ -203,7 +203,10 @@ fn CreatedPanel(state: TokensState) -> impl IntoView {
                 let token = created.token.clone();
                 move |_| {
                     #[cfg(feature = "hydrate")]
-                    leptos::task::spawn_local(copy_to_clipboard(token.clone(), copied));
+                    leptos::task::spawn_local(crate::components::copy_to_clipboard(
+                        token.clone(),
+                        copied,
+                    ));
                     #[cfg(not(feature = "hydrate"))]
                     let _ = &token;
                 }
@@ -260,24 +263,6 @@ fn CreatedPanel(state: TokensState) -> impl IntoView {
             }
         })
     }
-}
-
-#[cfg(feature = "hydrate")]
-async fn copy_to_clipboard(token: String, copied: RwSignal<Option<&'static str>>) {
-    let clipboard = window().navigator().clipboard();
-    // pages served over plain HTTP (but for localhost) have no clipboard
-    let written = if AsRef::<leptos::wasm_bindgen::JsValue>::as_ref(&clipboard).is_undefined() {
-        false
-    } else {
-        wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token))
-            .await
-            .is_ok()
-    };
-    copied.try_set(Some(if written {
-        "Copied."
-    } else {
-        "The browser did not allow copying: select the token and copy it with the keyboard."
-    }));
 }
 
 /// Reads the list again (a new token's dates come from the server).

@@ -22,7 +22,8 @@ pub(super) fn follow(state: Devices) {
         | LiveEvent::ServerLeft { .. }
         | LiveEvent::JobsChanged
         | LiveEvent::AccountsChanged
-        | LiveEvent::CertificatesChanged => {}
+        | LiveEvent::CertificatesChanged
+        | LiveEvent::EnrollmentChanged => {}
     }) else {
         return;
     };

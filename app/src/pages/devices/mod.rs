@@ -270,7 +270,8 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
     let since = show_optional_time(device.status_since.as_deref());
     let remove_label = format!("Remove {ip}");
     view! {
-        <tr data-id=id>
+        // the enrollment page links a device's certificate here
+        <tr data-id=id id=format!("device-{id}")>
             <td>
                 <code>{ip}</code>
             </td>

@@ -23,7 +23,8 @@ pub(super) fn follow(state: JobsState) {
         | LiveEvent::ServerLeft { .. }
         | LiveEvent::DeviceStatus { .. }
         | LiveEvent::AccountsChanged
-        | LiveEvent::CertificatesChanged => {}
+        | LiveEvent::CertificatesChanged
+        | LiveEvent::EnrollmentChanged => {}
     }) else {
         return;
     };

@@ -105,7 +105,8 @@ pub fn follow(form: Form) {
         | LiveEvent::DeviceStatus { .. }
         | LiveEvent::JobsChanged
         | LiveEvent::AccountsChanged
-        | LiveEvent::CertificatesChanged => {}
+        | LiveEvent::CertificatesChanged
+        | LiveEvent::EnrollmentChanged => {}
     }) else {
         return;
     };
