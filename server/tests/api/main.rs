@@ -11,6 +11,7 @@ mod cluster;
 mod discovery;
 mod enrollment;
 mod est;
+mod nginx;
 mod serving;
 mod settings;
 mod simulator;
