@@ -15,9 +15,8 @@ use app::api::{
 };
 use app::model::Area;
 use axum::{
-    Json,
+    Extension, Json,
     body::Bytes,
-    Extension,
     extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
@@ -89,7 +88,10 @@ async fn crl(State(est): Shared) -> Result<Response, EstRefusal> {
     let der = est.crl().await.map_err(internal)?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-crl"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         der,
@@ -101,9 +103,7 @@ async fn crl(State(est): Shared) -> Result<Response, EstRefusal> {
 fn device_refusal(refusal: DeviceRefusal) -> EstRefusal {
     match refusal {
         DeviceRefusal::Unavailable => internal("device certificates unreadable"),
-        refusal @ DeviceRefusal::None => {
-            EstRefusal(StatusCode::UNAUTHORIZED, refusal.to_string())
-        }
+        refusal @ DeviceRefusal::None => EstRefusal(StatusCode::UNAUTHORIZED, refusal.to_string()),
         refusal => EstRefusal(StatusCode::FORBIDDEN, refusal.to_string()),
     }
 }

@@ -88,7 +88,12 @@ fn time(millis: i64) -> anyhow::Result<::time::OffsetDateTime> {
     )?)
 }
 
-fn sign(ca: &DeviceCa, number: i64, now: i64, revoked: &[(String, i64)]) -> anyhow::Result<Vec<u8>> {
+fn sign(
+    ca: &DeviceCa,
+    number: i64,
+    now: i64,
+    revoked: &[(String, i64)],
+) -> anyhow::Result<Vec<u8>> {
     let revoked_certs = revoked
         .iter()
         .map(|(serial, at)| {

@@ -16,11 +16,7 @@ pub const RSA_MAX_BITS: usize = 8192;
 /// The curves accepted: P-256 and P-384.
 const CURVES: [&str; 2] = ["1.2.840.10045.3.1.7", "1.3.132.0.34"];
 /// Signature algorithms on SHA-1, which no longer proves anything.
-const SHA1_SIGNATURES: [&str; 3] = [
-    "1.2.840.113549.1.1.5",
-    "1.2.840.10045.4.1",
-    "1.3.14.3.2.29",
-];
+const SHA1_SIGNATURES: [&str; 3] = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.3.14.3.2.29"];
 
 /// A request that passed the checks.
 #[derive(Debug)]

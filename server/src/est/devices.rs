@@ -103,9 +103,8 @@ pub(super) async fn device_named(tx: &mut Tx, name: &str) -> Result<Option<i64>,
 
 impl Est {
     pub async fn device_certificates(&self) -> Result<DeviceCertificateList, ApiError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM device_certificates ORDER BY issued_at DESC, serial"
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM device_certificates ORDER BY issued_at DESC, serial");
         let rows: Vec<Row> = on_backend!(&self.db.pool, pool => sqlx::query_as(&sql)
             .fetch_all(pool)
             .await)

@@ -98,17 +98,19 @@ impl Est {
         body: &[u8],
         source: Option<String>,
     ) -> Result<Issued, EnrollError> {
-        let checked = csr::unbase64(body).and_then(csr::check).and_then(|request| {
-            if request.subject == device.subject {
-                Ok(request)
-            } else {
-                Err(format!(
-                    "a re-enrollment must keep the subject of the certificate it renews ({}), \
+        let checked = csr::unbase64(body)
+            .and_then(csr::check)
+            .and_then(|request| {
+                if request.subject == device.subject {
+                    Ok(request)
+                } else {
+                    Err(format!(
+                        "a re-enrollment must keep the subject of the certificate it renews ({}), \
                      not {}",
-                    device.subject, request.subject
-                ))
-            }
-        });
+                        device.subject, request.subject
+                    ))
+                }
+            });
         let request = match checked {
             Ok(request) => request,
             Err(reason) => {

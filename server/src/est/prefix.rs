@@ -54,15 +54,27 @@ mod tests {
         let from = "/device-connector/device/.well-known/est";
         let uri = |s: &str| s.parse::<Uri>().unwrap();
         assert_eq!(
-            rewritten(&uri("/device-connector/device/.well-known/est/cacerts"), from, to),
+            rewritten(
+                &uri("/device-connector/device/.well-known/est/cacerts"),
+                from,
+                to
+            ),
             Some(uri("/.well-known/est/cacerts"))
         );
         assert_eq!(
-            rewritten(&uri("/device-connector/device/.well-known/est/x?a=1"), from, to),
+            rewritten(
+                &uri("/device-connector/device/.well-known/est/x?a=1"),
+                from,
+                to
+            ),
             Some(uri("/.well-known/est/x?a=1"))
         );
         assert_eq!(
-            rewritten(&uri("/device-connector/device/.well-known/estx/cacerts"), from, to),
+            rewritten(
+                &uri("/device-connector/device/.well-known/estx/cacerts"),
+                from,
+                to
+            ),
             None
         );
         assert_eq!(rewritten(&uri("/api/v1/settings"), from, to), None);

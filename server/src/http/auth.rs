@@ -164,14 +164,12 @@ pub async fn identify(
         // the pages read the signed-in administrator from the request (app's `provide_me`)
         request.extensions_mut().insert(signed_in.me.clone());
     }
-    request
-        .extensions_mut()
-        .insert(Caller {
-            client,
-            signed_in,
-            device,
-            forged_device,
-        });
+    request.extensions_mut().insert(Caller {
+        client,
+        signed_in,
+        device,
+        forged_device,
+    });
     let mut response = next.run(request).await;
     let guarded = response
         .headers_mut()
@@ -212,11 +210,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// The device certificate of a request: the one presented to this server's listener first,
 /// else the one a trusted proxy forwarded. A forwarded one from anyone else is ignored, and
 /// logged (`true`).
-fn device(
-    request: &Request,
-    peer: Option<IpAddr>,
-    trusted: &[IpNet],
-) -> (Option<Presented>, bool) {
+fn device(request: &Request, peer: Option<IpAddr>, trusted: &[IpNet]) -> (Option<Presented>, bool) {
     if let Some(info) = request.extensions().get::<Arc<axum_server::tls::TlsInfo>>()
         && let Some(der) = info.peer_certificates.first()
     {

@@ -7,7 +7,7 @@ use std::process::Command;
 const EST: &str = "/.well-known/est";
 
 /// openssl with `args`; its standard output as bytes.
-fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
+pub fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
     use std::io::Write;
     let mut child = Command::new("openssl")
         .args(args)
@@ -31,7 +31,7 @@ fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
 }
 
 /// A key and a DER certificate request for `cn`, made by openssl.
-fn request(dir: &std::path::Path, cn: &str, newkey: &[&str]) -> Vec<u8> {
+pub fn request(dir: &std::path::Path, cn: &str, newkey: &[&str]) -> Vec<u8> {
     let key = dir.join(format!("{cn}.key")).display().to_string();
     let mut args = vec!["req", "-new", "-nodes", "-keyout", &key, "-outform", "DER"];
     args.extend_from_slice(newkey);
@@ -40,12 +40,12 @@ fn request(dir: &std::path::Path, cn: &str, newkey: &[&str]) -> Vec<u8> {
     openssl(&args, None)
 }
 
-fn b64(der: &[u8]) -> String {
+pub fn b64(der: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(der)
 }
 
-async fn enroll(
+pub async fn enroll(
     router: &Router,
     key: Option<(&str, &str)>,
     content_type: &str,
@@ -72,7 +72,7 @@ async fn enroll(
 }
 
 /// The certificates of an EST answer (base64 certs-only PKCS#7), as PEM, by openssl.
-fn certs_of(answer: &str) -> String {
+pub fn certs_of(answer: &str) -> String {
     use base64::Engine;
     let text: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
     let der = base64::engine::general_purpose::STANDARD
@@ -85,7 +85,7 @@ fn certs_of(answer: &str) -> String {
     .unwrap()
 }
 
-async fn new_key(router: &Router, uses: u32) -> (String, String) {
+pub async fn new_key(router: &Router, uses: u32) -> (String, String) {
     let made = call(
         router,
         Method::POST,
@@ -101,7 +101,7 @@ async fn new_key(router: &Router, uses: u32) -> (String, String) {
     )
 }
 
-async fn issued_count(env: &Env) -> i64 {
+pub async fn issued_count(env: &Env) -> i64 {
     let mut conn = sqlx::SqliteConnection::connect(&env.database_url())
         .await
         .unwrap();
