@@ -22,6 +22,9 @@ export const ADMIN_PASSWORD = 'e2e-superuser-2026';
 /** UDP ports of the device simulator the discovery tests start: the devices, and Wake-on-LAN. */
 export const DEVICE_PORT = port + 10;
 export const WOL_PORT = port + 11;
+/** The reverse-proxy spec's own HTTPS server and its nginx's web, device and enrollment
+ * listeners. */
+export const REVERSE_PROXY_PORTS = [port + 20, port + 21, port + 22, port + 23];
 const adminUrl = process.env.PHAROS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 if (!process.env.E2E_PHAROS_PG_URL) {
   const name = `pharos_e2e_${process.pid}`;

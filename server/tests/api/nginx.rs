@@ -240,7 +240,7 @@ async fn behind_nginx() {
     })
     .await
     .unwrap();
-    let nginx_ca = nginx.file("nginx.pem");
+    let nginx_ca = nginx.file("nginx-ca.pem");
     let web = format!("https://127.0.0.1:{}", nginx.web);
     let device = format!("https://127.0.0.1:{}", nginx.device);
     let enrollment = format!("https://127.0.0.1:{}", nginx.enroll);
