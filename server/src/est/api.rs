@@ -122,22 +122,19 @@ async fn whoami(
     }))
 }
 
-/// The body of `simpleenroll` and `simplereenroll`: `application/pkcs10`, at most
-/// [`CSR_LIMIT`] bytes.
-async fn pkcs10(request: Request) -> Result<Bytes, EstRefusal> {
+/// The body of `simpleenroll` and `simplereenroll`, read (at most [`CSR_LIMIT`] bytes) before
+/// anything is refused: an HTTP/2 client whose request body was left unread sees a broken
+/// stream, not the refusal. `Err` when it is not `application/pkcs10`.
+struct Pkcs10(Result<Bytes, EstRefusal>);
+
+async fn pkcs10(request: Request) -> Result<Pkcs10, EstRefusal> {
     let pkcs10 = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<mime::Mime>().ok())
         .is_some_and(|m| m.type_() == mime::APPLICATION && m.subtype() == "pkcs10");
-    if !pkcs10 {
-        return Err(EstRefusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the certificate request as application/pkcs10 (base64 DER)".into(),
-        ));
-    }
-    axum::body::to_bytes(request.into_body(), CSR_LIMIT)
+    let body = axum::body::to_bytes(request.into_body(), CSR_LIMIT)
         .await
         .map_err(|e| {
             if is_length_limit(&e) {
@@ -151,7 +148,15 @@ async fn pkcs10(request: Request) -> Result<Bytes, EstRefusal> {
                     format!("the request could not be read: {e}"),
                 )
             }
-        })
+        })?;
+    Ok(Pkcs10(if pkcs10 {
+        Ok(body)
+    } else {
+        Err(EstRefusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the certificate request as application/pkcs10 (base64 DER)".into(),
+        ))
+    }))
 }
 
 fn issued(result: Result<super::Issued, EnrollError>) -> Result<Response, EstRefusal> {
@@ -180,8 +185,9 @@ async fn simplereenroll(
     Extension(caller): Extension<Caller>,
     request: Request,
 ) -> Result<Response, EstRefusal> {
+    let Pkcs10(body) = pkcs10(request).await?;
     let device = est.device(&caller).await.map_err(device_refusal)?;
-    let body = pkcs10(request).await?;
+    let body = body?;
     let source = client.map(|ip| ip.to_string());
     issued(est.simple_reenroll(&device, &body, source).await)
 }
@@ -265,6 +271,7 @@ async fn simpleenroll(
     credentials: Result<TypedHeader<Authorization<Basic>>, TypedHeaderRejection>,
     request: Request,
 ) -> Result<Response, EstRefusal> {
+    let Pkcs10(body) = pkcs10(request).await?;
     // none, or not Basic (a bearer token is no enrollment key)
     let Ok(TypedHeader(Authorization(basic))) = credentials else {
         return Err(EstRefusal(
@@ -273,7 +280,7 @@ async fn simpleenroll(
                 .into(),
         ));
     };
-    let body = pkcs10(request).await?;
+    let body = body?;
     let source = client.map(|ip| ip.to_string());
     issued(
         est.simple_enroll(basic.username(), basic.password(), &body, source)

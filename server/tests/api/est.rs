@@ -252,6 +252,30 @@ async fn bad_requests_are_refused_and_issue_nothing() {
             "nsComment=an extension Pharos does not sign",
         ],
     );
+    let p521 = request(
+        dir.path(),
+        "device-p521",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
+    );
+    let sha1 = request(
+        dir.path(),
+        "device-sha1",
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-sha1",
+        ],
+    );
+    let two_names = {
+        let key = dir.path().join("two.key").display().to_string();
+        let newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+        let mut args = vec!["req", "-new", "-nodes", "-keyout", &key, "-outform", "DER"];
+        args.extend_from_slice(&newkey);
+        args.extend_from_slice(&["-subj", "/CN=device-a/CN=device-b"]);
+        openssl(&args, None)
+    };
     let mut forged = good.clone();
     let last = forged.len() - 3;
     forged[last] ^= 0x55;
@@ -326,6 +350,38 @@ async fn bad_requests_are_refused_and_issue_nothing() {
             "1024 bits is too weak",
         ),
         (
+            "a curve other than P-256 and P-384",
+            key,
+            "application/pkcs10",
+            b64(&p521),
+            StatusCode::BAD_REQUEST,
+            "use P-256 or P-384",
+        ),
+        (
+            "a SHA-1 signature",
+            key,
+            "application/pkcs10",
+            b64(&sha1),
+            StatusCode::BAD_REQUEST,
+            "SHA-1",
+        ),
+        (
+            "two common names",
+            key,
+            "application/pkcs10",
+            b64(&two_names),
+            StatusCode::BAD_REQUEST,
+            "more than one common name",
+        ),
+        (
+            "a body too large",
+            key,
+            "application/pkcs10",
+            "A".repeat(40 * 1024),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "at most",
+        ),
+        (
             "no common name",
             key,
             "application/pkcs10",
@@ -385,4 +441,15 @@ async fn bad_requests_are_refused_and_issue_nothing() {
     assert_eq!(expired.status, StatusCode::FORBIDDEN, "{}", expired.text);
     assert!(expired.text.contains("expired"), "{}", expired.text);
     assert_eq!(issued_count(&env).await, 0);
+    // every refusal is in the security log, with its reason
+    let log = get(router, "/api/v1/security-log?limit=100").await;
+    for reason in [
+        "not valid base64",
+        "signature does not verify",
+        "SHA-1",
+        "expired",
+    ] {
+        assert!(log.text.contains(reason), "{reason}: {}", log.text);
+    }
+    assert!(log.text.contains("enrollment refused"), "{}", log.text);
 }
