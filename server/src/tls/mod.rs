@@ -9,6 +9,7 @@ mod device;
 mod export;
 mod first_start;
 mod import;
+mod lifecycle;
 pub mod page;
 pub mod pki;
 mod seal;
