@@ -112,10 +112,11 @@ async fn forwarded(router: &Router, peer: &str, uri: &str, pem: &str) -> (Status
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-// curl blocks its thread while the server answers on another
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devices_enroll_prove_themselves_renew_and_are_revoked() {
-    let env = Env::new(Db::Sqlite).await;
+// on two threads: curl blocks its own while the server answers on the other
+on_both_databases!(devices_enroll_prove_themselves_renew_and_are_revoked);
+
+async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
+    let env = Env::new(db).await;
     let served = serve(&env).await;
     let router = &served.router;
     let dir = tempfile::tempdir().unwrap();
