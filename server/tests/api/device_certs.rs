@@ -3,12 +3,12 @@
 //! enrollment path prefix, revocation and the CRL, and `X-SSL-CERT` believed only from a
 //! trusted proxy.
 
-use super::est::{b64, certs_of, new_key, openssl, request};
+use super::est::{new_key, request};
+use super::tools::{self, b64, certs_of, openssl, serial_of, write};
 use super::*;
 use axum::extract::ConnectInfo;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 
@@ -36,26 +36,10 @@ async fn serve(env: &Env) -> Served {
     }
 }
 
-/// curl's status and body (status 0 when no HTTP answer came: a refused handshake).
+/// curl's status and body.
 fn curl(args: &[&str]) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl is installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    let status = status.trim().parse().unwrap_or(0);
-    if status == 0 {
-        return (0, String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    (status, body.to_owned())
-}
-
-fn write(dir: &Path, name: &str, content: &[u8]) -> String {
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.display().to_string()
+    let answer = tools::curl(args);
+    (answer.status, answer.body)
 }
 
 /// A device's key and certificate files, after enrolling.
@@ -63,18 +47,6 @@ struct DeviceFiles {
     cert: String,
     key: String,
     serial: String,
-}
-
-/// The serial of a PEM certificate, lower-case hex as Pharos lists it.
-fn serial_of(pem: &str) -> String {
-    let out = String::from_utf8(openssl(
-        &["x509", "-noout", "-serial"],
-        Some(pem.as_bytes()),
-    ))
-    .unwrap();
-    out.trim()
-        .trim_start_matches("serial=")
-        .to_ascii_lowercase()
 }
 
 /// Reads an EST answer into a certificate file next to the key `key`.

@@ -1,34 +1,11 @@
 //! EST (RFC 7030) with openssl as the independent client: `cacerts`, `csrattrs`, a first
 //! enrollment with a one-time key, and every refusal with its reason and nothing issued.
 
+pub use super::tools::b64;
+use super::tools::{certs_of, openssl};
 use super::*;
-use std::process::Command;
 
 const EST: &str = "/.well-known/est";
-
-/// openssl with `args`; its standard output as bytes.
-pub fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    let mut stdin = child.stdin.take().unwrap();
-    if let Some(input) = input {
-        stdin.write_all(input).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// A key and a DER certificate request for `cn`, made by openssl.
 pub fn request(dir: &std::path::Path, cn: &str, newkey: &[&str]) -> Vec<u8> {
@@ -38,11 +15,6 @@ pub fn request(dir: &std::path::Path, cn: &str, newkey: &[&str]) -> Vec<u8> {
     let subject = format!("/CN={cn}");
     args.extend_from_slice(&["-subj", &subject]);
     openssl(&args, None)
-}
-
-pub fn b64(der: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 pub async fn enroll(
@@ -69,20 +41,6 @@ pub async fn enroll(
         Some(body),
     )
     .await
-}
-
-/// The certificates of an EST answer (base64 certs-only PKCS#7), as PEM, by openssl.
-pub fn certs_of(answer: &str) -> String {
-    use base64::Engine;
-    let text: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap();
-    String::from_utf8(openssl(
-        &["pkcs7", "-inform", "DER", "-print_certs"],
-        Some(&der),
-    ))
-    .unwrap()
 }
 
 pub async fn new_key(router: &Router, uses: u32) -> (String, String) {

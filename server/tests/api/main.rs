@@ -17,6 +17,7 @@ mod serving;
 mod settings;
 mod simulator;
 mod tls;
+mod tools;
 
 use axum::{
     Router,

@@ -6,7 +6,7 @@
 //! and by Pharos, a forged `X-SSL-CERT` gets nowhere, and the audit log records the client's
 //! address, not nginx's.
 
-use super::est::openssl;
+use super::tools::{certs_of, curl, openssl, serial_of, write};
 use super::*;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -126,36 +126,6 @@ impl Drop for Nginx {
     }
 }
 
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-/// curl with `args`: the status (0 when no answer came) and the body.
-fn curl(args: &[&str]) -> Answer {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl is installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    Answer {
-        status: status.trim().parse().unwrap_or(0),
-        body: format!("{body}{}", String::from_utf8_lossy(&out.stderr)),
-    }
-}
-
-/// The certificates of an EST answer (base64 certs-only PKCS#7) as PEM.
-fn certs_of(answer: &str) -> String {
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(answer.split_whitespace().collect::<String>())
-        .expect("base64");
-    let pem = openssl(&["pkcs7", "-inform", "DER", "-print_certs"], Some(&der));
-    String::from_utf8(pem).unwrap()
-}
-
 /// A new EC P-256 key at `key` and a base64 DER request for `cn`, both made by openssl.
 fn request(key: &str, cn: &str) -> String {
     let der = openssl(
@@ -176,24 +146,7 @@ fn request(key: &str, cn: &str) -> String {
         ],
         None,
     );
-    super::est::b64(&der)
-}
-
-fn serial_of(pem: &str) -> String {
-    let out = String::from_utf8(openssl(
-        &["x509", "-noout", "-serial"],
-        Some(pem.as_bytes()),
-    ))
-    .unwrap();
-    out.trim()
-        .trim_start_matches("serial=")
-        .to_ascii_lowercase()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    super::tools::b64(&der)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,10 @@
 //! presents (and swaps without a restart or a dropped connection), issued chains, exports, the
 //! device CA, refusals of bad input, and the cluster requirement across servers.
 
+use super::tools::{openssl_text as openssl, write};
 use super::*;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -59,41 +59,6 @@ async fn export(router: &Router, fp: &str, format: &str) -> String {
     let got = get(router, &format!("{WEB}/{fp}/export?format={format}")).await;
     assert_eq!(got.status, StatusCode::OK, "{}", got.text);
     got.text
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-/// Runs openssl; its standard output, or a panic with what it said.
-fn openssl(args: &[&str], input: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    if let Some(input) = input {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// What `openssl s_client` is shown at `addr`: (SHA-256 fingerprint in Pharos's form, the
