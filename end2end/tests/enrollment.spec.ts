@@ -35,6 +35,12 @@ const unique = () => randomBytes(4).toString('hex');
 const keyRow = (page: Page, id: string) => page.getByTestId('enrollment-keys').locator(`tr[data-id="${id}"]`);
 const keysNotice = (page: Page) => page.locator('section[aria-labelledby="enrollment-keys-title"] > .notice-area');
 
+/** A DER certificate request for `name` (a fresh P-256 key), made by openssl as a device would. */
+const csrFor = (name: string) => execFileSync('openssl', [
+  'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+  '-keyout', '/dev/null', '-subj', `/CN=${name}`, '-outform', 'DER',
+], { stdio: ['ignore', 'pipe', 'ignore'] });
+
 test('an administrator makes an enrollment key, sees its secret once, and revokes it', async ({ page, request }) => {
   const errors = watchErrors(page);
   await signIn(page);
@@ -138,10 +144,7 @@ test('a device that enrolls shows up live, linked to its device, and its certifi
   await expect(keyRow(page, key.id)).toContainText('1 / 1');
 
   // the device enrolls (RFC 8951: a base64 DER request) with the key as HTTP Basic credentials
-  const csr = execFileSync('openssl', [
-    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', '/dev/null', '-subj', `/CN=${name}`, '-outform', 'DER',
-  ], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const csr = csrFor(name);
   const device = await playwright.request.newContext({ baseURL });
   const basic = Buffer.from(`${key.id}:${key.secret}`).toString('base64');
   const enrolled = await device.post('/.well-known/est/simpleenroll', {
@@ -155,7 +158,7 @@ test('a device that enrolls shows up live, linked to its device, and its certifi
   const row = page.getByTestId('device-certificates').locator('tr', { hasText: `CN=${name}` });
   await expect(row.locator('.badge')).toHaveText('valid');
   await expect(row).toContainText(key.id);
-  await expect(row.getByRole('link', { name: `device ${deviceId}` })).toHaveAttribute('href', `/devices#device-${deviceId}`);
+  await expect(row.getByRole('link', { name: `device ${deviceId}` })).toHaveAttribute('href', `/devices?id=${deviceId}#device-${deviceId}`);
   await expect(keyRow(page, key.id)).toContainText('0 / 1');
   await expect(keyRow(page, key.id).locator('.badge')).toHaveText('used up');
   const serial = (await row.getAttribute('data-serial'))!;
@@ -172,9 +175,37 @@ test('a device that enrolls shows up live, linked to its device, and its certifi
   const listed = (await (await request.get(CERTIFICATES)).json()).certificates as { serial: string; state: string }[];
   expect(listed.find((c) => c.serial === serial)?.state).toBe('revoked');
 
-  // the link leads to the device's row
+  // the link leads to the device alone, whatever page of the list it is on, with its certificate
   await row.getByRole('link', { name: `device ${deviceId}` }).click();
-  await expect(page).toHaveURL(new RegExp(`/devices#device-${deviceId}$`));
-  await expect(page.locator(`#device-${deviceId}`)).toContainText(ip);
+  await expect(page).toHaveURL(new RegExp(`/devices\\?id=${deviceId}#device-${deviceId}$`));
+  const deviceRow = page.locator(`#device-${deviceId}`);
+  await expect(deviceRow).toContainText(ip);
+  await expect(page.locator('table.devices tbody tr')).toHaveCount(1);
+  await expect(page.getByRole('columnheader', { name: 'Certificate' })).toBeVisible();
+  const certificate = deviceRow.locator('td.certificate a');
+  await expect(certificate.locator('.badge')).toHaveText('revoked');
+  await expect(certificate).toContainText(serial.slice(0, 8));
+  await expect(certificate).toHaveAttribute('title', `Certificate ${serial}`);
+  await expect(certificate).toHaveAttribute('href', '/enrollment');
+  await expect(page.getByText(`Only device ${deviceId} is shown.`)).toBeVisible();
+
+  // a new certificate shows up live in the device list
+  const renewKey = await (await request.post(KEYS, { data: { uses: 1, expires_in_minutes: 30, note: name } })).json();
+  const again = await playwright.request.newContext({ baseURL });
+  const reenrolled = await again.post('/.well-known/est/simpleenroll', {
+    data: csrFor(name).toString('base64'),
+    headers: {
+      'Content-Type': 'application/pkcs10',
+      Authorization: `Basic ${Buffer.from(`${renewKey.id}:${renewKey.secret}`).toString('base64')}`,
+    },
+  });
+  expect(reenrolled.status(), await reenrolled.text()).toBe(200);
+  await again.dispose();
+  await expect(certificate.locator('.badge')).toHaveText('valid');
+  await expect(certificate).not.toHaveAttribute('title', `Certificate ${serial}`);
+
+  // every device again
+  await page.getByRole('link', { name: 'Show every device' }).click();
+  await expect(page).toHaveURL(/\/devices$/);
   expect(errors).toEqual([]);
 });

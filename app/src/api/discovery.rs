@@ -1,5 +1,6 @@
 //! The discovery area's REST API: devices, the online check, scans and scheduled jobs.
 
+use super::DeviceCertificateState;
 use serde::{Deserialize, Serialize};
 
 pub const DEVICES_URL: &str = "/api/v1/devices";
@@ -52,6 +53,19 @@ pub struct Device {
     pub last_seen: Option<String>,
     /// RFC 3339: when `status` last changed.
     pub status_since: Option<String>,
+    /// The newest certificate the device CA issued to it over EST, if any.
+    #[serde(default)]
+    pub certificate: Option<CurrentCertificate>,
+}
+
+/// A device's newest certificate, as the device list shows it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CurrentCertificate {
+    /// Hex, lower case.
+    pub serial: String,
+    /// RFC 3339.
+    pub not_after: String,
+    pub state: DeviceCertificateState,
 }
 
 /// How many devices have each status.
@@ -68,7 +82,7 @@ impl StatusCounts {
     }
 }
 
-/// `GET /api/v1/devices?status=online&offset=0&limit=100`.
+/// `GET /api/v1/devices?status=online&offset=0&limit=100`, or `?id=7` for one device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct DevicePage {
     pub devices: Vec<Device>,
@@ -86,6 +100,9 @@ pub struct DevicePage {
 pub struct DeviceQuery {
     #[serde(default)]
     pub status: Option<DeviceStatus>,
+    /// Only this device (a link to it finds it whatever page of the list it is on).
+    #[serde(default)]
+    pub id: Option<i64>,
     #[serde(default)]
     pub offset: Option<u64>,
     /// Default [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`].

@@ -83,6 +83,27 @@ pub enum DeviceCertificateState {
     Expired,
 }
 
+impl DeviceCertificateState {
+    /// The state at `now` of a certificate that expires at `not_after` (both Unix milliseconds).
+    pub fn at(revoked: bool, not_after: i64, now: i64) -> Self {
+        if revoked {
+            DeviceCertificateState::Revoked
+        } else if not_after <= now {
+            DeviceCertificateState::Expired
+        } else {
+            DeviceCertificateState::Valid
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceCertificateState::Valid => "valid",
+            DeviceCertificateState::Revoked => "revoked",
+            DeviceCertificateState::Expired => "expired",
+        }
+    }
+}
+
 /// A certificate issued to a device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct DeviceCertificate {

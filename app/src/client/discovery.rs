@@ -13,6 +13,9 @@ pub async fn get_devices(query: DeviceQuery) -> Result<DevicePage, String> {
     if let Some(status) = query.status {
         params.push(format!("status={}", status.as_str()));
     }
+    if let Some(id) = query.id {
+        params.push(format!("id={id}"));
+    }
     if let Some(offset) = query.offset {
         params.push(format!("offset={offset}"));
     }

@@ -65,7 +65,7 @@ async fn list_devices(
 ) -> Result<Json<DevicePage>, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::BadRequest(format!(
-            "{}; use status=online|offline|unknown, offset and limit",
+            "{}; use status=online|offline|unknown, id, offset and limit",
             e.body_text()
         ))
     })?;
@@ -275,6 +275,7 @@ async fn register_found(
                 status: DeviceStatus::Unknown,
                 last_seen: None,
                 status_since: None,
+                certificate: None,
             }
         })
         .collect();

@@ -5,13 +5,27 @@ use crate::audit::{self, Actor, Record};
 use crate::cluster::{Topic, bus};
 use crate::db::{Backend, Db, DbError, Tx, rfc3339};
 use crate::on_backend;
+use crate::workers::unix_millis;
+use app::api::{
+    CurrentCertificate, Device, DeviceCertificateState, DevicePage, DeviceQuery, DeviceStatus,
+    StatusCounts,
+};
 use app::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use app::api::{Device, DevicePage, DeviceQuery, DeviceStatus, StatusCounts};
 use app::model::Area;
 use app::model::CheckedDevice;
 use std::net::IpAddr;
 
 const COLUMNS: &str = "id, ip, mac, hostname, os, serial, status, last_seen, status_since";
+
+/// Devices as listed, each with its newest certificate (`devices d`, certificate columns
+/// `cert_*`): the correlated subquery is one look-up in `device_certificates_by_device` per
+/// listed device.
+const LISTED: &str = "SELECT d.id, d.ip, d.mac, d.hostname, d.os, d.serial, d.status, \
+     d.last_seen, d.status_since, \
+     c.serial AS cert_serial, c.not_after AS cert_not_after, c.revoked_at AS cert_revoked_at \
+     FROM devices d LEFT JOIN device_certificates c ON c.serial = (\
+       SELECT n.serial FROM device_certificates n WHERE n.device_id = d.id \
+       ORDER BY n.issued_at DESC, n.serial DESC LIMIT 1)";
 
 #[derive(sqlx::FromRow)]
 struct DeviceRow {
@@ -26,10 +40,27 @@ struct DeviceRow {
     status_since: Option<i64>,
 }
 
-impl TryFrom<DeviceRow> for Device {
-    type Error = DbError;
+/// A row of [`LISTED`].
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    device: DeviceRow,
+    cert_serial: Option<String>,
+    cert_not_after: Option<i64>,
+    cert_revoked_at: Option<i64>,
+}
 
-    fn try_from(row: DeviceRow) -> Result<Device, DbError> {
+impl ListedRow {
+    fn into_device(self, now: i64) -> Result<Device, DbError> {
+        let row = self.device;
+        let certificate = match (self.cert_serial, self.cert_not_after) {
+            (Some(serial), Some(not_after)) => Some(CurrentCertificate {
+                serial,
+                not_after: rfc3339(not_after),
+                state: DeviceCertificateState::at(self.cert_revoked_at.is_some(), not_after, now),
+            }),
+            _ => None,
+        };
         Ok(Device {
             status: parse_status(&row.status)?,
             id: row.id,
@@ -40,6 +71,7 @@ impl TryFrom<DeviceRow> for Device {
             serial: row.serial,
             last_seen: row.last_seen.map(rfc3339),
             status_since: row.status_since.map(rfc3339),
+            certificate,
         })
     }
 }
@@ -97,19 +129,28 @@ pub async fn page(db: &Db, query: &DeviceQuery) -> Result<DevicePage, DbError> {
         .clamp(1, MAX_PAGE_SIZE);
     let offset = query.offset.unwrap_or(0).min(i64::MAX as u64);
     let status = query.status.map(DeviceStatus::as_str);
-    // `$1 IS NULL` keeps one statement for "any status"
-    let filter = "WHERE ($1 IS NULL OR status = $1)";
-    let list = format!("SELECT {COLUMNS} FROM devices {filter} ORDER BY id LIMIT $2 OFFSET $3");
-    let count = format!("SELECT COUNT(*) FROM devices {filter}");
+    // `$n IS NULL` keeps one statement for "any status" and "any device"
+    let filter = "WHERE ($1 IS NULL OR d.status = $1) AND ($2 IS NULL OR d.id = $2)";
+    let list = format!("{LISTED} {filter} ORDER BY d.id LIMIT $3 OFFSET $4");
+    let count = format!("SELECT COUNT(*) FROM devices d {filter}");
+    let now = unix_millis();
     let (devices, total) = on_backend!(&db.pool, pool => {
-        let rows: Vec<DeviceRow> = sqlx::query_as(&list)
+        let rows: Vec<ListedRow> = sqlx::query_as(&list)
             .bind(status)
+            .bind(query.id)
             .bind(limit as i64)
             .bind(offset as i64)
             .fetch_all(pool)
             .await?;
-        let devices = rows.into_iter().map(Device::try_from).collect::<Result<Vec<_>, _>>()?;
-        let total: i64 = sqlx::query_scalar(&count).bind(status).fetch_one(pool).await?;
+        let devices = rows
+            .into_iter()
+            .map(|row| row.into_device(now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total: i64 = sqlx::query_scalar(&count)
+            .bind(status)
+            .bind(query.id)
+            .fetch_one(pool)
+            .await?;
         (devices, total)
     });
     Ok(DevicePage {
@@ -122,11 +163,11 @@ pub async fn page(db: &Db, query: &DeviceQuery) -> Result<DevicePage, DbError> {
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Device>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = $1");
-    let row: Option<DeviceRow> = on_backend!(&db.pool, pool => {
+    let sql = format!("{LISTED} WHERE d.id = $1");
+    let row: Option<ListedRow> = on_backend!(&db.pool, pool => {
         sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
     });
-    row.map(Device::try_from).transpose()
+    row.map(|row| row.into_device(unix_millis())).transpose()
 }
 
 /// What a new device row holds besides its address.

@@ -91,6 +91,7 @@ on_both_databases!(
     the_online_check_classifies_every_device,
     scans_find_and_register_devices,
     jobs_run_or_expire,
+    enrolled_devices_are_listed_with_their_certificate,
 );
 
 async fn devices_are_registered_listed_and_removed(db: Db) {
@@ -166,6 +167,109 @@ async fn devices_are_registered_listed_and_removed(db: Db) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(listed(r, "").await["total"], 4);
+    pharos.stop().await;
+}
+
+/// A device that enrolls over EST under its host name is listed with its newest certificate,
+/// and a link can name it alone (`?id=`), whatever page of the list it is on.
+async fn enrolled_devices_are_listed_with_their_certificate(db: Db) {
+    use super::est::{b64, enroll, new_key, request};
+    let env = Env::new(db).await;
+    let pharos = env.start().await;
+    let r = &pharos.router;
+    let dir = tempfile::tempdir().unwrap();
+    let registered = post(
+        r,
+        "/api/v1/devices",
+        json!({ "ip": "127.52.0.77", "hostname": "tc-77" }),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
+    assert_eq!(registered.body["certificate"], Value::Null);
+    let id = registered.body["id"].as_i64().unwrap();
+    let other = post(r, "/api/v1/devices", json!({ "ip": "127.52.0.78" })).await;
+    let other = other.body["id"].as_i64().unwrap();
+
+    let (key, secret) = new_key(r, 2).await;
+    let enroll_tc77 = async || {
+        let csr = request(
+            dir.path(),
+            "tc-77",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let issued = enroll(r, Some((&key, &secret)), "application/pkcs10", &b64(&csr)).await;
+        assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+        // the enrollment page's list says which serial it got
+        let listed = get(r, "/api/v1/enrollment/certificates").await;
+        let newest = listed.body["certificates"][0].clone();
+        assert_eq!(newest["subject"], "CN=tc-77");
+        assert_eq!(newest["device_id"], id);
+        newest
+    };
+    let device = async |id: i64| {
+        let page = listed(r, &format!("id={id}")).await;
+        assert_eq!(page["total"], 1, "{page}");
+        assert_eq!(page["devices"].as_array().unwrap().len(), 1);
+        assert_eq!(page["devices"][0]["id"], id);
+        page["devices"][0].clone()
+    };
+
+    let first = enroll_tc77().await;
+    let shown = device(id).await;
+    assert_eq!(
+        shown["certificate"],
+        json!({ "serial": first["serial"], "not_after": first["not_after"], "state": "valid" })
+    );
+    let serial = first["serial"].as_str().unwrap();
+    assert!(
+        !serial.is_empty() && serial.chars().all(|c| c.is_ascii_hexdigit()),
+        "{serial}"
+    );
+    // the whole list and one device by its path say the same
+    let all = listed(r, "").await;
+    let in_list = all["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == id)
+        .unwrap();
+    assert_eq!(in_list, &shown);
+    assert_eq!(get(r, &format!("/api/v1/devices/{id}")).await.body, shown);
+    assert_eq!(device(other).await["certificate"], Value::Null);
+
+    let revoke = format!("/api/v1/enrollment/certificates/{serial}/revoke");
+    let revoked = call(r, Method::POST, &revoke, &[], None).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(device(id).await["certificate"]["state"], "revoked");
+    assert_eq!(device(id).await["certificate"]["serial"], first["serial"]);
+
+    // a newer certificate replaces it in the list
+    let second = enroll_tc77().await;
+    assert_ne!(second["serial"], first["serial"]);
+    let shown = device(id).await;
+    assert_eq!(shown["certificate"]["serial"], second["serial"]);
+    assert_eq!(shown["certificate"]["state"], "valid");
+
+    // the id filter with the others, and refused nonsense
+    assert_eq!(
+        listed(r, &format!("id={id}&status=online")).await["total"],
+        0
+    );
+    assert_eq!(
+        listed(r, &format!("id={id}&status=unknown")).await["total"],
+        1
+    );
+    let none = listed(r, "id=999999").await;
+    assert_eq!(none["total"], 0);
+    assert_eq!(none["devices"], json!([]));
+    assert_eq!(listed(r, "").await["total"], 2);
+    let reply = get(r, "/api/v1/devices?id=seven").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     pharos.stop().await;
 }
 

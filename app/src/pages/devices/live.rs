@@ -1,5 +1,5 @@
 //! The list follows the server: status changes of each online-check round are applied where
-//! they are shown, anything else re-reads the listed page.
+//! they are shown; other changes of devices, and of their certificates, re-read the listed page.
 
 use super::{Devices, apply_changes};
 use crate::api::{LiveEvent, StatusChange, StatusCounts};
@@ -16,14 +16,16 @@ pub(super) fn follow(state: Devices) {
             complete,
             counts,
         } => status_changed(state, &changes, complete, counts),
-        LiveEvent::DevicesChanged | LiveEvent::Resync => reread(state),
+        // a device enrolled, renewed or lost its certificate
+        LiveEvent::DevicesChanged | LiveEvent::EnrollmentChanged | LiveEvent::Resync => {
+            reread(state)
+        }
         LiveEvent::SettingsChanged { .. }
         | LiveEvent::ServerJoined { .. }
         | LiveEvent::ServerLeft { .. }
         | LiveEvent::JobsChanged
         | LiveEvent::AccountsChanged
-        | LiveEvent::CertificatesChanged
-        | LiveEvent::EnrollmentChanged => {}
+        | LiveEvent::CertificatesChanged => {}
     }) else {
         return;
     };

@@ -5,9 +5,10 @@ mod live;
 mod register;
 mod remove;
 
-use super::show_optional_time;
+use super::{show_optional_time, show_time};
 use crate::api::{
-    DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus, MAX_PAGE_SIZE, StatusCounts,
+    CurrentCertificate, DEFAULT_PAGE_SIZE, Device, DevicePage, DeviceQuery, DeviceStatus,
+    MAX_PAGE_SIZE, StatusCounts,
 };
 use crate::components::{
     ColumnHeads, ConfirmRemoval, DiscoveryHeading, Notice, NoticeArea, PageSource, ReadOnlyNotice,
@@ -21,10 +22,12 @@ use register::RegisterForm;
 const PATH: &str = "/devices";
 
 /// Which devices the page lists: a status filter and a page, as in its URL
-/// (`/devices?status=offline&offset=100&limit=50`), so that both work without JavaScript.
+/// (`/devices?status=offline&offset=100&limit=50`), so that both work without JavaScript; or
+/// one device (`/devices?id=7`), as the enrollment page links it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Listing {
     status: Option<DeviceStatus>,
+    id: Option<i64>,
     offset: u64,
     limit: u64,
 }
@@ -35,6 +38,7 @@ impl Listing {
         let number = |key| get(key).and_then(|v| v.trim().parse::<u64>().ok());
         Listing {
             status: get("status").and_then(|s| DeviceStatus::parse(s.trim())),
+            id: number("id").and_then(|id| i64::try_from(id).ok()),
             offset: number("offset").unwrap_or(0),
             limit: number("limit")
                 .filter(|l| *l > 0)
@@ -45,6 +49,7 @@ impl Listing {
     fn query(self) -> DeviceQuery {
         DeviceQuery {
             status: self.status,
+            id: self.id,
             offset: Some(self.offset),
             limit: Some(self.limit),
         }
@@ -55,6 +60,9 @@ impl Listing {
         let mut params = Vec::new();
         if let Some(status) = self.status {
             params.push(format!("status={}", status.as_str()));
+        }
+        if let Some(id) = self.id {
+            params.push(format!("id={id}"));
         }
         if self.offset > 0 {
             params.push(format!("offset={}", self.offset));
@@ -69,9 +77,11 @@ impl Listing {
         }
     }
 
+    /// The devices of a status (any, with `None`), from the first page: no longer one device.
     fn with_status(self, status: Option<DeviceStatus>) -> Self {
         Listing {
             status,
+            id: None,
             offset: 0,
             ..self
         }
@@ -192,6 +202,18 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
         <section aria-labelledby="devices-title">
             <h2 id="devices-title">"Registered devices"</h2>
             <StatusFilter state />
+            {listing
+                .id
+                .map(|id| {
+                    view! {
+                        <p class="help one-device">
+                            {format!("Only device {id} is shown. ")}
+                            <a href=crate::url(&listing.with_status(None).href())>
+                                "Show every device"
+                            </a>
+                        </p>
+                    }
+                })}
             <CheckNow state />
             <table class="devices">
                 <caption class="visually-hidden">"Registered devices"</caption>
@@ -204,6 +226,7 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
                         "Status",
                         "Last seen",
                         "Status since",
+                        "Certificate",
                     ]
                     last="Actions"
                 />
@@ -215,8 +238,8 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
                                 if page.devices.is_empty() {
                                     view! {
                                         <tr>
-                                            <td colspan="8" class="empty">
-                                                {empty_text(listing.status)}
+                                            <td colspan="9" class="empty">
+                                                {empty_text(listing)}
                                             </td>
                                         </tr>
                                     }
@@ -248,8 +271,17 @@ fn DeviceList(page: DevicePage, listing: Listing) -> impl IntoView {
     .into_any()
 }
 
-fn empty_text(status: Option<DeviceStatus>) -> String {
-    match status {
+fn empty_text(listing: Listing) -> String {
+    if let Some(id) = listing.id {
+        return format!(
+            "There is no device {id}{}.",
+            match listing.status {
+                Some(status) => format!(" that is {}", status.as_str()),
+                None => String::new(),
+            }
+        );
+    }
+    match listing.status {
         None => "No devices are registered yet: scan for them, or register one by its address."
             .to_owned(),
         Some(status) => format!("No device is {}.", status.as_str()),
@@ -268,6 +300,7 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
     );
     let last_seen = show_optional_time(device.last_seen.as_deref());
     let since = show_optional_time(device.status_since.as_deref());
+    let certificate = device.certificate.clone().map(certificate_cell);
     let remove_label = format!("Remove {ip}");
     view! {
         // the enrollment page links a device's certificate here
@@ -285,6 +318,7 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
             </td>
             <td>{last_seen}</td>
             <td>{since}</td>
+            <td class="certificate">{certificate.unwrap_or_else(|| "—".into_any())}</td>
             <td>
                 <RemoveButton
                     pending=state.removing
@@ -296,6 +330,26 @@ fn device_row(state: Devices, device: Device) -> impl IntoView {
             </td>
         </tr>
     }
+}
+
+/// A device's newest certificate: its state, expiry and (the start of) its serial, a link to the
+/// enrollment page that lists it and can revoke it.
+fn certificate_cell(certificate: CurrentCertificate) -> AnyView {
+    let state = certificate.state.as_str();
+    let serial = &certificate.serial;
+    // enough to tell certificates apart at a glance; the whole serial is in the title
+    let short = match serial.char_indices().nth(8) {
+        Some((end, _)) => format!("{}…", &serial[..end]),
+        None => serial.clone(),
+    };
+    view! {
+        <a href=crate::url("/enrollment") title=format!("Certificate {serial}")>
+            <span class=format!("badge {state}")>{state}</span>
+            {format!(" until {} ", show_time(&certificate.not_after))}
+            <code>{short}</code>
+        </a>
+    }
+    .into_any()
 }
 
 /// The counts of each status, each a link that lists only those devices.
@@ -314,7 +368,8 @@ fn StatusFilter(state: Devices) -> impl IntoView {
                 <a
                     href=crate::url(&listing.with_status(status).href())
                     class=class
-                    aria-current=(listing.status == status).then_some("page")
+                    aria-current=(listing.status == status && listing.id.is_none())
+                        .then_some("page")
                 >
                     {label}
                     " "
@@ -405,6 +460,7 @@ mod tests {
             all,
             Listing {
                 status: None,
+                id: None,
                 offset: 0,
                 limit: DEFAULT_PAGE_SIZE
             }
@@ -430,6 +486,17 @@ mod tests {
             (None, 0, MAX_PAGE_SIZE)
         );
         assert_eq!(parse(&[("limit", "0")]).limit, DEFAULT_PAGE_SIZE);
+        // one device, as the enrollment page links it; any filter lists every device again
+        let one = parse(&[("id", "42")]);
+        assert_eq!(one.id, Some(42));
+        assert_eq!(one.href(), "/devices?id=42");
+        assert_eq!(one.query().id, Some(42));
+        assert_eq!(one.with_status(None).href(), "/devices");
+        assert_eq!(
+            one.with_status(Some(DeviceStatus::Online)).href(),
+            "/devices?status=online"
+        );
+        assert_eq!(parse(&[("id", "seven")]).id, None);
     }
 
     #[test]
@@ -444,6 +511,7 @@ mod tests {
             status,
             last_seen: None,
             status_since: None,
+            certificate: None,
         };
         let mut page = DevicePage {
             devices: vec![
@@ -515,6 +583,11 @@ mod rendered {
             status: DeviceStatus::Online,
             last_seen: None,
             status_since: None,
+            certificate: Some(CurrentCertificate {
+                serial: "0a1b2c3d4e5f60718293".into(),
+                not_after: "2027-01-01T00:00:00Z".into(),
+                state: crate::api::DeviceCertificateState::Valid,
+            }),
         };
         let page = DevicePage {
             devices: vec![device],
@@ -529,7 +602,17 @@ mod rendered {
         };
         let listing = Listing::parse(|_| None);
         let html = render_for_reader(|| view! { <DeviceList page listing /> });
-        for part in ["kiosk", "Check now", "Remove 192.168.1.20", "register-ip"] {
+        for part in [
+            "kiosk",
+            "Check now",
+            "Remove 192.168.1.20",
+            "register-ip",
+            "<span class=\"badge valid\">valid</span>",
+            "until 2027-01-01 00:00:00 UTC",
+            "<code>0a1b2c3d…</code>",
+            "title=\"Certificate 0a1b2c3d4e5f60718293\"",
+            "href=\"/enrollment\"",
+        ] {
             assert!(html.contains(part), "{part}");
         }
         assert_eq!(enabled_controls(&html), Vec::<&str>::new());

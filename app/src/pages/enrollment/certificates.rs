@@ -22,18 +22,9 @@ pub(super) fn CertificatesSection(state: EnrollmentState) -> impl IntoView {
     }
 }
 
-/// A certificate's state as its badge shows it: the class and the words.
-fn state_badge(state: DeviceCertificateState) -> (&'static str, &'static str) {
-    match state {
-        DeviceCertificateState::Valid => ("badge valid", "valid"),
-        DeviceCertificateState::Revoked => ("badge revoked", "revoked"),
-        DeviceCertificateState::Expired => ("badge expired", "expired"),
-    }
-}
-
-/// Where the devices page shows a device: its row, on the page of the list that holds it.
+/// Where the devices page shows a device: the list of that device alone, its row highlighted.
 fn device_href(id: i64) -> String {
-    crate::url(&format!("/devices#device-{id}"))
+    crate::url(&format!("/devices?id={id}#device-{id}"))
 }
 
 #[component]
@@ -76,7 +67,7 @@ fn CertificateTable(state: EnrollmentState) -> impl IntoView {
 
 fn certificate_row(state: EnrollmentState, cert: DeviceCertificate) -> impl IntoView {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
-    let (class, words) = state_badge(cert.state);
+    let words = cert.state.as_str();
     let revoked_at = cert
         .revoked_at
         .as_deref()
@@ -100,7 +91,7 @@ fn certificate_row(state: EnrollmentState, cert: DeviceCertificate) -> impl Into
             <td>{show_time(&cert.issued_at)}</td>
             <td>{show_time(&cert.not_after)}</td>
             <td>
-                <span class=class>{words}</span>
+                <span class=format!("badge {words}")>{words}</span>
                 {revoked_at}
             </td>
             <td>

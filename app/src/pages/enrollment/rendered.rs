@@ -84,7 +84,7 @@ fn a_writer_sees_the_lists_and_every_action() {
         "batch 7",
         "badge revoked",
         "CN=kiosk-1",
-        "href=\"/devices#device-42\"",
+        "href=\"/devices?id=42#device-42\"",
         "at 2026-11-30 11:00:00 UTC",
         "Create key",
         "aria-label=\"Revoke key k-active\"",

@@ -30,6 +30,7 @@ struct JobsData {
 fn device_query() -> DeviceQuery {
     DeviceQuery {
         status: None,
+        id: None,
         offset: Some(0),
         limit: Some(MAX_PAGE_SIZE),
     }
@@ -168,6 +169,7 @@ mod tests {
                 status: DeviceStatus::Online,
                 last_seen: None,
                 status_since: None,
+                certificate: None,
             };
             let state = JobsState {
                 jobs: RwSignal::new(Vec::new()),
