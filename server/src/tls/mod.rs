@@ -66,6 +66,9 @@ pub struct Tls {
     presented: ArcSwap<Presented>,
     /// The device CA, for the listener's client certificates and for enrollment.
     device: ArcSwapOption<DeviceCa>,
+    /// The notifications this server sent for its own changes and has not heard back yet: it
+    /// re-read when it committed, and need not again when its notification comes back.
+    own_notices: std::sync::Mutex<Vec<i64>>,
     /// One reload at a time, so an older reading never replaces a newer one.
     reloading: tokio::sync::Mutex<()>,
     /// Serve HTTPS (else a TLS-terminating proxy in front does).
@@ -182,6 +185,7 @@ impl Tls {
             settings,
             presented: ArcSwap::from_pointee(presented),
             device: ArcSwapOption::from_pointee(device),
+            own_notices: std::sync::Mutex::new(Vec::new()),
             reloading: tokio::sync::Mutex::new(()),
             enabled: config.tls,
         });
@@ -245,6 +249,8 @@ impl Tls {
         workers.spawn("certificates-follower", async move {
             loop {
                 match remote.recv().await {
+                    Ok(Remote::Changed(Topic::Certificates, Some(notice)))
+                        if tls.heard_own(notice) => {}
                     Ok(Remote::Changed(Topic::Certificates, _))
                     | Ok(Remote::Reconnected)
                     | Err(RecvError::Lagged(_)) => {
@@ -270,12 +276,33 @@ impl Tls {
         records: &[Record],
     ) -> Result<(), ApiError> {
         audit::record(&mut tx, actor, Area::Certificates, action, records).await?;
-        bus::notify(&mut tx, Topic::Certificates, None)
+        let notice = rand::random::<i64>() & i64::MAX;
+        {
+            let mut own = self.own_notices.lock().unwrap_or_else(|e| e.into_inner());
+            // one that never came back (a failed commit) is forgotten after a while
+            if own.len() >= 64 {
+                own.remove(0);
+            }
+            own.push(notice);
+        }
+        bus::notify(&mut tx, Topic::Certificates, Some(notice))
             .await
             .map_err(DbError::from)?;
         tx.commit().await?;
         self.changed().await;
         Ok(())
+    }
+
+    /// Whether `notice` is this server's own (then forgotten: it comes back once).
+    fn heard_own(&self, notice: i64) -> bool {
+        let mut own = self.own_notices.lock().unwrap_or_else(|e| e.into_inner());
+        match own.iter().position(|n| *n == notice) {
+            Some(i) => {
+                own.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// After a committed change: this server presents what it should, and pages hear of it.
