@@ -280,7 +280,7 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
     )
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
-    let crl = write(d, "crl.der", &[]);
+    let crl = write(d, "crl.der", []);
     let (status, _) = curl(&["--cacert", &root, "-o", &crl, &https("/device-ca.crl")]);
     assert_eq!(status, 200);
     let chain = write(
@@ -333,4 +333,45 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
     ] {
         assert!(audit.text.contains(action), "{action}: {}", audit.text);
     }
+
+    // a device registered after it enrolled is linked when it next shows up
+    let (id, secret) = new_key(router, 1).await;
+    let late = super::est::enroll(
+        router,
+        Some((&id, &secret)),
+        "application/pkcs10",
+        &b64(&request(d, "tc-late", &EC)),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.text);
+    let late_pem = certs_of(&late.text);
+    let (_, text) = forwarded(router, "127.0.0.2", "/device/v1/whoami", &late_pem).await;
+    assert!(text.contains("\"device_id\":null"), "{text}");
+    let registered = call(
+        router,
+        Method::POST,
+        "/api/v1/devices",
+        &[("content-type", "application/json")],
+        Some(&json!({"ip": "127.0.9.2", "hostname": "tc-late"}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
+    let late_id = registered.body["id"].as_i64().unwrap();
+    let (status, text) = forwarded(router, "127.0.0.2", "/device/v1/whoami", &late_pem).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(&format!("\"device_id\":{late_id}")), "{text}");
+    let list = get(router, "/api/v1/enrollment/certificates").await;
+    let linked = list.body["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["serial"] == serial_of(&late_pem).as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(linked["device_id"], late_id, "{}", list.text);
 }

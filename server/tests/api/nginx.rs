@@ -355,7 +355,7 @@ async fn behind_nginx() {
         key.body["secret"].as_str().unwrap()
     );
     let device_key = dir.join("device.key").display().to_string();
-    let csr = write(&dir, "device.csr", &request(&device_key, "nginx-device-1"));
+    let csr = write(&dir, "device.csr", request(&device_key, "nginx-device-1"));
     let enroll = |base: &str, auth: &[&str], csr: &str| {
         let mut args = vec![
             "--cacert",
@@ -373,7 +373,7 @@ async fn behind_nginx() {
     };
     let issued = enroll(&est, &["-u", &basic], &csr);
     assert_eq!(issued.status, 200, "{}", issued.body);
-    let device_cert = write(&dir, "device.pem", &certs_of(&issued.body));
+    let device_cert = write(&dir, "device.pem", certs_of(&issued.body));
     let again = enroll(&est, &["-u", &basic], &csr);
     assert_eq!(again.status, 403, "the key was for one use: {}", again.body);
 
@@ -432,7 +432,7 @@ async fn behind_nginx() {
     let csr = write(
         &dir,
         "renewed.csr",
-        &request(&renewed_key, "nginx-device-1"),
+        request(&renewed_key, "nginx-device-1"),
     );
     let reenroll = |base: &str, cert: &str, key: &str| {
         curl(&[
@@ -461,7 +461,7 @@ async fn behind_nginx() {
         &device_key,
     );
     assert_eq!(renewed.status, 200, "{}", renewed.body);
-    let renewed_cert = write(&dir, "renewed.pem", &certs_of(&renewed.body));
+    let renewed_cert = write(&dir, "renewed.pem", certs_of(&renewed.body));
     let renewed_serial = serial_of(&std::fs::read_to_string(&renewed_cert).unwrap());
     let me = whoami(&renewed_cert, &renewed_key, &device, &nginx_ca);
     assert_eq!(me.status, 200, "{}", me.body);

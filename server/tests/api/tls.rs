@@ -584,7 +584,7 @@ async fn the_client_chain_verifies_device_certificates_and_outlives_web_changes(
     )
     .unwrap();
     let chain_path = write(dir.path(), "client-chain.pem", &chain.text);
-    let device_path = write(dir.path(), "device.pem", &pki::pem(&device));
+    let device_path = write(dir.path(), "device.pem", pki::pem(&device));
     let verified = openssl(&["verify", "-CAfile", &chain_path, &device_path], None);
     assert!(verified.contains(": OK"), "{verified}");
     // the device CA is not a web certificate, and web changes leave it alone
