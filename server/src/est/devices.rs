@@ -62,13 +62,7 @@ const COLUMNS: &str =
 fn listed(row: Row, now: i64) -> DeviceCertificate {
     let (serial, subject, not_after, issued_at, revoked_at, enrollment_key, renews, device_id) =
         row;
-    let state = if revoked_at.is_some() {
-        DeviceCertificateState::Revoked
-    } else if not_after <= now {
-        DeviceCertificateState::Expired
-    } else {
-        DeviceCertificateState::Valid
-    };
+    let state = DeviceCertificateState::at(revoked_at.is_some(), not_after, now);
     DeviceCertificate {
         serial,
         subject,
@@ -254,12 +248,53 @@ impl Est {
         if let Some(at) = revoked_at {
             return Err(DeviceRefusal::Revoked(rfc3339(at)));
         }
+        // a device registered or scanned after it enrolled is linked when it next shows up
+        let device_id = match device_id {
+            Some(id) => Some(id),
+            None => self.link(&serial, &cert).await,
+        };
         Ok(Device {
             serial,
             subject,
             not_after,
             device_id,
             via,
+        })
+    }
+
+    /// Links the certificate `serial` to the device its common name names, if one does now.
+    async fn link(&self, serial: &str, cert: &X509Certificate<'_>) -> Option<i64> {
+        let cn = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())?
+            .trim()
+            .to_owned();
+        let linked = async {
+            let mut tx = self.db.begin().await?;
+            let Some(id) = device_named(&mut tx, &cn).await? else {
+                return Ok::<_, DbError>(None);
+            };
+            on_backend!(&mut tx, tx => sqlx::query(
+                "UPDATE device_certificates SET device_id = $1 WHERE serial = $2 \
+                 AND device_id IS NULL")
+                .bind(id)
+                .bind(serial)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ()))?;
+            super::commit(tx, &self.bus).await?;
+            tracing::info!(
+                serial,
+                device = id,
+                "device certificate linked to its device"
+            );
+            Ok(Some(id))
+        };
+        linked.await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, serial, "linking a device certificate to its device");
+            None
         })
     }
 
