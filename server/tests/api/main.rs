@@ -225,6 +225,17 @@ pub async fn call(
     }
 }
 
+pub async fn post_json(router: &Router, uri: &str, body: Value) -> Reply {
+    call(
+        router,
+        Method::POST,
+        uri,
+        &[("content-type", "application/json")],
+        Some(&body.to_string()),
+    )
+    .await
+}
+
 pub async fn get(router: &Router, uri: &str) -> Reply {
     call(router, Method::GET, uri, &[], None).await
 }

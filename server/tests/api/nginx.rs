@@ -429,11 +429,7 @@ async fn behind_nginx() {
 
     // re-enrollment needs the certificate: not at the enrollment listener, at the device listener
     let renewed_key = dir.join("renewed.key").display().to_string();
-    let csr = write(
-        &dir,
-        "renewed.csr",
-        request(&renewed_key, "nginx-device-1"),
-    );
+    let csr = write(&dir, "renewed.csr", request(&renewed_key, "nginx-device-1"));
     let reenroll = |base: &str, cert: &str, key: &str| {
         curl(&[
             "--cacert",

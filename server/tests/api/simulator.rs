@@ -1,13 +1,17 @@
 //! The device simulator (`pharos-devsim`) itself, spoken to directly over UDP: every device
 //! answers from its own loopback address, broadcasts reach every awake device, Wake-on-LAN and
 //! reboots change who answers, and nothing else gets an answer. Every datagram stays in
-//! 127.0.0.0/8.
+//! 127.0.0.0/8. In enrollment mode its devices enroll over EST at a real HTTPS listener and
+//! prove themselves with the certificates they got.
 
 use super::devsim::{Simulator, free_udp_port};
+use super::{Db, Env, get, launch, post_json};
+use crate::on_both_databases;
+use axum::{Router, http::StatusCode};
 use pharos_protocol::{
     Body, Command, DeviceInfo, Message, Outcome, magic_packet, scan_request, status_query,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::{
     collections::{HashMap, HashSet},
     io::{BufRead, BufReader, Read},
@@ -421,4 +425,234 @@ fn a_range_that_leaves_loopback_is_refused() {
     assert!(output.stdout.is_empty(), "never ready");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("127.0.0.0/8"), "{stderr}");
+}
+
+/// Scans `range` until every one of `count` devices is registered (loopback may drop a reply
+/// when the machine is busy, so a scan is repeated, at most three times).
+async fn scan_and_register(router: &Router, range: &str, count: u64) {
+    for _ in 0..3 {
+        let started = post_json(router, "/api/v1/scans", json!({ "ranges": [range] })).await;
+        assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+        let uri = format!("/api/v1/scans/{}", started.body["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let scan = loop {
+            let scan = get(router, &uri).await.body;
+            if scan["state"] != "running" {
+                break scan;
+            }
+            assert!(Instant::now() < deadline, "the scan ends: {scan}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let macs: Vec<Value> = scan["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|found| found["mac"].clone())
+            .collect();
+        let registered =
+            post_json(router, &format!("{uri}/register"), json!({ "macs": macs })).await;
+        assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
+        if get(router, "/api/v1/devices").await.body["total"] == count {
+            return;
+        }
+    }
+    panic!("{count} devices of {range} not found by three scans");
+}
+
+// on two threads: one waits for the simulator's output while the other serves
+on_both_databases!(simulated_devices_enroll_over_est_and_prove_themselves);
+
+async fn simulated_devices_enroll_over_est_and_prove_themselves(db: Db) {
+    // the backends' runs may overlap: each has addresses of its own
+    let net = match db {
+        Db::Sqlite => 85,
+        Db::Postgres => 86,
+    };
+    let first = [127, net, 0, 1];
+    let env = Env::new(db).await;
+
+    // the fleet as a scan finds it: a server whose device port is this simulator's
+    let scanned = simulator(25, first, &["--seed", "12"]);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut config = env.config("one", "standalone");
+    config.tls = true;
+    config.device_port = scanned.port;
+    config.wake_on_lan_port = scanned.wol_port;
+    let pharos = launch(config, stop.clone()).await;
+    let _stop = stop.drop_guard();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let router = pharos.router.clone();
+    tokio::spawn(server::serve(pharos, listener));
+    let r = &router;
+    // devices enroll under the enrollment address's prefix, as behind a proxy
+    let prefix = "/device-connector/device";
+    let current = get(r, "/api/v1/settings/network").await;
+    let mut doc = current.body.clone();
+    doc["scan"]["timeout_ms"] = json!(300);
+    doc["enrollment_address"] =
+        json!({"enabled": true, "host": "127.0.0.1", "port": 8443, "path_prefix": prefix});
+    let saved = super::put(r, &current.etag(), &doc).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    scan_and_register(r, &format!("127.{net}.0.1-127.{net}.0.25"), 25).await;
+    drop(scanned);
+    let devices = get(r, "/api/v1/devices?limit=100").await.body;
+    let id_of: HashMap<String, i64> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["hostname"].as_str().unwrap().to_owned(),
+                d["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(id_of.len(), 25);
+
+    // the same fleet started again (same seed and addresses), its first 20 devices enrolling
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, get(r, "/ca.pem").await.text).unwrap();
+    let (id, secret) = super::est::new_key(r, 20).await;
+    let mut enrolling = Simulator::start(
+        Path::new(BINARY),
+        25,
+        Ipv4Addr::from(first),
+        &[
+            "--seed",
+            "12",
+            "--enroll-url",
+            &format!("{base}{prefix}"),
+            "--enroll-ca",
+            root.to_str().unwrap(),
+            "--enroll-key",
+            &format!("{id}:{secret}"),
+            "--enroll-count",
+            "20",
+        ],
+    );
+    let summary = tokio::task::block_in_place(|| enrolling.next_line());
+    assert_eq!(summary, "enrolled=20 whoami_ok=20 failed=0\n");
+
+    let listed = get(r, "/api/v1/enrollment/certificates").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let certificates = listed.body["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 20, "{}", listed.text);
+    let mut named = HashSet::new();
+    for cert in certificates {
+        let subject = cert["subject"].as_str().unwrap();
+        let hostname = subject.strip_prefix("CN=").expect(subject);
+        assert_eq!(
+            cert["device_id"], id_of[hostname],
+            "{hostname}'s certificate is linked to the scanned device"
+        );
+        assert_eq!(cert["state"], "valid");
+        named.insert(hostname.to_owned());
+    }
+    let first_twenty: HashSet<String> = enrolling.devices[..20]
+        .iter()
+        .map(|d| d["hostname"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(named, first_twenty, "the first 20 devices, each once");
+
+    // and it goes on answering
+    let client = Client::new();
+    let device = ip_of(&enrolling.devices[24]);
+    assert!(
+        client
+            .status(device, enrolling.port, Duration::from_secs(2))
+            .is_some(),
+        "still answering after enrolling"
+    );
+
+    // the key is spent: the 21st device, enrolling on its own with the key from the
+    // environment, is refused, and says why
+    let mut late = Process::new(BINARY)
+        .args(["--devices", "1", "--first-ip", &format!("127.{net}.0.21")])
+        .args(["--seed", "12", "--port", "0", "--wol-port", "0"])
+        .args(["--enroll-url", &base, "--enroll-ca", root.to_str().unwrap()])
+        .env("PHAROS_ENROLLMENT_KEY", format!("{id}:{secret}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(late.stdout.take().unwrap());
+    let mut lines = String::new();
+    tokio::task::block_in_place(|| {
+        stdout.read_line(&mut lines).unwrap();
+        stdout.read_line(&mut lines).unwrap();
+    });
+    late.kill().unwrap();
+    let mut stderr = String::new();
+    late.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    late.wait().unwrap();
+    assert!(
+        lines.ends_with("\nenrolled=0 whoami_ok=0 failed=1\n"),
+        "{lines}"
+    );
+    assert!(stderr.contains("used as often as it allows"), "{stderr}");
+    assert!(!stderr.contains(&secret), "the secret stays out of the log");
+    let listed = get(r, "/api/v1/enrollment/certificates").await.body;
+    assert_eq!(listed["certificates"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn enrollment_options_are_checked_before_ready() {
+    let refused = |extra: &[&str], env: Option<&str>| {
+        let mut command = Process::new(BINARY);
+        command
+            .args(["--devices", "3", "--first-ip", "127.87.0.1"])
+            .args(["--port", "0", "--wol-port", "0"])
+            .args(extra)
+            .env_remove("PHAROS_ENROLLMENT_KEY");
+        if let Some(key) = env {
+            command.env("PHAROS_ENROLLMENT_KEY", key);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{extra:?}");
+        assert!(output.stdout.is_empty(), "never ready: {extra:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let url = ["--enroll-url", "https://127.0.0.1:1"];
+    let stderr = refused(&url, Some("id:secret"));
+    assert!(stderr.contains("--enroll-ca"), "{stderr}");
+    let stderr = refused(
+        &[&url[..], &["--enroll-ca", "/nonexistent.pem"]].concat(),
+        None,
+    );
+    assert!(stderr.contains("enrollment key"), "{stderr}");
+    let stderr = refused(
+        &[&url[..], &["--enroll-ca", "/nonexistent.pem"]].concat(),
+        Some("id:secret"),
+    );
+    assert!(stderr.contains("/nonexistent.pem"), "{stderr}");
+    let stderr = refused(
+        &[
+            "--enroll-url",
+            "http://127.0.0.1:1",
+            "--enroll-ca",
+            "/dev/null",
+        ],
+        Some("id:secret"),
+    );
+    assert!(stderr.contains("HTTPS only"), "{stderr}");
+    let stderr = refused(&["--enroll-count", "2"], None);
+    assert!(stderr.contains("need --enroll-url"), "{stderr}");
+    let stderr = refused(
+        &[
+            &url[..],
+            &["--enroll-ca", "/dev/null", "--enroll-count", "4"],
+        ]
+        .concat(),
+        Some("id:secret"),
+    );
+    assert!(stderr.contains("more than the 3 devices"), "{stderr}");
 }

@@ -11,17 +11,6 @@ use std::sync::Arc;
 
 const WEB: &str = "/api/v1/certificates/web";
 
-async fn post_json(router: &Router, uri: &str, body: Value) -> Reply {
-    call(
-        router,
-        Method::POST,
-        uri,
-        &[("content-type", "application/json")],
-        Some(&body.to_string()),
-    )
-    .await
-}
-
 /// A generated root; its fingerprint.
 async fn new_root(router: &Router, name: &str, days: u32) -> String {
     let made = post_json(

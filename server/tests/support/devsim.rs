@@ -5,10 +5,12 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 pub struct Simulator {
     child: Child,
+    /// What it prints after the ready line (`enrolled=…` in enrollment mode).
+    stdout: BufReader<ChildStdout>,
     pub port: u16,
     pub wol_port: u16,
     /// One entry per device: ip, mac, hostname, os_generation, os_version, serial, asleep.
@@ -44,8 +46,9 @@ impl Simulator {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the simulator starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
+        stdout
             .read_line(&mut line)
             .expect("the simulator says it is ready");
         assert!(line.starts_with("ready "), "simulator: {line:?}");
@@ -55,11 +58,21 @@ impl Simulator {
         assert_eq!(devices.len(), count);
         Simulator {
             child,
+            stdout,
             port,
             wol_port,
             devices,
             _dir: dir,
         }
+    }
+
+    /// The next line it prints (blocking until it comes); empty once it has exited.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("reading the simulator's output");
+        line
     }
 
     pub fn awake(&self) -> impl Iterator<Item = &Value> {

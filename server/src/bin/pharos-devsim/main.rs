@@ -3,11 +3,13 @@
 //! from its device's own address, so a server under test sees thousands of distinct devices.
 #![forbid(unsafe_code)]
 
+mod enroll;
 mod fleet;
 mod net;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use enroll::{Enrollment, EnrollmentKey};
 use fleet::Fleet;
 use net::{Batch, Received};
 use nix::{
@@ -42,6 +44,11 @@ use std::{
 ///
 /// Prints `ready devices=N first=A port=P` once it listens; on SIGINT or SIGTERM it prints its
 /// counters and exits.
+///
+/// With --enroll-url, once ready, the first --enroll-count devices enroll for a client
+/// certificate over EST, each with a new P-256 key and its host name as the common name, then
+/// call `GET /device/v1/whoami` with it; the simulator prints
+/// `enrolled=N whoami_ok=N failed=F` (failures are logged) and goes on answering.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -99,6 +106,30 @@ struct Args {
     /// file as a JSON array before listening.
     #[arg(long)]
     manifest: Option<PathBuf>,
+
+    /// The Pharos server to enroll at (https://host:port, followed by the enrollment path
+    /// prefix if one is set); needs --enroll-ca and an enrollment key.
+    #[arg(long)]
+    enroll_url: Option<url::Url>,
+
+    /// PEM file of the root certificate(s) the server's certificate must chain to (a Pharos
+    /// server serves its root at /ca.pem).
+    #[arg(long)]
+    enroll_ca: Option<PathBuf>,
+
+    /// The enrollment key the devices authenticate with, as ID:SECRET. Best given in the
+    /// environment, where `ps` does not show it.
+    #[arg(long, env = "PHAROS_ENROLLMENT_KEY", hide_env_values = true)]
+    enroll_key: Option<EnrollmentKey>,
+
+    /// How many devices enroll, from the first one on (default: all).
+    #[arg(long)]
+    enroll_count: Option<u32>,
+
+    /// Where enrolled devices call /device/v1/whoami (https://host:port; default: the
+    /// server of --enroll-url without its path).
+    #[arg(long)]
+    device_url: Option<url::Url>,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -132,6 +163,32 @@ impl Args {
         }
         Ok(last)
     }
+
+    /// The enrollment to run once ready, and how many devices take part.
+    fn enrollment(&self) -> anyhow::Result<Option<(Enrollment, usize)>> {
+        let Some(url) = &self.enroll_url else {
+            if self.enroll_count.is_some() || self.device_url.is_some() {
+                bail!("--enroll-count and --device-url need --enroll-url");
+            }
+            return Ok(None);
+        };
+        let ca = self
+            .enroll_ca
+            .as_ref()
+            .context("--enroll-url needs --enroll-ca: the server's certificate is verified")?;
+        let key = self.enroll_key.clone().context(
+            "--enroll-url needs an enrollment key: PHAROS_ENROLLMENT_KEY or --enroll-key",
+        )?;
+        let count = self.enroll_count.unwrap_or(self.devices);
+        if count > self.devices {
+            bail!(
+                "--enroll-count {count} is more than the {} devices",
+                self.devices
+            );
+        }
+        let enrollment = Enrollment::new(url, self.device_url.as_ref(), ca, key)?;
+        Ok(Some((enrollment, count as usize)))
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -143,8 +200,11 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // the one crypto provider of the enrollment's TLS
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args = Args::parse();
     let last = args.last_ip()?;
+    let enrollment = args.enrollment()?;
 
     // Blocked before anything else, so the signals only ever arrive through the signalfd.
     let mut signals = SigSet::empty();
@@ -197,16 +257,31 @@ fn main() -> anyhow::Result<()> {
         scratch: Vec::with_capacity(MAX_DATAGRAM),
         counters: Counters::default(),
     };
-    let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "ready devices={} first={} port={port}",
-        args.devices, args.first_ip
-    )?;
-    stdout.flush()?;
+    {
+        // not held beyond the line: the enrollment thread prints its own
+        let mut stdout = std::io::stdout().lock();
+        writeln!(
+            stdout,
+            "ready devices={} first={} port={port}",
+            args.devices, args.first_ip
+        )?;
+        stdout.flush()?;
+    }
+    if let Some((enrollment, count)) = enrollment {
+        let hostnames = simulator.fleet.devices[..count]
+            .iter()
+            .map(|device| device.info.hostname.clone())
+            .collect();
+        // it inherits the blocked signals, so they still reach only the signalfd
+        std::thread::Builder::new()
+            .name("enroll".into())
+            .spawn(move || enrollment.run(hostnames))
+            .context("starting the enrollment thread")?;
+    }
 
     simulator.run(&socket, wol.as_ref(), &signal_fd)?;
     let c = &simulator.counters;
+    let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
         "stopped requests={} replies={} dropped={} ignored={} silent={} woken={} rebooted={} send_errors={}",
