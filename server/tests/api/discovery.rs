@@ -3,6 +3,7 @@
 //! their own 127.x addresses, broadcasts go to 127.255.255.255.
 
 use super::devsim::Simulator;
+use super::post_json as post;
 use super::{Db, Env, Events, call, get};
 use crate::on_both_databases;
 use axum::Router;
@@ -20,17 +21,6 @@ fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
         Ipv4Addr::from(first),
         extra,
     )
-}
-
-async fn post(router: &Router, uri: &str, body: Value) -> super::Reply {
-    call(
-        router,
-        Method::POST,
-        uri,
-        &[("content-type", "application/json")],
-        Some(&body.to_string()),
-    )
-    .await
 }
 
 async fn delete(router: &Router, uri: &str) -> super::Reply {
