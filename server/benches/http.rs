@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    ADMIN_PASSWORD, Process, bearer, binary, children_cpu_seconds, cpu_seconds, free_port, median,
-    session_cookie, start_pharos, tcp_passive_opens, wait_ready,
+    Process, bearer, binary, children_cpu_seconds, cores, cpu_seconds, free_port, median,
+    pharos_binary, session_cookie, tcp_passive_opens, wait_ready,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,47 +48,10 @@ fn options() -> Options {
     o
 }
 
-/// The two cores: the servers on one, the load generator on the other (when there are two).
-fn cores() -> (String, String) {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if n >= 2 {
-        ("1".into(), "0".into())
-    } else {
-        ("0".into(), "0".into())
-    }
-}
-
 /// The release `pharos` on its own data directory, pinned to the server core, serving plain HTTP
 /// (`PHAROS_TLS=off`) or HTTPS (`tls`, as users run it).
 fn pharos(dir: &Path, name: &str, database_url: &str, tls: bool) -> (Process, String) {
     pharos_binary("pharos", dir, name, database_url, tls)
-}
-
-/// `executable` (`pharos`, or `examples/pharos_unguarded` without authentication) like
-/// [`pharos`].
-fn pharos_binary(
-    executable: &str,
-    dir: &Path,
-    name: &str,
-    database_url: &str,
-    tls: bool,
-) -> (Process, String) {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut command = Command::new("taskset");
-    command
-        .args(["-c", &cores().0])
-        .arg(binary(executable))
-        .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("PHAROS_DATABASE_URL", database_url)
-        .env("PHAROS_SERVER_NAME", name)
-        // servers sharing a database (the propagation pair) need the same key to open the
-        // installation's sealed private keys
-        .env(
-            "PHAROS_SECRET_KEY",
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x42u8; 32]),
-        )
-        .env("RUST_LOG", "info");
-    start_pharos(command, &dir.join(name), log, tls)
 }
 
 fn bare_axum() -> (Process, String) {

@@ -334,3 +334,44 @@ pub fn session_cookie(url: &str) -> String {
     assert_eq!(status, 200, "signed in: {body}");
     format!("Cookie: {}", cookies.join("; "))
 }
+
+/// The two cores: the servers on one, the load generator on the other (when there are two).
+#[allow(dead_code)] // (the HTTP and enrollment benchmarks', not the discovery one's)
+pub fn cores() -> (String, String) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n >= 2 {
+        ("1".into(), "0".into())
+    } else {
+        ("0".into(), "0".into())
+    }
+}
+
+/// The release `executable` (`pharos`, or `examples/pharos_unguarded` without authentication)
+/// on its own data directory `dir/name`, pinned to the server core, with the superuser's
+/// password and every benchmark server's one secret key, its tracing on (`RUST_LOG=info`, as
+/// users run it), serving plain HTTP (`PHAROS_TLS=off`) or HTTPS (`tls`).
+#[allow(dead_code)] // (the HTTP and enrollment benchmarks', not the discovery one's)
+pub fn pharos_binary(
+    executable: &str,
+    dir: &Path,
+    name: &str,
+    database_url: &str,
+    tls: bool,
+) -> (Process, String) {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut command = Command::new("taskset");
+    command
+        .args(["-c", &cores().0])
+        .arg(binary(executable))
+        .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("PHAROS_DATABASE_URL", database_url)
+        .env("PHAROS_SERVER_NAME", name)
+        // servers sharing a database (the propagation pair) need the same key to open the
+        // installation's sealed private keys
+        .env(
+            "PHAROS_SECRET_KEY",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x42u8; 32]),
+        )
+        .env("RUST_LOG", "info");
+    start_pharos(command, &dir.join(name), log, tls)
+}
