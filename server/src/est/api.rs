@@ -163,7 +163,7 @@ fn issued(result: Result<super::Issued, EnrollError>) -> Result<Response, EstRef
     match result {
         Ok(issued) => {
             let pkcs7 = super::csr::certs_only(&[issued.der]).map_err(internal)?;
-            Ok(certs_only(&pkcs7))
+            Ok(pkcs7_answer(&pkcs7))
         }
         Err(EnrollError::BadRequest(reason)) => Err(EstRefusal(StatusCode::BAD_REQUEST, reason)),
         Err(EnrollError::Key(Refusal::Unavailable)) => Err(internal("enrollment keys unreadable")),
@@ -233,7 +233,7 @@ impl IntoResponse for EstRefusal {
 }
 
 /// Certificates as EST carries them: certs-only PKCS#7 in base64.
-fn certs_only(der: &[u8]) -> Response {
+fn pkcs7_answer(der: &[u8]) -> Response {
     (
         [
             (
@@ -257,7 +257,7 @@ fn internal(e: impl std::fmt::Display) -> EstRefusal {
 
 async fn cacerts(State(est): Shared) -> Result<Response, EstRefusal> {
     let der = est.ca_certs().await.map_err(internal)?;
-    Ok(certs_only(&der))
+    Ok(pkcs7_answer(&der))
 }
 
 /// No attributes are asked of requests (RFC 7030 §4.5.2: 204).

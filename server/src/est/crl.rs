@@ -3,7 +3,7 @@
 //! served to anyone at `/device-ca.crl` for proxies (`ssl_crl`).
 
 use super::Est;
-use crate::db::{Backend, DbError, Tx};
+use crate::db::{DbError, Tx};
 use crate::on_backend;
 use crate::tls::DeviceCa;
 use crate::workers::unix_millis;
@@ -48,17 +48,18 @@ impl Est {
 /// stored one, and stores it in `tx`.
 pub(super) async fn refresh(tx: &mut Tx, ca: &DeviceCa) -> anyhow::Result<Vec<u8>> {
     let now = unix_millis();
-    if let Backend::Postgres(tx) = tx {
-        // one signer at a time: numbers never repeat
-        sqlx::query("LOCK TABLE device_crl IN EXCLUSIVE MODE")
-            .execute(&mut **tx)
-            .await?;
-    }
-    let number: Option<i64> = on_backend!(tx, tx => sqlx::query_scalar(
-        "SELECT number FROM device_crl WHERE id = 1")
-        .fetch_optional(&mut **tx)
+    // the number first, in the statement that writes: it serialises signers (on PostgreSQL the
+    // row stays locked until `tx` ends) and a transaction that read first could not write on
+    // SQLite under load
+    let number: i64 = on_backend!(tx, tx => sqlx::query_scalar(
+        "INSERT INTO device_crl (id, ca_fingerprint, number, der, this_update, next_update) \
+         VALUES (1, $1, 1, $2, $3, $3) ON CONFLICT (id) DO UPDATE \
+         SET number = device_crl.number + 1 RETURNING number")
+        .bind(&ca.fingerprint)
+        .bind(Vec::<u8>::new())
+        .bind(now)
+        .fetch_one(&mut **tx)
         .await)?;
-    let number = number.unwrap_or(0) + 1;
     let revoked: Vec<(String, i64)> = on_backend!(tx, tx => sqlx::query_as(
         "SELECT serial, revoked_at FROM device_certificates \
          WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY revoked_at, serial")
@@ -67,12 +68,9 @@ pub(super) async fn refresh(tx: &mut Tx, ca: &DeviceCa) -> anyhow::Result<Vec<u8
         .await)?;
     let der = sign(ca, number, now, &revoked)?;
     on_backend!(tx, tx => sqlx::query(
-        "INSERT INTO device_crl (id, ca_fingerprint, number, der, this_update, next_update) \
-         VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
-         ca_fingerprint = excluded.ca_fingerprint, number = excluded.number, der = excluded.der, \
-         this_update = excluded.this_update, next_update = excluded.next_update")
+        "UPDATE device_crl SET ca_fingerprint = $1, der = $2, this_update = $3, \
+         next_update = $4 WHERE id = 1")
         .bind(&ca.fingerprint)
-        .bind(number)
         .bind(&der)
         .bind(now)
         .bind(now + VALIDITY)

@@ -18,11 +18,13 @@ const CURVES: [&str; 2] = ["1.2.840.10045.3.1.7", "1.3.132.0.34"];
 /// Signature algorithms on SHA-1, which no longer proves anything.
 const SHA1_SIGNATURES: [&str; 3] = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.3.14.3.2.29"];
 
-/// A request that passed the checks.
+/// A request that passed the checks, read as the signer needs it.
 #[derive(Debug)]
 pub struct Checked {
-    pub der: Vec<u8>,
+    pub params: CertificateSigningRequestParams,
     pub subject: String,
+    /// The subject as (attribute type, value) pairs, for comparing.
+    pub names: Vec<(String, String)>,
     /// The subject's common name: the device's name.
     pub cn: String,
 }
@@ -97,6 +99,12 @@ pub fn check(der: Vec<u8>) -> Result<Checked, String> {
     if info.subject.iter_common_name().count() > 1 {
         return Err("the request's subject has more than one common name (CN)".into());
     }
+    let names = name_pairs(&info.subject);
+    let mut types: Vec<&str> = names.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort_unstable();
+    if types.windows(2).any(|w| w[0] == w[1]) {
+        return Err("the request's subject names an attribute type twice".into());
+    }
     let cn = info
         .subject
         .iter_common_name()
@@ -115,13 +123,30 @@ pub fn check(der: Vec<u8>) -> Result<Checked, String> {
         );
     }
     // what signing will need of it, found out before any key is spent
-    CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(der.as_slice()))
-        .map_err(|e| format!("the request cannot be signed as it is: {e}"))?;
+    let params = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(
+        der.as_slice(),
+    ))
+    .map_err(|e| format!("the request cannot be signed as it is: {e}"))?;
     Ok(Checked {
         subject: info.subject.to_string(),
+        names,
         cn: cn.to_owned(),
-        der,
+        params,
     })
+}
+
+/// A name as (attribute type, value) pairs in order. Names are compared so, never by their
+/// display strings, which do not escape separators inside values.
+pub fn name_pairs(name: &X509Name) -> Vec<(String, String)> {
+    name.iter_attributes()
+        .map(|a| {
+            let value = a
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|_| hex::encode(a.attr_value().data));
+            (a.attr_type().to_id_string(), value)
+        })
+        .collect()
 }
 
 /// A client certificate for the request, signed by the device CA, valid from `not_before` to
@@ -133,10 +158,7 @@ pub fn issue(
     not_before: i64,
     not_after: i64,
 ) -> Result<(Vec<u8>, String), String> {
-    let mut csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(
-        request.der.as_slice(),
-    ))
-    .map_err(|e| format!("the request cannot be signed: {e}"))?;
+    let mut csr = request.params.clone();
     let time = |millis: i64| {
         ::time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
             .map_err(|_| "the validity is out of range".to_owned())

@@ -18,6 +18,8 @@ use x509_parser::prelude::*;
 pub struct Device {
     pub serial: String,
     pub subject: String,
+    /// The subject as (attribute type, value) pairs.
+    pub names: Vec<(String, String)>,
     pub not_after: i64,
     pub device_id: Option<i64>,
     pub via: PresentedVia,
@@ -38,6 +40,8 @@ pub enum DeviceRefusal {
     NotYetValid(String),
     #[error("the certificate was revoked at {0}")]
     Revoked(String),
+    #[error("the certificate was revoked while the request was under way")]
+    RevokedMeanwhile,
     #[error("the certificate is not one this installation issued over EST")]
     Unknown,
     #[error("device certificates cannot be checked now")]
@@ -76,7 +80,7 @@ fn listed(row: Row, now: i64) -> DeviceCertificate {
     }
 }
 
-/// The serial as stored: lower-case hex without separators or leading zeros beyond a byte.
+/// The serial as stored: lower-case hex without separators.
 pub fn normalize_serial(serial: &str) -> String {
     serial
         .chars()
@@ -109,8 +113,9 @@ impl Est {
         })
     }
 
-    /// Revokes a device certificate: it cannot re-enroll nor reach the device routes, and the
-    /// CRL is signed again with it in the same transaction.
+    /// Revokes a device certificate and every certificate that renewed it (what was got with a
+    /// certificate goes with it): none can re-enroll nor reach the device routes, and the CRL is
+    /// signed again with them in the same transaction.
     pub async fn revoke_certificate(
         &self,
         actor: &Actor,
@@ -120,14 +125,15 @@ impl Est {
         let ca = self.tls.device()?;
         let now = unix_millis();
         let mut tx = self.db.begin().await?;
-        let revoked = on_backend!(&mut tx, tx => sqlx::query(
-            "UPDATE device_certificates SET revoked_at = $1 WHERE serial = $2 \
-             AND revoked_at IS NULL")
+        let revoked: Vec<String> = on_backend!(&mut tx, tx => sqlx::query_scalar(
+            "WITH RECURSIVE chain(serial) AS (SELECT $2 UNION SELECT d.serial \
+             FROM device_certificates d JOIN chain c ON d.renews = c.serial) \
+             UPDATE device_certificates SET revoked_at = $1 \
+             WHERE serial IN (SELECT serial FROM chain) AND revoked_at IS NULL RETURNING serial")
             .bind(now)
             .bind(&serial)
-            .execute(&mut **tx)
-            .await
-            .map(|r| r.rows_affected()))?;
+            .fetch_all(&mut **tx)
+            .await)?;
         let sql = format!("SELECT {COLUMNS} FROM device_certificates WHERE serial = $1");
         let row: Option<Row> = on_backend!(&mut tx, tx => sqlx::query_as(&sql)
             .bind(&serial)
@@ -139,7 +145,8 @@ impl Est {
             )));
         };
         let certificate = listed(row, now);
-        if revoked == 0 {
+        if !revoked.contains(&serial) {
+            // nothing of it is kept (`tx` rolls back)
             return Err(ApiError::Conflict(format!(
                 "the certificate {serial} was revoked already, at {}",
                 certificate.revoked_at.as_deref().unwrap_or("?")
@@ -151,11 +158,10 @@ impl Est {
             actor,
             Area::Certificates,
             "revoke device certificate",
-            &[Record::new(
-                format!("enrollment.certificates.{serial}.revoked"),
-                false,
-                true,
-            )],
+            &revoked
+                .iter()
+                .map(|s| Record::new(format!("enrollment.certificates.{s}.revoked"), false, true))
+                .collect::<Vec<_>>(),
         )
         .await?;
         super::commit(tx, &self.bus).await?;
@@ -166,7 +172,7 @@ impl Est {
                 username: Some(&certificate.subject),
                 actor: Some(&actor.name),
                 source: actor.source.clone(),
-                detail: Some(format!("serial {serial}")),
+                detail: Some(format!("serials {}", revoked.join(", "))),
             },
         )
         .await;
@@ -254,6 +260,7 @@ impl Est {
             None => self.link(&serial, &cert).await,
         };
         Ok(Device {
+            names: super::csr::name_pairs(cert.subject()),
             serial,
             subject,
             not_after,
@@ -262,7 +269,8 @@ impl Est {
         })
     }
 
-    /// Links the certificate `serial` to the device its common name names, if one does now.
+    /// Links the certificate `serial` to the device its common name names, if one does now (in
+    /// one statement: a transaction that read first could not write on SQLite under load).
     async fn link(&self, serial: &str, cert: &X509Certificate<'_>) -> Option<i64> {
         let cn = cert
             .subject()
@@ -273,17 +281,18 @@ impl Est {
             .to_owned();
         let linked = async {
             let mut tx = self.db.begin().await?;
-            let Some(id) = device_named(&mut tx, &cn).await? else {
+            let id: Option<Option<i64>> = on_backend!(&mut tx, tx => sqlx::query_scalar(
+                "UPDATE device_certificates SET device_id = (SELECT id FROM devices \
+                 WHERE lower(hostname) = lower($1) OR serial = $1 OR lower(mac) = lower($1) \
+                 ORDER BY id LIMIT 1) WHERE serial = $2 AND device_id IS NULL RETURNING device_id")
+                .bind(&cn)
+                .bind(serial)
+                .fetch_optional(&mut **tx)
+                .await)?;
+            let Some(Some(id)) = id else {
+                // nothing to link: nothing changed
                 return Ok::<_, DbError>(None);
             };
-            on_backend!(&mut tx, tx => sqlx::query(
-                "UPDATE device_certificates SET device_id = $1 WHERE serial = $2 \
-                 AND device_id IS NULL")
-                .bind(id)
-                .bind(serial)
-                .execute(&mut **tx)
-                .await
-                .map(|_| ()))?;
             super::commit(tx, &self.bus).await?;
             tracing::info!(
                 serial,
@@ -306,12 +315,14 @@ impl Est {
         source: &Option<String>,
         reason: &str,
     ) {
+        // what a client calls itself is kept short
+        let who = who.map(|w| w.chars().take(80).collect::<String>());
         tracing::warn!(event, who, ?source, reason, "refused");
         security::record(
             &self.db,
             Event {
                 event,
-                username: who,
+                username: who.as_deref(),
                 actor: None,
                 source: source.clone(),
                 detail: Some(reason.to_owned()),

@@ -35,6 +35,9 @@ pub enum EnrollError {
 pub struct Issued {
     pub der: Vec<u8>,
     pub serial: String,
+    pub subject: String,
+    /// Unix milliseconds.
+    pub not_after: i64,
 }
 
 /// What authorised an enrollment.
@@ -60,6 +63,16 @@ impl Est {
             self.refused("enrollment refused", Some(key_id), source_ref, &reason)
                 .await;
         };
+        // the key is looked at first (an unknown caller costs no signature check) and spent
+        // only when the certificate is recorded: a refused request costs no use
+        if !super::keys::well_formed(key_id) {
+            refused(Refusal::Unknown.to_string()).await;
+            return Err(Refusal::Unknown.into());
+        }
+        if let Err(refusal) = super::keys::check(&self.db, key_id, secret).await {
+            refused(refusal.to_string()).await;
+            return Err(refusal.into());
+        }
         let request = match csr::unbase64(body).and_then(csr::check) {
             Ok(request) => request,
             Err(reason) => {
@@ -67,13 +80,7 @@ impl Est {
                 return Err(EnrollError::BadRequest(reason));
             }
         };
-        // looked at before signing (nothing is signed for a bad key), spent when the certificate
-        // is recorded (a failure between costs no use)
-        if let Err(refusal) = super::keys::check(&self.db, key_id, secret).await {
-            refused(refusal.to_string()).await;
-            return Err(refusal.into());
-        }
-        let issued = self.issue(&request).await?;
+        let issued = self.issue(&request)?;
         let actor = Actor {
             name: format!("enrollment key {key_id}"),
             source: source.clone(),
@@ -85,7 +92,7 @@ impl Est {
             refused(refusal.to_string()).await;
         }
         recorded?;
-        tracing::info!(serial = %issued.serial, subject = %request.subject, key = key_id, "enrolled");
+        tracing::info!(serial = %issued.serial, subject = %issued.subject, key = key_id, "enrolled");
         Ok(issued)
     }
 
@@ -101,7 +108,7 @@ impl Est {
         let checked = csr::unbase64(body)
             .and_then(csr::check)
             .and_then(|request| {
-                if request.subject == device.subject {
+                if request.names == device.names {
                     Ok(request)
                 } else {
                     Err(format!(
@@ -124,7 +131,7 @@ impl Est {
                 return Err(EnrollError::BadRequest(reason));
             }
         };
-        let issued = self.issue(&request).await?;
+        let issued = self.issue(&request)?;
         let actor = Actor {
             name: format!("device {}", device.subject),
             source,
@@ -135,22 +142,25 @@ impl Est {
         Ok(issued)
     }
 
-    async fn issue(&self, request: &Checked) -> anyhow::Result<Issued> {
+    /// Signs on this thread: one P-256 signature takes well under the time a hop to another
+    /// thread and back costs.
+    fn issue(&self, request: &Checked) -> anyhow::Result<Issued> {
         let ca = self.tls.device()?;
-        let facts = crate::tls::pki::facts(&ca.der).map_err(|e| anyhow::anyhow!(e))?;
         let now = unix_millis();
-        let not_after = (now + DEVICE_CERT_DAYS * DAY).min(facts.not_after);
-        let request = Checked {
-            der: request.der.clone(),
-            subject: request.subject.clone(),
-            cn: request.cn.clone(),
-        };
-        let (der, serial) = tokio::task::spawn_blocking(move || {
-            csr::issue(&request, &ca.der, &ca.key, now - 60 * 60 * 1000, not_after)
+        // whole seconds, as the certificate holds it
+        let not_after = (now + DEVICE_CERT_DAYS * DAY).min(ca.not_after) / 1000 * 1000;
+        let (der, serial) = csr::issue(request, &ca.der, &ca.key, now - 60 * 60 * 1000, not_after)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        // what the certificate says, as it says it
+        let subject = crate::tls::pki::facts(&der)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .subject;
+        Ok(Issued {
+            der,
+            serial,
+            subject,
+            not_after,
         })
-        .await?
-        .map_err(|e| anyhow::anyhow!(e))?;
-        Ok(Issued { der, serial })
     }
 
     async fn record(
@@ -160,14 +170,28 @@ impl Est {
         issued: &Issued,
         authority: Authority<'_>,
     ) -> Result<(), EnrollError> {
-        let facts = crate::tls::pki::facts(&issued.der).map_err(|e| anyhow::anyhow!(e))?;
         let mut tx = self.db.begin().await.map_err(anyhow::Error::from)?;
         let (key, renews, action) = match authority {
             Authority::Key(id, secret) => {
                 super::keys::spend_in(&mut tx, id, secret).await?;
                 (Some(id), None, "enroll")
             }
-            Authority::Renewal(device) => (None, Some(device.serial.as_str()), "re-enroll"),
+            Authority::Renewal(device) => {
+                // written first: a revocation of the renewed certificate commits before this
+                // (and the renewal is refused) or waits for it (and revokes both)
+                let still_good = on_backend!(&mut tx, tx => sqlx::query(
+                    "UPDATE device_certificates SET revoked_at = revoked_at \
+                     WHERE serial = $1 AND revoked_at IS NULL")
+                    .bind(&device.serial)
+                    .execute(&mut **tx)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(anyhow::Error::from)?;
+                if still_good == 0 {
+                    return Err(DeviceRefusal::RevokedMeanwhile.into());
+                }
+                (None, Some(device.serial.as_str()), "re-enroll")
+            }
         };
         let device_id = super::devices::device_named(&mut tx, &request.cn)
             .await
@@ -176,9 +200,9 @@ impl Est {
             "INSERT INTO device_certificates (serial, subject, der, not_after, issued_at, \
              enrollment_key, renews, device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&issued.serial)
-            .bind(&request.subject)
+            .bind(&issued.subject)
             .bind(&issued.der)
-            .bind(facts.not_after)
+            .bind(issued.not_after)
             .bind(unix_millis())
             .bind(key)
             .bind(renews)
@@ -196,8 +220,8 @@ impl Est {
                 format!("enrollment.certificates.{}", issued.serial),
                 serde_json::Value::Null,
                 serde_json::json!({
-                    "subject": facts.subject,
-                    "not_after": rfc3339(facts.not_after),
+                    "subject": issued.subject,
+                    "not_after": rfc3339(issued.not_after),
                     "renews": renews,
                     "device_id": device_id,
                 }),

@@ -29,6 +29,15 @@ pub enum Refusal {
     Unavailable,
 }
 
+const ID_PREFIX: &str = "ek-";
+const ID_HEX: usize = 16;
+
+/// Whether `id` could be a key's id (`ek-` and 16 hex digits): anything else is refused unread.
+pub fn well_formed(id: &str) -> bool {
+    id.strip_prefix(ID_PREFIX)
+        .is_some_and(|hex| hex.len() == ID_HEX && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 pub async fn create(
     db: &Db,
     bus: &Bus,
@@ -36,7 +45,10 @@ pub async fn create(
     request: NewEnrollmentKey,
 ) -> Result<CreatedEnrollmentKey, ApiError> {
     validate_enrollment_key(&request).map_err(ApiError::Invalid)?;
-    let id = format!("ek-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let id = format!(
+        "{ID_PREFIX}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..ID_HEX]
+    );
     let secret = Secret::random();
     let now = unix_millis();
     let expires_at = now + i64::from(request.expires_in_minutes) * 60_000;
@@ -171,15 +183,9 @@ pub async fn check(db: &Db, id: &str, secret: &str) -> Result<(), Refusal> {
     }
 }
 
-/// Spends one use in one statement, so keys presented at the same moment cannot spend more
-/// uses than the key has; on refusal, reads why.
-pub async fn spend(db: &Db, id: &str, secret: &str) -> Result<(), Refusal> {
-    let mut tx = db.begin().await.map_err(|_| Refusal::Unavailable)?;
-    spend_in(&mut tx, id, secret).await?;
-    tx.commit().await.map_err(|_| Refusal::Unavailable)
-}
-
-/// The same in the caller's transaction: the use is spent if, and only if, it commits.
+/// Spends one use in one statement, in the caller's transaction, so keys presented at the same
+/// moment cannot spend more uses than the key has: the use is spent if, and only if, `tx`
+/// commits. On refusal, reads why.
 pub async fn spend_in(tx: &mut Tx, id: &str, secret: &str) -> Result<(), Refusal> {
     let digest = hash(secret).to_vec();
     let now = unix_millis();

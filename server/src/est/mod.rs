@@ -90,10 +90,4 @@ impl Est {
     pub async fn revoke_key(&self, actor: &crate::audit::Actor, id: &str) -> Result<(), ApiError> {
         keys::revoke(&self.db, &self.bus, actor, id).await
     }
-
-    /// Spends one use of the key `id` if `secret` is its secret and it is still good; why not,
-    /// otherwise. What an EST client's HTTP Basic credentials are checked with.
-    pub async fn spend_key(&self, id: &str, secret: &str) -> Result<(), Refusal> {
-        keys::spend(&self.db, id, secret).await
-    }
 }

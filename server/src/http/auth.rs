@@ -227,7 +227,8 @@ fn device(request: &Request, peer: Option<IpAddr>, trusted: &[IpNet]) -> (Option
     };
     let peer = peer.map(|ip| ip.to_canonical());
     if !peer.is_some_and(|ip| trusted.iter().any(|net| net.contains(&ip))) {
-        tracing::warn!(
+        // the device routes write it to the security log; elsewhere it is only noise
+        tracing::debug!(
             ?peer,
             "a forwarded client certificate from a peer that is no trusted proxy was ignored"
         );

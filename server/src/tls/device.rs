@@ -1,7 +1,7 @@
 //! The device CA as the listener and the enrollment area use it: read when the certificates
 //! change, not at every handshake or enrollment. The listener asks every client for an optional
-//! certificate and accepts only those the device CA issued (a browser sends none and is not
-//! troubled).
+//! certificate of the device CA, naming it: a browser holding no certificate of it is not asked
+//! to choose one.
 
 use super::{Tls, provider, store};
 use crate::db::Db;
@@ -18,9 +18,13 @@ use std::sync::Arc;
 pub struct DeviceCa {
     pub der: Vec<u8>,
     pub fingerprint: String,
+    /// When it expires (Unix milliseconds): what it issues ends by then.
+    pub not_after: i64,
     pub key: Arc<KeyPair>,
     /// Clients whose chain ends at this CA.
     verifier: Arc<dyn ClientCertVerifier>,
+    /// Its subject, as the listener names it to clients.
+    hints: Vec<DistinguishedName>,
 }
 
 impl std::fmt::Debug for DeviceCa {
@@ -50,26 +54,46 @@ impl DeviceCa {
         roots
             .add(CertificateDer::from(stored.der.clone()))
             .context("the device CA cannot be a trust anchor")?;
+        let hints = roots.subjects();
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
             .allow_unauthenticated()
             .build()
             .context("verifying device certificates")?;
+        let not_after = super::pki::facts(&stored.der)
+            .map_err(|e| anyhow::anyhow!(e))?
+            .not_after;
         Ok(DeviceCa {
+            not_after,
             der: stored.der,
             fingerprint,
             key: Arc::new(key),
             verifier,
+            hints,
         })
     }
 }
 
-/// The listener's client-certificate check: optional, against the device CA of the moment.
+/// The listener's client-certificate check: optional, against the device CA of the moment,
+/// naming the device CA's subject as it was when the listener started (a renewed CA keeps it).
 #[derive(Debug)]
-pub(super) struct DeviceClients(pub Arc<Tls>);
+pub(super) struct DeviceClients {
+    tls: Arc<Tls>,
+    hints: Vec<DistinguishedName>,
+}
 
 impl DeviceClients {
+    pub(super) fn new(tls: Arc<Tls>) -> DeviceClients {
+        let hints = tls
+            .device
+            .load()
+            .as_ref()
+            .map(|ca| ca.hints.clone())
+            .unwrap_or_default();
+        DeviceClients { tls, hints }
+    }
+
     fn current(&self) -> Result<Arc<DeviceCa>, rustls::Error> {
-        self.0
+        self.tls
             .device
             .load_full()
             .ok_or_else(|| rustls::Error::General("no device CA to verify clients with".into()))
@@ -86,9 +110,7 @@ impl ClientCertVerifier for DeviceClients {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        // no hints: a client with a device certificate sends it anyway, and browsers without
-        // one are not asked to choose
-        &[]
+        &self.hints
     }
 
     fn verify_client_cert(

@@ -221,7 +221,7 @@ impl Tls {
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .context("choosing the TLS versions")?
-            .with_client_cert_verifier(Arc::new(device::DeviceClients(self.clone())))
+            .with_client_cert_verifier(Arc::new(device::DeviceClients::new(self.clone())))
             .with_cert_resolver(Arc::new(Resolver(self.clone())));
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))

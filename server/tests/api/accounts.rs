@@ -176,6 +176,14 @@ async fn every_route_checks_rights(db: Db) {
                 route.path,
                 refused.status
             ),
+            // a device's certificate, which an administrator's token is not
+            Rule::Device => assert_eq!(
+                refused.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {} took an administrator's token",
+                route.method,
+                route.path,
+            ),
             _ => assert!(
                 refused.status != StatusCode::UNAUTHORIZED
                     && refused.status != StatusCode::FORBIDDEN,

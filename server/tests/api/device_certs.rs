@@ -165,30 +165,69 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
         "{anonymous}"
     );
 
-    // a certificate of another CA does not get through the handshake
+    // a certificate of another CA, one that even bears the device CA's name, does not get
+    // through the handshake
     let other = d.join("other").display().to_string();
     std::fs::create_dir(&other).unwrap();
-    openssl(
+    let f = |name: &str| format!("{other}/{name}");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let impostor = [
         &[
             "req",
             "-x509",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
             "-subj",
-            "/CN=tc-0001",
+            "/CN=Pharos Device CA/O=Pharos",
             "-days",
             "2",
-            "-keyout",
-            &format!("{other}/k.pem"),
-            "-out",
-            &format!("{other}/c.pem"),
-            "-addext",
-            "extendedKeyUsage=clientAuth",
+        ][..],
+        &ec,
+    ]
+    .concat();
+    let (ca_key, ca_cert) = (f("ca.key"), f("ca.pem"));
+    openssl(
+        &[&impostor[..], &["-keyout", &ca_key, "-out", &ca_cert]].concat(),
+        None,
+    );
+    let (k, r) = (f("k.pem"), f("r.pem"));
+    openssl(
+        &[
+            &["req", "-new", "-subj", "/CN=tc-0001"][..],
+            &ec,
+            &["-keyout", &k, "-out", &r],
+        ]
+        .concat(),
+        None,
+    );
+    let ext = write(Path::new(&other), "ext", "extendedKeyUsage=clientAuth\n");
+    let c = f("c.pem");
+    openssl(
+        &[
+            "x509", "-req", "-in", &r, "-CA", &ca_cert, "-CAkey", &ca_key, "-days", "2",
+            "-extfile", &ext, "-out", &c,
         ],
         None,
+    );
+    // the same name as the device CA, so only the signature tells them apart
+    let real_ca = certs_of(&cacerts);
+    let named =
+        |args: &[&str], pem: &str| String::from_utf8(openssl(args, Some(pem.as_bytes()))).unwrap();
+    assert_eq!(
+        named(
+            &["x509", "-noout", "-subject", "-nameopt", "RFC2253"],
+            &real_ca
+        )
+        .replace("subject=", ""),
+        named(
+            &["x509", "-noout", "-issuer", "-nameopt", "RFC2253"],
+            &std::fs::read_to_string(&c).unwrap()
+        )
+        .replace("issuer=", "")
     );
     let stranger = DeviceFiles {
         cert: format!("{other}/c.pem"),
@@ -303,17 +342,19 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
         "the CRL lists {}:\n{text}",
         first.serial
     );
+    // what was got with it goes with it: the renewal too
     assert!(
-        !text.to_ascii_lowercase().contains(&second.serial),
-        "{text}"
+        text.to_ascii_lowercase().contains(&second.serial),
+        "the CRL lists the renewal {}:\n{text}",
+        second.serial
     );
     let (status, text) = curl(&with_cert(&first, &["--cacert", &root, &whoami]));
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("revoked"), "{text}");
     let (status, text) = curl(&with_cert(&first, &renew_args));
     assert_eq!(status, 403, "{text}");
-    let (status, _) = curl(&with_cert(&second, &["--cacert", &root, &whoami]));
-    assert_eq!(status, 200, "the renewed certificate stays good");
+    let (status, text) = curl(&with_cert(&second, &["--cacert", &root, &whoami]));
+    assert_eq!(status, 403, "the renewal is revoked with it: {text}");
     let log = get(router, "/api/v1/security-log").await;
     assert!(
         log.text.contains("device certificate revoked"),
