@@ -127,6 +127,15 @@ test('a reader of certificates sees the lists and nothing to change them with', 
   expect(errors).toEqual([]);
 });
 
+/** Devices a test registered, removed after it: the discovery tests count the shared server's list. */
+const registered: number[] = [];
+test.afterEach(async ({ request }) => {
+  for (const id of registered.splice(0)) {
+    const removed = await request.delete(`/api/v1/devices/${id}`);
+    expect(removed.ok(), await removed.text()).toBe(true);
+  }
+});
+
 test('a device that enrolls shows up live, linked to its device, and its certificate is revoked', async ({ page, request, playwright, baseURL }) => {
   const errors = watchErrors(page);
   const name = `kiosk-${unique()}`;
@@ -135,6 +144,7 @@ test('a device that enrolls shows up live, linked to its device, and its certifi
   expect((await request.post('/api/v1/devices', { data: { ip, hostname: name } })).status()).toBe(201);
   const devices = (await (await request.get('/api/v1/devices?limit=1000')).json()).devices as { id: number; ip: string }[];
   const deviceId = devices.find((d) => d.ip === ip)!.id;
+  registered.push(deviceId);
   const made = await request.post(KEYS, { data: { uses: 1, expires_in_minutes: 30, note: name } });
   expect(made.status(), await made.text()).toBe(201);
   const key = await made.json();
