@@ -5,6 +5,7 @@
 mod dialogs;
 mod forms;
 mod hostnames;
+mod import;
 #[cfg(feature = "hydrate")]
 mod live;
 #[cfg(all(test, feature = "ssr"))]
@@ -19,7 +20,8 @@ use crate::components::{
 };
 use crate::model::Area;
 use dialogs::{AssignDialog, P12Dialog};
-use forms::{GenerateForm, ImportForm, SignedForm};
+use forms::{GenerateForm, SignedForm};
+use import::ImportForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
