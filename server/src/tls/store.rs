@@ -135,12 +135,24 @@ pub async fn set_key(tx: &mut Tx, fingerprint: &str, sealed_key: &[u8]) -> Resul
     Ok(())
 }
 
+/// One statement with text parameters `$1`, `$2`, … in `tx`: the rows it touched.
+async fn execute(tx: &mut Tx, sql: &str, params: &[&str]) -> Result<u64, DbError> {
+    Ok(on_backend!(tx, tx => {
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = query.bind(*param);
+        }
+        query.execute(&mut **tx).await.map(|r| r.rows_affected())
+    })?)
+}
+
 pub async fn delete(tx: &mut Tx, fingerprint: &str) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query("DELETE FROM certificates WHERE fingerprint = $1")
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "DELETE FROM certificates WHERE fingerprint = $1",
+        &[fingerprint],
+    )
+    .await?;
     Ok(())
 }
 
@@ -169,56 +181,51 @@ pub async fn assign(tx: &mut Tx, server: &str, fingerprint: &str) -> Result<(), 
          DO UPDATE SET fingerprint = excluded.fingerprint, assigned_at = excluded.assigned_at",
         now = tx.now_sql()
     );
-    on_backend!(tx, tx => sqlx::query(&sql)
-        .bind(server)
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(tx, &sql, &[server, fingerprint]).await?;
     Ok(())
 }
 
 /// Every server's own assignment goes: all of them present the `'*'` one.
 pub async fn clear_own_assignments(tx: &mut Tx) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query("DELETE FROM certificate_assignments WHERE server_id <> $1")
-        .bind(ALL_SERVERS)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "DELETE FROM certificate_assignments WHERE server_id <> $1",
+        &[ALL_SERVERS],
+    )
+    .await?;
     Ok(())
 }
 
 /// A server's own assignment goes.
 pub async fn unassign(tx: &mut Tx, server: &str) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query("DELETE FROM certificate_assignments WHERE server_id = $1")
-        .bind(server)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "DELETE FROM certificate_assignments WHERE server_id = $1",
+        &[server],
+    )
+    .await?;
     Ok(())
 }
 
 /// What `from` issued is `to`'s (a renewed CA: same subject, same key).
 pub async fn reparent(tx: &mut Tx, from: &str, to: &str) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query(
-        "UPDATE certificates SET issuer = $1 WHERE issuer = $2 AND fingerprint <> $1")
-        .bind(to)
-        .bind(from)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "UPDATE certificates SET issuer = $1 WHERE issuer = $2 AND fingerprint <> $1",
+        &[to, from],
+    )
+    .await?;
     Ok(())
 }
 
 /// What was assigned `from` is assigned `to` (a renewal).
 pub async fn move_assignments(tx: &mut Tx, from: &str, to: &str) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query(
-        "UPDATE certificate_assignments SET fingerprint = $1 WHERE fingerprint = $2")
-        .bind(to)
-        .bind(from)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "UPDATE certificate_assignments SET fingerprint = $1 WHERE fingerprint = $2",
+        &[to, from],
+    )
+    .await?;
     Ok(())
 }
 
@@ -240,22 +247,17 @@ pub async fn role(db: &Db, role: &str) -> Result<Option<String>, DbError> {
 
 /// Takes `role` for `fingerprint` unless a server took it first (`false`).
 pub async fn claim_role(tx: &mut Tx, role: &str, fingerprint: &str) -> Result<bool, DbError> {
-    let done = on_backend!(tx, tx => sqlx::query(
-        "INSERT INTO certificate_roles (role, fingerprint) VALUES ($1, $2) \
-         ON CONFLICT (role) DO NOTHING")
-        .bind(role)
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(done == 1)
+    let sql = "INSERT INTO certificate_roles (role, fingerprint) VALUES ($1, $2) \
+               ON CONFLICT (role) DO NOTHING";
+    Ok(execute(tx, sql, &[role, fingerprint]).await? == 1)
 }
 
 pub async fn drop_roles(tx: &mut Tx, fingerprint: &str) -> Result<(), DbError> {
-    on_backend!(tx, tx => sqlx::query("DELETE FROM certificate_roles WHERE fingerprint = $1")
-        .bind(fingerprint)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()))?;
+    execute(
+        tx,
+        "DELETE FROM certificate_roles WHERE fingerprint = $1",
+        &[fingerprint],
+    )
+    .await?;
     Ok(())
 }
