@@ -65,6 +65,23 @@ fn with_cert<'a>(device: &'a DeviceFiles, args: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
+/// Registers a device; its id.
+async fn register(router: &Router, ip: &str, hostname: &str) -> i64 {
+    let registered = post_json(
+        router,
+        "/api/v1/devices",
+        json!({"ip": ip, "hostname": hostname}),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
+    registered.body["id"].as_i64().unwrap()
+}
+
 /// A request to the router as if it came from `peer`, with `X-SSL-CERT` holding `pem`.
 async fn forwarded(router: &Router, peer: &str, uri: &str, pem: &str) -> (StatusCode, String) {
     // as nginx's `$ssl_client_escaped_cert`: spaces and line ends percent-escaped
@@ -112,21 +129,7 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
     assert!(certs_of(&cacerts).contains("Pharos Device CA"));
 
     // a registered device whose host name the certificate names is linked to it
-    let registered = call(
-        router,
-        Method::POST,
-        "/api/v1/devices",
-        &[("content-type", "application/json")],
-        Some(&json!({"ip": "127.0.9.1", "hostname": "TC-0001"}).to_string()),
-    )
-    .await;
-    assert_eq!(
-        registered.status,
-        StatusCode::CREATED,
-        "{}",
-        registered.text
-    );
-    let device_id = registered.body["id"].as_i64().unwrap();
+    let device_id = register(router, "127.0.9.1", "TC-0001").await;
 
     let (id, secret) = new_key(router, 1).await;
     let csr = write(d, "first.b64", b64(&request(d, "tc-0001", &EC)).as_bytes());
@@ -388,21 +391,7 @@ async fn devices_enroll_prove_themselves_renew_and_are_revoked(db: Db) {
     let late_pem = certs_of(&late.text);
     let (_, text) = forwarded(router, "127.0.0.2", "/device/v1/whoami", &late_pem).await;
     assert!(text.contains("\"device_id\":null"), "{text}");
-    let registered = call(
-        router,
-        Method::POST,
-        "/api/v1/devices",
-        &[("content-type", "application/json")],
-        Some(&json!({"ip": "127.0.9.2", "hostname": "tc-late"}).to_string()),
-    )
-    .await;
-    assert_eq!(
-        registered.status,
-        StatusCode::CREATED,
-        "{}",
-        registered.text
-    );
-    let late_id = registered.body["id"].as_i64().unwrap();
+    let late_id = register(router, "127.0.9.2", "tc-late").await;
     let (status, text) = forwarded(router, "127.0.0.2", "/device/v1/whoami", &late_pem).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains(&format!("\"device_id\":{late_id}")), "{text}");
