@@ -185,10 +185,18 @@ async fn simplereenroll(
     Extension(caller): Extension<Caller>,
     request: Request,
 ) -> Result<Response, EstRefusal> {
-    let Pkcs10(body) = pkcs10(request).await?;
-    let device = est.device(&caller).await.map_err(device_refusal)?;
-    let body = body?;
     let source = client.map(|ip| ip.to_string());
+    let read = pkcs10(request).await;
+    let device = est.device(&caller).await.map_err(device_refusal)?;
+    let body = match read.and_then(|Pkcs10(body)| body) {
+        Ok(body) => body,
+        Err(refusal) => {
+            let who = Some(device.subject.as_str());
+            est.refused("re-enrollment refused", who, &source, &refusal.1)
+                .await;
+            return Err(refusal);
+        }
+    };
     issued(est.simple_reenroll(&device, &body, source).await)
 }
 
@@ -271,17 +279,28 @@ async fn simpleenroll(
     credentials: Result<TypedHeader<Authorization<Basic>>, TypedHeaderRejection>,
     request: Request,
 ) -> Result<Response, EstRefusal> {
-    let Pkcs10(body) = pkcs10(request).await?;
-    // none, or not Basic (a bearer token is no enrollment key)
-    let Ok(TypedHeader(Authorization(basic))) = credentials else {
-        return Err(EstRefusal(
-            StatusCode::UNAUTHORIZED,
-            "an enrollment key is needed: its id and secret as HTTP Basic user name and password"
-                .into(),
-        ));
-    };
-    let body = body?;
     let source = client.map(|ip| ip.to_string());
+    let read = async {
+        let Pkcs10(body) = pkcs10(request).await?;
+        // none, or not Basic (a bearer token is no enrollment key)
+        let Ok(TypedHeader(Authorization(basic))) = credentials else {
+            return Err(EstRefusal(
+                StatusCode::UNAUTHORIZED,
+                "an enrollment key is needed: its id and secret as HTTP Basic user name and \
+                 password"
+                    .into(),
+            ));
+        };
+        Ok((basic, body?))
+    };
+    let (basic, body) = match read.await {
+        Ok(read) => read,
+        Err(refusal) => {
+            est.refused("enrollment refused", None, &source, &refusal.1)
+                .await;
+            return Err(refusal);
+        }
+    };
     issued(
         est.simple_enroll(basic.username(), basic.password(), &body, source)
             .await,

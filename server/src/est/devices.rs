@@ -194,6 +194,9 @@ impl Est {
             .await;
         }
         let Some(presented) = &caller.device else {
+            let reason = DeviceRefusal::None.to_string();
+            self.refused("device certificate refused", None, &source, &reason)
+                .await;
             return Err(DeviceRefusal::None);
         };
         let verdict = self.check(&presented.der, presented.via).await;
