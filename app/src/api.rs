@@ -51,6 +51,22 @@ pub struct ServerEntry {
     pub alive: bool,
     /// The server answering this request.
     pub this_server: bool,
+    /// Its clock minus the database's, in milliseconds, as measured at its last heartbeat
+    /// (`None`: not measured yet).
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// How far a server's clock may be from the database's (the reference product requires the
+/// servers' clocks to agree within a minute).
+pub const CLOCK_TOLERANCE_MS: i64 = 60_000;
+
+impl ServerEntry {
+    /// Its clock is more than [`CLOCK_TOLERANCE_MS`] away from the database's.
+    pub fn clock_off(&self) -> bool {
+        self.clock_offset_ms
+            .is_some_and(|offset| offset.abs() > CLOCK_TOLERANCE_MS)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -78,6 +94,19 @@ pub struct ServerStatus {
 impl ServerStatus {
     pub fn alive_servers(&self) -> usize {
         self.servers.iter().filter(|s| s.alive).count()
+    }
+
+    /// The other live servers on this database when this server does not run in distributed
+    /// mode: they and this one exchange no changes.
+    pub fn unsynchronised(&self) -> Vec<&ServerEntry> {
+        let standalone_alone = self.distributed.as_ref().is_some_and(|d| !d.running);
+        if !standalone_alone {
+            return Vec::new();
+        }
+        self.servers
+            .iter()
+            .filter(|s| s.alive && !s.this_server)
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@ pub mod tls;
 pub mod workers;
 
 use anyhow::Context;
-use app::model::{DatabaseKind, ValidationContext};
+use app::model::{DatabaseKind, Installation, ValidationContext};
 use axum::Router;
 use cluster::{Bus, DataDirLock, Identity, Registry};
 use config::Config;
@@ -84,16 +84,22 @@ async fn start_with(
         installation: config.installation,
         database,
     };
+    let identity = Identity::load(&config)?;
     let settings = Arc::new(
         Settings::load(db.clone(), bus.clone(), ctx)
             .await
             .context("reading the stored settings")?,
     );
+    // Servers exchange their changes in distributed mode and on a High Availability
+    // installation; otherwise each hears only of its own, though they share the database.
+    let shared = database == DatabaseKind::Postgres
+        && (ctx.installation == Installation::Ha || settings.distributed_running);
+    bus.join(&identity.id, shared);
     let registry = Arc::new(
         Registry::register(
             db.clone(),
             bus.clone(),
-            Identity::load(&config)?,
+            identity,
             config.heartbeat_timeout(),
         )
         .await
@@ -104,6 +110,7 @@ async fn start_with(
         installation = ?ctx.installation,
         database = ?ctx.database,
         distributed = settings.distributed_running,
+        shared,
         "server registered"
     );
 
@@ -116,7 +123,7 @@ async fn start_with(
     });
     if let Backend::Postgres(pool) = &db.pool {
         debug_assert_eq!(database, DatabaseKind::Postgres);
-        bus.listen(&workers, pool.clone());
+        bus.listen(&workers, pool.clone(), config.heartbeat_timeout());
         settings.follow(&workers, config.settings_poll());
         registry.follow(&workers);
     }
@@ -125,7 +132,7 @@ async fn start_with(
         bus.clone(),
         settings.clone(),
         &config,
-        registry.identity().id.clone(),
+        registry.clone(),
         &workers,
     )
     .await

@@ -19,7 +19,7 @@ pub use page::Pages;
 pub use secret::same as same_secret;
 
 use crate::cluster::Bus;
-use crate::cluster::bus::{self, Remote, Topic};
+use crate::cluster::bus::{Remote, Topic};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::auth::{Authenticate, SignedIn, Via};
@@ -227,7 +227,7 @@ impl Accounts {
         self.forget_sign_ins();
         self.bus.publish(LiveEvent::AccountsChanged);
         if let Ok(mut tx) = self.db.begin().await
-            && bus::notify(&mut tx, Topic::Accounts, None).await.is_ok()
+            && self.bus.notify(&mut tx, Topic::Accounts, None).await.is_ok()
         {
             let _ = tx.commit().await;
         }

@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod events;
 pub mod identity;
+pub mod messages;
 pub mod registry;
 
 pub use bus::{Bus, Remote, Topic};

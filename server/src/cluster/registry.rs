@@ -1,7 +1,7 @@
 //! The servers sharing this database: registration, heartbeats and who is alive, judged by the
 //! database's clock (server clocks may disagree; the database's is the one they share).
 
-use super::bus::{self, Bus, Remote, Topic};
+use super::bus::{Bus, Remote, Topic};
 use super::identity::Identity;
 use crate::db::{Db, DbError, rfc3339};
 use crate::on_backend;
@@ -21,6 +21,7 @@ pub struct ServerRow {
     pub started_at: i64,
     pub last_heartbeat: i64,
     pub stopped: bool,
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// The server list as last read, with the database's time at that moment.
@@ -70,7 +71,7 @@ impl Registry {
         identity: Identity,
         heartbeat_timeout: Duration,
     ) -> Result<Registry, DbError> {
-        upsert(&db, &identity).await?;
+        upsert(&db, &bus, &identity).await?;
         let view = read(&db).await?;
         Ok(Registry {
             db,
@@ -88,18 +89,22 @@ impl Registry {
 
     /// Records that this server is alive, then re-reads the list.
     pub async fn heartbeat(&self) -> Result<(), DbError> {
+        // the offset is measured against this server's clock as the statement leaves (its time
+        // on the way is the error, far below the minute that matters)
         let sql = format!(
-            "UPDATE servers SET last_heartbeat = {}, stopped_at = NULL WHERE id = $1",
-            self.db.now_sql()
+            "UPDATE servers SET last_heartbeat = {now}, stopped_at = NULL, \
+             clock_offset_ms = $2 - {now} WHERE id = $1",
+            now = self.db.now_sql()
         );
         let updated = on_backend!(&self.db.pool, pool => sqlx::query(&sql)
             .bind(&self.identity.id)
+            .bind(crate::workers::unix_millis())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
         if updated == 0 {
             tracing::warn!("this server's row was deleted; registering again");
-            upsert(&self.db, &self.identity).await?;
+            upsert(&self.db, &self.bus, &self.identity).await?;
         }
         self.refresh().await
     }
@@ -133,7 +138,7 @@ impl Registry {
                 match signals.recv().await {
                     Ok(Remote::Changed(Topic::Servers, _) | Remote::Reconnected)
                     | Err(RecvError::Lagged(_)) => {}
-                    Ok(Remote::Changed(..)) => continue,
+                    Ok(Remote::Changed(..) | Remote::Statuses(_)) => continue,
                     Err(RecvError::Closed) => break,
                 }
                 if let Err(e) = this.refresh().await {
@@ -156,9 +161,27 @@ impl Registry {
             .execute(&mut **tx)
             .await
             .map(|_| ()))?;
-        bus::notify(&mut tx, Topic::Servers, None).await?;
+        self.bus.notify(&mut tx, Topic::Servers, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Which devices this server's online check takes: all of them, unless it shares the work
+    /// with the other live servers of a distributed installation. Every server computes the same
+    /// split from the same list, and a server that stops beating drops out of it once its
+    /// heartbeat is older than the timeout (judged on the database's clock, at the time asked).
+    pub fn share(&self) -> Share {
+        if !self.bus.shared() {
+            return Share::all();
+        }
+        let view = self.view.load();
+        let mut live: Vec<&str> = view.alive_ids(self.timeout);
+        // this server checks while it runs, even if its own beat is late (the database away)
+        if !live.contains(&self.identity.id.as_str()) {
+            live.push(&self.identity.id);
+        }
+        live.sort_unstable();
+        Share::among(&self.identity.id, &live)
     }
 
     fn entry(&self, row: &ServerRow, db_now: i64) -> ServerEntry {
@@ -170,6 +193,7 @@ impl Registry {
             last_heartbeat: rfc3339(row.last_heartbeat),
             alive: alive(row, db_now, self.timeout),
             this_server: row.id == self.identity.id,
+            clock_offset_ms: row.clock_offset_ms,
         }
     }
 
@@ -190,13 +214,72 @@ impl Registry {
                 last_heartbeat: String::new(),
                 alive: true,
                 this_server: true,
+                clock_offset_ms: None,
             });
         (this, servers)
     }
 }
 
+/// A server's part of the devices, by rendezvous hashing: each device goes to the live server
+/// that scores highest for it, so when a server joins or leaves only the devices it gains or
+/// loses move, and every server agrees without talking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// The live servers' ids, sorted, and the seed of each.
+    servers: Vec<(String, u64)>,
+    /// This server's place in `servers`; `None`: it takes every device.
+    me: Option<usize>,
+}
+
+impl Share {
+    pub fn all() -> Share {
+        Share {
+            servers: Vec::new(),
+            me: None,
+        }
+    }
+
+    /// This server's share among `live` (sorted ids, this server's among them).
+    pub fn among(me: &str, live: &[&str]) -> Share {
+        let servers: Vec<(String, u64)> = live.iter().map(|id| (id.to_string(), seed(id))).collect();
+        let me = servers.iter().position(|(id, _)| id == me);
+        Share { servers, me }
+    }
+
+    /// How many servers share the devices.
+    pub fn servers(&self) -> usize {
+        self.servers.len().max(1)
+    }
+
+    pub fn owns(&self, device: i64) -> bool {
+        let Some(me) = self.me else { return true };
+        let mut best = (0u64, 0usize);
+        for (i, (_, seed)) in self.servers.iter().enumerate() {
+            let score = mix(seed ^ device as u64);
+            if i == 0 || score > best.0 {
+                best = (score, i);
+            }
+        }
+        best.1 == me
+    }
+}
+
+/// FNV-1a of a server id: the same on every server and every run.
+fn seed(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The SplitMix64 finalizer: spreads neighbouring device ids over the servers.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// Records the server as started (again), and tells the others.
-async fn upsert(db: &Db, identity: &Identity) -> Result<(), DbError> {
+async fn upsert(db: &Db, bus: &Bus, identity: &Identity) -> Result<(), DbError> {
     let sql = format!(
         "INSERT INTO servers (id, name, addresses, started_at, last_heartbeat, stopped_at) \
          VALUES ($1, $2, $3, {now}, {now}, NULL) ON CONFLICT (id) DO UPDATE SET \
@@ -214,15 +297,15 @@ async fn upsert(db: &Db, identity: &Identity) -> Result<(), DbError> {
         .execute(&mut **tx)
         .await
         .map(|_| ()))?;
-    bus::notify(&mut tx, Topic::Servers, None).await?;
+    bus.notify(&mut tx, Topic::Servers, None).await?;
     tx.commit().await?;
     Ok(())
 }
 
 async fn read(db: &Db) -> Result<View, DbError> {
     let sql = format!(
-        "SELECT id, name, addresses, started_at, last_heartbeat, stopped_at IS NOT NULL, {} \
-         FROM servers ORDER BY name, id",
+        "SELECT id, name, addresses, started_at, last_heartbeat, stopped_at IS NOT NULL, {}, \
+         clock_offset_ms FROM servers ORDER BY name, id",
         db.now_sql()
     );
     let rows = on_backend!(&db.pool, pool => {
@@ -241,6 +324,7 @@ async fn read(db: &Db) -> Result<View, DbError> {
                     started_at: row.try_get(3)?,
                     last_heartbeat: row.try_get(4)?,
                     stopped: row.try_get(5)?,
+                    clock_offset_ms: row.try_get(7)?,
                 };
                 Ok::<_, DbError>((server, now))
             })
@@ -256,4 +340,35 @@ async fn read(db: &Db) -> Result<View, DbError> {
         db_now,
         read_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Share;
+
+    #[test]
+    fn every_device_has_exactly_one_server_and_few_move() {
+        let ids = ["a", "b", "c"];
+        let shares: Vec<Share> = ids.iter().map(|me| Share::among(me, &ids)).collect();
+        let mut per_server = [0; 3];
+        for device in 1..=30_000 {
+            let owners: Vec<usize> = (0..3).filter(|&i| shares[i].owns(device)).collect();
+            assert_eq!(owners.len(), 1, "device {device}: {owners:?}");
+            per_server[owners[0]] += 1;
+        }
+        for n in per_server {
+            assert!((9_000..11_000).contains(&n), "{per_server:?}");
+        }
+        // "c" leaves: only its devices move, and all of them
+        let two = ["a", "b"];
+        let after: Vec<Share> = two.iter().map(|me| Share::among(me, &two)).collect();
+        for device in 1..=30_000 {
+            let before = (0..3).find(|&i| shares[i].owns(device)).unwrap();
+            let now = (0..2).find(|&i| after[i].owns(device)).unwrap();
+            if before < 2 {
+                assert_eq!(before, now, "device {device} moved though its server stayed");
+            }
+        }
+        assert!(Share::all().owns(7));
+    }
 }

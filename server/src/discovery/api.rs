@@ -92,7 +92,7 @@ async fn register_device(
     JsonBody(device): JsonBody<NewDevice, SMALL>,
 ) -> Result<Response, ApiError> {
     let device = validate_device(&device).map_err(ApiError::Invalid)?;
-    let device = devices::register(discovery.db(), &device, &actor)
+    let device = devices::register(discovery.db(), discovery.bus(), &device, &actor)
         .await
         .map_err(|e| match e {
             RegisterError::Db(e) => ApiError::from(e),
@@ -107,7 +107,7 @@ async fn remove_device(
     actor: Actor,
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !devices::remove(discovery.db(), id, &actor).await? {
+    if !devices::remove(discovery.db(), discovery.bus(), id, &actor).await? {
         return Err(no_device(id));
     }
     discovery.devices_changed();
@@ -257,7 +257,7 @@ async fn register_found(
         .iter()
         .map(|(_, f)| (IpAddr::V4(f.ip), Details::from(&f.info)))
         .collect();
-    let (added, already) = devices::register_found(discovery.db(), &rows, &actor).await?;
+    let (added, already) = devices::register_found(discovery.db(), discovery.bus(), &rows, &actor).await?;
     if !added.is_empty() {
         discovery.devices_changed();
     }
@@ -327,7 +327,7 @@ async fn create_job(
             return Err(ApiError::Invalid(errors));
         }
     }
-    let job = jobs::create(discovery.db(), &job, &actor).await?;
+    let job = jobs::create(discovery.db(), discovery.bus(), &job, &actor).await?;
     discovery.jobs_changed();
     Ok(created(format!("{JOBS_URL}/{}", job.id), job))
 }
@@ -338,7 +338,7 @@ async fn enable_job(
     PathParam(id): PathParam<i64>,
     JsonBody(request): JsonBody<JobEnabled, SMALL>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = jobs::set_enabled(discovery.db(), id, request.enabled, &actor)
+    let job = jobs::set_enabled(discovery.db(), discovery.bus(), id, request.enabled, &actor)
         .await?
         .ok_or_else(|| no_job(id))?;
     discovery.jobs_changed();
@@ -350,7 +350,7 @@ async fn delete_job(
     actor: Actor,
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
-    if !jobs::delete(discovery.db(), id, &actor).await? {
+    if !jobs::delete(discovery.db(), discovery.bus(), id, &actor).await? {
         return Err(no_job(id));
     }
     discovery.jobs_changed();

@@ -2,7 +2,7 @@
 //! check writes after each round.
 
 use crate::audit::{self, Actor, Record};
-use crate::cluster::{Topic, bus};
+use crate::cluster::{Bus, Topic};
 use crate::db::{Backend, Db, DbError, Tx, rfc3339};
 use crate::on_backend;
 use crate::workers::unix_millis;
@@ -226,6 +226,7 @@ async fn insert(
 /// Registers one device by its address.
 pub async fn register(
     db: &Db,
+    bus: &Bus,
     device: &CheckedDevice,
     actor: &Actor,
 ) -> Result<Device, RegisterError> {
@@ -245,7 +246,7 @@ pub async fn register(
         serde_json::json!({"ip": ip, "mac": details.mac, "hostname": details.hostname}),
     );
     audit::record(&mut tx, actor, Area::Devices, "register", &[record]).await?;
-    bus::notify(&mut tx, Topic::Devices, None)
+    bus.notify(&mut tx, Topic::Devices, None)
         .await
         .map_err(DbError::from)?;
     tx.commit().await.map_err(DbError::from)?;
@@ -259,6 +260,7 @@ pub async fn register(
 /// its device in `found`.
 pub async fn register_found(
     db: &Db,
+    bus: &Bus,
     found: &[(IpAddr, Details)],
     actor: &Actor,
 ) -> Result<(Vec<(i64, usize)>, Vec<String>), DbError> {
@@ -289,14 +291,14 @@ pub async fn register_found(
     )
     .await?;
     if !added.is_empty() {
-        bus::notify(&mut tx, Topic::Devices, None).await?;
+        bus.notify(&mut tx, Topic::Devices, None).await?;
     }
     tx.commit().await?;
     Ok((added, already))
 }
 
 /// Removes a device; `false` if there was none with this id.
-pub async fn remove(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
+pub async fn remove(db: &Db, bus: &Bus, id: i64, actor: &Actor) -> Result<bool, DbError> {
     let mut tx = db.begin().await?;
     let removed: Option<(String, Option<String>, Option<String>)> = on_backend!(&mut tx, tx => {
         sqlx::query_as("DELETE FROM devices WHERE id = $1 RETURNING ip, mac, hostname")
@@ -313,7 +315,7 @@ pub async fn remove(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
         serde_json::Value::Null,
     );
     audit::record(&mut tx, actor, Area::Devices, "remove", &[record]).await?;
-    bus::notify(&mut tx, Topic::Devices, None).await?;
+    bus.notify(&mut tx, Topic::Devices, None).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -421,7 +423,15 @@ pub struct RoundWrite {
     pub details: Vec<(i64, Details)>,
 }
 
-pub async fn write_round(db: &Db, write: &RoundWrite, now: i64) -> Result<(), DbError> {
+/// Stores what a round found. `message`: tell the other servers of a distributed installation
+/// about the status changes (with the list of them, when it is short enough to carry).
+pub async fn write_round(
+    db: &Db,
+    bus: &Bus,
+    write: &RoundWrite,
+    now: i64,
+    message: Option<Option<String>>,
+) -> Result<(), DbError> {
     if write.transitions.is_empty() && write.seen.is_empty() && write.details.is_empty() {
         return Ok(());
     }
@@ -502,6 +512,10 @@ pub async fn write_round(db: &Db, write: &RoundWrite, now: i64) -> Result<(), Db
                 .await
                 .map(|_| ())?
         });
+    }
+    if let Some(changes) = message {
+        bus.notify_with(&mut tx, Topic::DeviceStatus, None, changes.as_deref())
+            .await?;
     }
     tx.commit().await?;
     Ok(())

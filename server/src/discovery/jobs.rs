@@ -3,7 +3,7 @@
 //! of its due time (the server was down, or busy) unless jobs never expire.
 
 use crate::audit::{self, Actor, Record};
-use crate::cluster::{Topic, bus};
+use crate::cluster::{Bus, Topic};
 use crate::db::{Db, DbError, rfc3339};
 use crate::on_backend;
 use app::api::{Execution, ExecutionStatus, Job, JobCommand, JobList};
@@ -79,7 +79,7 @@ fn targets_json(targets: &JobTargets) -> String {
 }
 
 /// Stores a job and its first execution.
-pub async fn create(db: &Db, job: &CheckedJob, actor: &Actor) -> Result<Job, DbError> {
+pub async fn create(db: &Db, bus: &Bus, job: &CheckedJob, actor: &Actor) -> Result<Job, DbError> {
     let mut tx = db.begin().await?;
     let now = db.now_sql();
     let insert_job = format!(
@@ -116,7 +116,7 @@ pub async fn create(db: &Db, job: &CheckedJob, actor: &Actor) -> Result<Job, DbE
         }),
     );
     audit::record(&mut tx, actor, Area::Jobs, "create", &[record]).await?;
-    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
     get(db, id)
         .await?
@@ -181,6 +181,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Job>, DbError> {
 
 pub async fn set_enabled(
     db: &Db,
+    bus: &Bus,
     id: i64,
     enabled: bool,
     actor: &Actor,
@@ -206,12 +207,12 @@ pub async fn set_enabled(
         let record = Record::new(format!("jobs.{id}.enabled"), old, enabled);
         audit::record(&mut tx, actor, Area::Jobs, "update", &[record]).await?;
     }
-    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
     get(db, id).await
 }
 
-pub async fn delete(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
+pub async fn delete(db: &Db, bus: &Bus, id: i64, actor: &Actor) -> Result<bool, DbError> {
     let mut tx = db.begin().await?;
     let deleted: Option<String> = on_backend!(&mut tx, tx => {
         // (SQLite enforces the cascade only with foreign keys on, which the pool sets; say it
@@ -234,12 +235,12 @@ pub async fn delete(db: &Db, id: i64, actor: &Actor) -> Result<bool, DbError> {
         serde_json::Value::Null,
     );
     audit::record(&mut tx, actor, Area::Jobs, "delete", &[record]).await?;
-    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// A pending execution whose time has come, with what its job asks.
+/// An execution this server claimed, with what its job asks.
 #[derive(Clone, Debug)]
 pub struct Due {
     pub execution: i64,
@@ -251,8 +252,57 @@ pub struct Due {
     pub repeat_minutes: Option<i64>,
 }
 
-/// Pending executions of enabled jobs due at `now` (Unix milliseconds), oldest first.
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, DbError> {
+/// What became of a claimed execution.
+#[derive(Debug)]
+pub enum Claimed {
+    /// Running on this server, under its lease: carry it out, then [`finish`] it.
+    Run(Due),
+    /// Not started within the expiration time of its due time: marked expired, with this text.
+    Expired(Due, String),
+}
+
+/// The rule for executions that start late: `None` when they never expire.
+#[derive(Clone, Copy, Debug)]
+pub struct Expiry {
+    pub minutes: Option<u32>,
+}
+
+impl Expiry {
+    fn verdict(self, late: i64) -> Option<String> {
+        let minutes = self.minutes?;
+        (late > i64::from(minutes) * 60_000).then(|| {
+            format!(
+                "expired: not started within {minutes} minutes of its due time ({} late)",
+                lateness(late)
+            )
+        })
+    }
+}
+
+fn lateness(millis: i64) -> String {
+    let minutes = millis / 60_000;
+    if minutes >= 120 {
+        format!("{} hours", minutes / 60)
+    } else {
+        format!("{minutes} minutes")
+    }
+}
+
+/// Claims up to `limit` pending executions of enabled jobs that are due at `now` (the
+/// database's clock, Unix milliseconds), oldest first, in one transaction: each is marked
+/// running on `server` with a lease until `lease_until`, or expired when it is too late. For a
+/// repeating job the next execution is scheduled at its first due time after `now`. On
+/// PostgreSQL the rows are locked with `SKIP LOCKED`, so servers claiming at the same moment take
+/// different executions instead of waiting for each other; each is claimed exactly once.
+pub async fn claim_due(
+    db: &Db,
+    bus: &Bus,
+    now: i64,
+    limit: i64,
+    server: &str,
+    lease_until: i64,
+    expiry: Expiry,
+) -> Result<Vec<Claimed>, DbError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         execution: i64,
@@ -263,76 +313,97 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Due>, DbError> {
         due_at: i64,
         repeat_minutes: Option<i64>,
     }
-    let sql = "SELECT e.id AS execution, j.id AS job, j.name, j.command, j.targets, e.due_at, \
-                      j.repeat_minutes \
-               FROM job_executions e JOIN jobs j ON j.id = e.job_id \
-               WHERE e.status = 'pending' AND e.due_at <= $1 AND j.enabled \
-               ORDER BY e.due_at, e.id LIMIT $2";
-    let rows: Vec<Row> = on_backend!(&db.pool, pool => {
-        sqlx::query_as(sql).bind(now).bind(limit).fetch_all(pool).await?
-    });
-    rows.into_iter()
-        .map(|row| {
-            Ok(Due {
-                execution: row.execution,
-                job: row.job,
-                name: row.name,
-                command: JobCommand::parse(&row.command)
-                    .ok_or_else(|| DbError::Corrupt(format!("job command {}", row.command)))?,
-                targets: serde_json::from_str(&row.targets)
-                    .map_err(|e| DbError::Corrupt(format!("job targets: {e}")))?,
-                due_at: row.due_at,
-                repeat_minutes: row.repeat_minutes,
-            })
-        })
-        .collect()
-}
-
-/// Moves a pending execution on (to running or expired), and for a repeating job schedules the
-/// next one at its first due time after `now`. `false`: it was not pending any more (another
-/// server, or the admin, got there first) and nothing changed.
-pub async fn claim(
-    db: &Db,
-    due: &Due,
-    status: ExecutionStatus,
-    result: Option<&str>,
-    now: i64,
-    server: &str,
-) -> Result<bool, DbError> {
+    let lock = match db.pool {
+        crate::db::Backend::Postgres(_) => "FOR UPDATE OF e SKIP LOCKED",
+        // one server, and SQLite writes one transaction at a time
+        crate::db::Backend::Sqlite(_) => "",
+    };
+    let pick = format!(
+        "SELECT e.id AS execution, j.id AS job, j.name, j.command, j.targets, e.due_at, \
+                j.repeat_minutes \
+         FROM job_executions e JOIN jobs j ON j.id = e.job_id \
+         WHERE e.status = 'pending' AND e.due_at <= $1 AND j.enabled \
+         ORDER BY e.due_at, e.id LIMIT $2 {lock}"
+    );
+    // SQLite: read before the transaction, which then begins with its first write (a read
+    // transaction turned into a writing one could fail at once on a busy database); the claim
+    // below still takes only what is pending.
+    let read_first: Vec<Row> = match &db.pool {
+        crate::db::Backend::Sqlite(pool) => {
+            sqlx::query_as(&pick).bind(now).bind(limit).fetch_all(pool).await?
+        }
+        crate::db::Backend::Postgres(_) => Vec::new(),
+    };
     let mut tx = db.begin().await?;
-    let finished = (status != ExecutionStatus::Running).then_some(now);
-    let claimed = on_backend!(&mut tx, tx => {
-        sqlx::query(
-            "UPDATE job_executions SET status = $1, started_at = $2, finished_at = $3, \
-             result = $4, server_id = $5 WHERE id = $6 AND status = 'pending'",
-        )
-        .bind(status.as_str())
-        .bind((status == ExecutionStatus::Running).then_some(now))
-        .bind(finished)
-        .bind(result)
-        .bind(server)
-        .bind(due.execution)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-    });
-    if claimed == 0 {
-        return Ok(false);
+    let rows: Vec<Row> = match &mut tx {
+        crate::db::Backend::Postgres(tx) => {
+            sqlx::query_as(&pick).bind(now).bind(limit).fetch_all(&mut **tx).await?
+        }
+        crate::db::Backend::Sqlite(_) => read_first,
+    };
+    if rows.is_empty() {
+        tx.rollback().await?;
+        return Ok(Vec::new());
     }
-    if let Some(minutes) = due.repeat_minutes.filter(|m| *m > 0) {
-        let next = next_due(due.due_at, minutes * 60_000, now);
-        on_backend!(&mut tx, tx => {
-            sqlx::query("INSERT INTO job_executions (job_id, due_at, status) VALUES ($1, $2, 'pending')")
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let due = Due {
+            execution: row.execution,
+            job: row.job,
+            name: row.name,
+            command: JobCommand::parse(&row.command)
+                .ok_or_else(|| DbError::Corrupt(format!("job command {}", row.command)))?,
+            targets: serde_json::from_str(&row.targets)
+                .map_err(|e| DbError::Corrupt(format!("job targets: {e}")))?,
+            due_at: row.due_at,
+            repeat_minutes: row.repeat_minutes,
+        };
+        let expired = expiry.verdict(now - due.due_at);
+        let taken = on_backend!(&mut tx, tx => {
+            sqlx::query(
+                "UPDATE job_executions SET status = $1, started_at = $2, finished_at = $3, \
+                 result = $4, server_id = $5, lease_until = $6 \
+                 WHERE id = $7 AND status = 'pending'",
+            )
+            .bind(if expired.is_some() { "expired" } else { "running" })
+            .bind(expired.is_none().then_some(now))
+            .bind(expired.is_some().then_some(now))
+            .bind(expired.as_deref())
+            .bind(server)
+            .bind(expired.is_none().then_some(lease_until))
+            .bind(due.execution)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+        });
+        if taken == 0 {
+            continue; // no longer pending (deleted or changed by an administrator meanwhile)
+        }
+        if let Some(minutes) = due.repeat_minutes.filter(|m| *m > 0) {
+            let next = next_due(due.due_at, minutes * 60_000, now);
+            on_backend!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO job_executions (job_id, due_at, status) VALUES ($1, $2, 'pending')",
+                )
                 .bind(due.job)
                 .bind(next)
                 .execute(&mut **tx)
                 .await
                 .map(|_| ())?
+            });
+        }
+        claimed.push(match expired {
+            Some(result) => Claimed::Expired(due, result),
+            None => Claimed::Run(due),
         });
     }
-    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    if claimed.is_empty() {
+        tx.rollback().await?;
+        return Ok(claimed);
+    }
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(claimed)
 }
 
 /// The first time after `now` on the job's grid (`due`, `due + every`, …): a late run counts
@@ -345,35 +416,86 @@ pub fn next_due(due: i64, every: i64, now: i64) -> i64 {
     due + (missed + 1) * every
 }
 
+/// Records how an execution this server ran ended. `false`: it was no longer this server's
+/// (its lease ran out and another server failed it meanwhile), and the record stays as it is.
 pub async fn finish(
     db: &Db,
+    bus: &Bus,
     execution: i64,
+    server: &str,
     status: ExecutionStatus,
     result: &str,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let sql = format!(
-        "UPDATE job_executions SET status = $1, result = $2, finished_at = {} WHERE id = $3",
+        "UPDATE job_executions SET status = $1, result = $2, finished_at = {}, lease_until = NULL \
+         WHERE id = $3 AND status = 'running' AND server_id = $4",
         db.now_sql()
     );
     let mut tx = db.begin().await?;
-    on_backend!(&mut tx, tx => {
+    let finished = on_backend!(&mut tx, tx => {
         sqlx::query(&sql)
             .bind(status.as_str())
             .bind(result)
             .bind(execution)
+            .bind(server)
             .execute(&mut **tx)
-            .await
-            .map(|_| ())?
+            .await?
+            .rows_affected()
     });
-    bus::notify(&mut tx, Topic::Jobs, None).await?;
+    if finished == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
+}
+
+/// Extends the leases of the executions this server runs to `until` (the database's clock).
+pub async fn renew_leases(db: &Db, server: &str, until: i64) -> Result<u64, DbError> {
+    Ok(on_backend!(&db.pool, pool => {
+        sqlx::query(
+            "UPDATE job_executions SET lease_until = $1 \
+             WHERE status = 'running' AND server_id = $2",
+        )
+        .bind(until)
+        .bind(server)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    }))
+}
+
+/// Fails the running executions whose lease ran out at `now`: their server died or lost the
+/// database while running them. They are not run again (their command may have reached the
+/// devices); a repeating job's next execution was scheduled when they started.
+pub async fn fail_lapsed(db: &Db, bus: &Bus, now: i64) -> Result<u64, DbError> {
+    let mut tx = db.begin().await?;
+    let failed = on_backend!(&mut tx, tx => {
+        sqlx::query(
+            "UPDATE job_executions SET status = 'failed', finished_at = $1, \
+             result = 'its server stopped answering while running it (the lease ran out); \
+             not run again, since its command may have reached the devices' \
+             WHERE status = 'running' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+    });
+    if failed == 0 {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    bus.notify(&mut tx, Topic::Jobs, None).await?;
+    tx.commit().await?;
+    Ok(failed)
 }
 
 /// Executions this server was running when it stopped without finishing them.
 pub async fn abandon(db: &Db, server: &str) -> Result<u64, DbError> {
     let sql = format!(
-        "UPDATE job_executions SET status = 'failed', finished_at = {}, \
+        "UPDATE job_executions SET status = 'failed', finished_at = {}, lease_until = NULL, \
          result = 'the server stopped while it ran' WHERE status = 'running' AND server_id = $1",
         db.now_sql()
     );

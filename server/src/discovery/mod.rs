@@ -16,7 +16,7 @@ pub use online::{OnlineCheck, RunError};
 pub use page::Pages;
 pub use scan::{ScanRun, Scans};
 
-use crate::cluster::{Bus, Remote, Topic};
+use crate::cluster::{Bus, Registry, Remote, Topic};
 use crate::config::Config;
 use crate::db::Db;
 use crate::settings::Settings;
@@ -42,6 +42,9 @@ pub struct Discovery {
     pub online: Arc<OnlineCheck>,
     pub scans: Scans,
     server_id: String,
+    /// How long a claimed execution stays this server's without a renewal: the heartbeat
+    /// timeout.
+    lease_millis: i64,
     workers: Workers,
 }
 
@@ -74,9 +77,10 @@ impl Discovery {
         bus: Bus,
         settings: Arc<Settings>,
         config: &Config,
-        server_id: String,
+        registry: Arc<Registry>,
         workers: &Workers,
     ) -> anyhow::Result<Arc<Discovery>> {
+        let server_id = registry.identity().id.clone();
         let net = udp::Net {
             bind: config.udp_bind,
             device_port: config.device_port,
@@ -87,6 +91,7 @@ impl Discovery {
             db.clone(),
             bus.clone(),
             settings.clone(),
+            registry,
             net,
             workers.clone(),
         ));
@@ -107,6 +112,7 @@ impl Discovery {
             net,
             online: online.clone(),
             server_id,
+            lease_millis: i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX),
             workers: workers.clone(),
         });
         online.start(
@@ -114,6 +120,13 @@ impl Discovery {
             Duration::from_secs(config.online_check_interval_secs.max(1)),
         );
         discovery.follow(workers);
+        workers.every("job-leases", config.heartbeat_interval(), {
+            let discovery = discovery.clone();
+            move || {
+                let discovery = discovery.clone();
+                async move { discovery.renew_leases().await }
+            }
+        });
         workers.every(
             "scheduler",
             Duration::from_millis(config.scheduler_tick_millis.max(50)),
@@ -139,6 +152,7 @@ impl Discovery {
                     Ok(Remote::Changed(Topic::Devices, _) | Remote::Reconnected)
                     | Err(RecvError::Lagged(_)) => discovery.devices_changed(),
                     Ok(Remote::Changed(Topic::Jobs, _)) => discovery.jobs_changed(),
+                    Ok(Remote::Statuses(changes)) => discovery.statuses_found(changes).await,
                     Ok(_) => {}
                     Err(RecvError::Closed) => break,
                 }
@@ -150,10 +164,28 @@ impl Discovery {
         &self.db
     }
 
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
     /// Registered devices changed on this server.
     pub fn devices_changed(&self) {
         self.online.devices_changed();
         self.bus.publish(LiveEvent::DevicesChanged);
+    }
+
+    /// Another server's online check changed statuses: the pages here hear of them.
+    async fn statuses_found(&self, changes: Option<Arc<str>>) {
+        let listed: Option<Vec<app::api::StatusChange>> =
+            changes.and_then(|c| serde_json::from_str(&c).ok());
+        match devices::counts(&self.db).await {
+            Ok(counts) => self.bus.publish(LiveEvent::DeviceStatus {
+                complete: listed.is_some(),
+                changes: listed.unwrap_or_default(),
+                counts,
+            }),
+            Err(e) => tracing::warn!(error = %e, "counting the devices failed"),
+        }
     }
 
     pub fn jobs_changed(&self) {
@@ -167,61 +199,75 @@ impl Discovery {
         Ok(run.view(true, &registered))
     }
 
-    /// One scheduler tick: every due execution is expired or started.
+    /// One scheduler tick: executions whose server died are failed, and every due execution
+    /// this server claims is expired or started.
     pub async fn schedule(self: &Arc<Self>) -> anyhow::Result<()> {
         let now = self.db.now_millis().await?;
-        let due = jobs::due(&self.db, now, DUE_PER_TICK).await?;
-        if due.is_empty() {
-            return Ok(());
+        let lapsed = jobs::fail_lapsed(&self.db, &self.bus, now).await?;
+        if lapsed > 0 {
+            tracing::warn!(
+                executions = lapsed,
+                "job executions of a server that stopped answering were failed"
+            );
+            self.jobs_changed();
         }
         let rules = self.settings.snapshot().view.scheduled_jobs.clone();
-        for due in due {
-            let late = now - due.due_at;
-            let limit = i64::from(rules.expiration_minutes) * 60_000;
-            if !rules.never_expire && late > limit {
-                let result = format!(
-                    "expired: not started within {} minutes of its due time ({} late)",
-                    rules.expiration_minutes,
-                    lateness(late)
-                );
-                if jobs::claim(
-                    &self.db,
-                    &due,
-                    ExecutionStatus::Expired,
-                    Some(&result),
-                    now,
-                    &self.server_id,
-                )
-                .await?
-                {
+        let expiry = jobs::Expiry {
+            minutes: (!rules.never_expire).then_some(rules.expiration_minutes),
+        };
+        let claimed = jobs::claim_due(
+            &self.db,
+            &self.bus,
+            now,
+            DUE_PER_TICK,
+            &self.server_id,
+            now + self.lease_millis,
+            expiry,
+        )
+        .await?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        self.jobs_changed();
+        for claimed in claimed {
+            let due = match claimed {
+                jobs::Claimed::Expired(due, result) => {
                     tracing::info!(job = due.job, name = due.name, "{result}");
-                    self.jobs_changed();
+                    continue;
                 }
-                continue;
-            }
-            if !jobs::claim(
-                &self.db,
-                &due,
-                ExecutionStatus::Running,
-                None,
-                now,
-                &self.server_id,
-            )
-            .await?
-            {
-                continue;
-            }
-            self.jobs_changed();
+                jobs::Claimed::Run(due) => due,
+            };
             let discovery = self.clone();
             self.workers.spawn("job", async move {
                 let (status, result) = discovery.execute(&due).await;
                 tracing::info!(job = due.job, name = due.name, ?status, "{result}");
-                if let Err(e) = jobs::finish(&discovery.db, due.execution, status, &result).await {
-                    tracing::warn!(error = %e, "could not record a job's result");
+                match jobs::finish(
+                    &discovery.db,
+                    &discovery.bus,
+                    due.execution,
+                    &discovery.server_id,
+                    status,
+                    &result,
+                )
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        job = due.job,
+                        "the execution's lease ran out while it ran; another server failed it"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "could not record a job's result"),
                 }
                 discovery.jobs_changed();
             });
         }
+        Ok(())
+    }
+
+    /// Extends the leases of the executions running here (at each heartbeat).
+    pub async fn renew_leases(&self) -> anyhow::Result<()> {
+        let now = self.db.now_millis().await?;
+        jobs::renew_leases(&self.db, &self.server_id, now + self.lease_millis).await?;
         Ok(())
     }
 
@@ -369,14 +415,5 @@ impl Discovery {
                 Ok((status, result))
             }
         }
-    }
-}
-
-fn lateness(millis: i64) -> String {
-    let minutes = millis / 60_000;
-    if minutes >= 120 {
-        format!("{} hours", minutes / 60)
-    } else {
-        format!("{minutes} minutes")
     }
 }

@@ -4,7 +4,8 @@
 use super::devices::{self, Details, Known, RoundWrite};
 use super::round;
 use super::udp::{self, Socket4};
-use crate::cluster::Bus;
+use crate::cluster::registry::Share;
+use crate::cluster::{Bus, Registry};
 use crate::db::Db;
 use crate::settings::Settings;
 use crate::workers::Workers;
@@ -24,8 +25,12 @@ pub struct OnlineCheck {
     db: Db,
     bus: Bus,
     settings: Arc<Settings>,
+    registry: Arc<Registry>,
     net: udp::Net,
     workers: Workers,
+    /// The share of the devices the last scheduled round checked: when the live servers
+    /// change, the devices are read again (statuses found meanwhile by others included).
+    share: Mutex<Option<Share>>,
     /// The devices as last read, with what the last round concluded. Held for the whole round:
     /// one round at a time.
     devices: Mutex<Option<Vec<Known>>>,
@@ -46,6 +51,7 @@ impl OnlineCheck {
         db: Db,
         bus: Bus,
         settings: Arc<Settings>,
+        registry: Arc<Registry>,
         net: udp::Net,
         workers: Workers,
     ) -> OnlineCheck {
@@ -53,8 +59,10 @@ impl OnlineCheck {
             db,
             bus,
             settings,
+            registry,
             net,
             workers,
+            share: Mutex::new(None),
             devices: Mutex::new(None),
             stale: AtomicBool::new(true),
         }
@@ -76,11 +84,26 @@ impl OnlineCheck {
         });
     }
 
-    /// One scheduled step: a round while the check is on; while it is off, no datagram and no
-    /// status (a stale "online" would mislead).
+    /// One scheduled step: a round over this server's share of the devices while the check is
+    /// on; while it is off, no datagram and no status (a stale "online" would mislead).
     pub async fn step(&self) -> anyhow::Result<()> {
         if self.settings.snapshot().view.online_check.enabled {
-            match self.run(None).await {
+            let share = self.registry.share();
+            {
+                let mut last = self.share.lock().await;
+                if last.as_ref() != Some(&share) {
+                    if last.is_some() {
+                        tracing::info!(
+                            servers = share.servers(),
+                            "the live servers changed: the online check's share changes"
+                        );
+                    }
+                    // statuses of devices new to this share were found by another server
+                    self.devices_changed();
+                    *last = Some(share.clone());
+                }
+            }
+            match self.round(Scope::Share(&share)).await {
                 Ok(_) | Err(RunError::Disabled) => Ok(()),
                 Err(RunError::Failed(e)) => Err(e),
             }
@@ -112,6 +135,13 @@ impl OnlineCheck {
 
     /// Runs a round now over every device (or the given ones) and records what it found.
     pub async fn run(&self, only: Option<&[i64]>) -> Result<RoundReport, RunError> {
+        match only {
+            Some(ids) => self.round(Scope::Only(ids)).await,
+            None => self.round(Scope::All).await,
+        }
+    }
+
+    async fn round(&self, scope: Scope<'_>) -> Result<RoundReport, RunError> {
         let settings = self.settings.snapshot().view.online_check.clone();
         if !settings.enabled {
             return Err(RunError::Disabled);
@@ -128,11 +158,18 @@ impl OnlineCheck {
             }
         }
         let all = cache.as_mut().expect("just read");
-        let only: Option<HashSet<i64>> = only.map(|ids| ids.iter().copied().collect());
+        let only: Option<HashSet<i64>> = match scope {
+            Scope::Only(ids) => Some(ids.iter().copied().collect()),
+            _ => None,
+        };
         let (chosen, targets): (Vec<usize>, Vec<Ipv4Addr>) = all
             .iter()
             .enumerate()
-            .filter(|(_, d)| only.as_ref().is_none_or(|ids| ids.contains(&d.id)))
+            .filter(|(_, d)| match scope {
+                Scope::All => true,
+                Scope::Only(_) => only.as_ref().is_some_and(|ids| ids.contains(&d.id)),
+                Scope::Share(share) => share.owns(d.id),
+            })
             .filter_map(|(i, d)| match d.ip {
                 IpAddr::V4(ip) => Some((i, ip)),
                 IpAddr::V6(_) => None,
@@ -191,7 +228,12 @@ impl OnlineCheck {
                 updated.push((i, device));
             }
         }
-        if let Err(e) = devices::write_round(&self.db, &write, now).await {
+        // the other servers' pages hear of the changes through the database
+        let message = (self.bus.shared() && !changes.is_empty()).then(|| {
+            (changes.len() <= MAX_LISTED_CHANGES)
+                .then(|| serde_json::to_string(&changes).expect("changes serialize"))
+        });
+        if let Err(e) = devices::write_round(&self.db, &self.bus, &write, now, message).await {
             return Err(anyhow::Error::new(e).context("recording the round").into());
         }
         for (i, device) in updated {
@@ -212,10 +254,19 @@ impl OnlineCheck {
             if !complete {
                 changes.clear();
             }
+            // sharing the devices, this server knows only its share's statuses for sure
+            let counts = if self.bus.shared() {
+                match devices::counts(&self.db).await {
+                    Ok(counts) => counts,
+                    Err(e) => return Err(anyhow::Error::new(e).context("counting").into()),
+                }
+            } else {
+                counts_of(all)
+            };
             self.bus.publish(LiveEvent::DeviceStatus {
                 changes,
                 complete,
-                counts: counts_of(all),
+                counts,
             });
         }
         Ok(RoundReport {
@@ -226,6 +277,16 @@ impl OnlineCheck {
             ignored: outcome.ignored,
         })
     }
+}
+
+/// Which devices a round checks.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Every registered device (a job's round, or a round asked for through the API).
+    All,
+    Only(&'a [i64]),
+    /// This server's share among the live servers (the scheduled rounds).
+    Share(&'a Share),
 }
 
 fn counts_of(devices: &[Known]) -> StatusCounts {

@@ -13,7 +13,7 @@ mod keys;
 pub mod page;
 pub mod prefix;
 
-use crate::cluster::{Bus, Remote, Topic, bus};
+use crate::cluster::{Bus, Remote, Topic};
 use crate::db::{Backend, Db, DbError, Tx};
 use crate::http::ApiError;
 use crate::workers::Workers;
@@ -33,7 +33,7 @@ pub struct Est {
 
 /// Commits a change of keys or device certificates and lets every server's pages know.
 async fn commit(mut tx: Tx, bus: &Bus) -> Result<(), DbError> {
-    bus::notify(&mut tx, Topic::Enrollment, None).await?;
+    bus.notify(&mut tx, Topic::Enrollment, None).await?;
     let sqlite = matches!(tx, Backend::Sqlite(_));
     tx.commit().await?;
     // on PostgreSQL the notification comes back to this server too: the follower publishes

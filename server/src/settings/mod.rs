@@ -162,7 +162,7 @@ impl Settings {
         if self.ctx.installation == Installation::Ha {
             distributed = Distributed::Keep;
         }
-        let replaced = store::replace(&self.db, expected, new, distributed, actor, action).await?;
+        let replaced = store::replace(&self.db, &self.bus, expected, new, distributed, actor, action).await?;
         let snapshot = self.install(replaced.stored.clone());
         Ok((snapshot, replaced))
     }
@@ -192,7 +192,7 @@ impl Settings {
                             if revision <= this.snapshot().stored.revision => continue,
                         Ok(Remote::Changed(Topic::Settings, _) | Remote::Reconnected)
                         | Err(RecvError::Lagged(_)) => {}
-                        Ok(Remote::Changed(..)) => continue,
+                        Ok(Remote::Changed(..) | Remote::Statuses(_)) => continue,
                         Err(RecvError::Closed) => break,
                     },
                 }

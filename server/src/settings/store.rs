@@ -1,7 +1,7 @@
 //! The settings row and its revision.
 
 use crate::audit::{self, Actor, Record};
-use crate::cluster::bus::{self, Topic};
+use crate::cluster::{Bus, Topic};
 use crate::db::{Db, DbError};
 use crate::on_backend;
 use app::model::{Change, NetworkSettings, changes};
@@ -86,6 +86,7 @@ pub enum Distributed {
 /// transaction. An identical document changes nothing, not even the revision.
 pub async fn replace(
     db: &Db,
+    bus: &Bus,
     expected: Option<i64>,
     mut new: NetworkSettings,
     distributed: Distributed,
@@ -162,7 +163,7 @@ pub async fn replace(
         &records,
     )
     .await?;
-    bus::notify(&mut tx, Topic::Settings, Some(revision)).await?;
+    bus.notify(&mut tx, Topic::Settings, Some(revision)).await?;
     tx.commit().await?;
     Ok(Replaced {
         stored: StoredSettings {

@@ -88,6 +88,7 @@ async fn existing_ca(db: &Db, sealer: &Sealer, fp: &str) -> anyhow::Result<Store
 /// This server's first certificate: its names, signed by the web root, assigned to it.
 pub(super) async fn make_own_certificate(
     db: &Db,
+    bus: &bus::Bus,
     sealer: &Sealer,
     actor: &Actor,
     root: &Stored,
@@ -127,7 +128,7 @@ pub(super) async fn make_own_certificate(
     let mut tx = db.begin().await?;
     store::insert(&mut tx, &row).await?;
     store::assign(&mut tx, server_id, &fingerprint).await?;
-    bus::notify(&mut tx, Topic::Certificates, None).await?;
+    bus.notify(&mut tx, Topic::Certificates, None).await?;
     tx.commit().await?;
     tracing::info!(%fingerprint, names = ?facts.sans, "generated this server's certificate");
     Ok(())

@@ -84,12 +84,13 @@ async fn a_second_server_on_one_data_directory_is_refused(db: Db) {
     env.start().await.stop().await;
 }
 
-/// On PostgreSQL a change saved on one server is served, and announced, by the others without
-/// any polling (the tests' safety-net poll is an hour); servers joining and leaving are
+/// In distributed mode a change saved on one server is served, and announced, by the others
+/// without any polling (the tests' safety-net poll is an hour); servers joining and leaving are
 /// announced too.
 #[tokio::test]
 async fn changes_travel_between_servers_through_the_database() {
     let env = Env::new(Db::Postgres).await;
+    env.enable_distributed().await;
     let a = env.start_as("a", "standalone").await;
     let b = env.start_as("b", "standalone").await;
     let mut events = Events::open(&b.router).await;

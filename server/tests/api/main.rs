@@ -110,6 +110,18 @@ impl Env {
     pub async fn start(&self) -> Pharos {
         self.start_as("one", "standalone").await
     }
+
+    /// Stores distributed mode as on (through a server started for it, whose row is then
+    /// deleted): the servers started afterwards exchange their changes.
+    pub async fn enable_distributed(&self) {
+        let setup = self.start_as("setup", "standalone").await;
+        let etag = get(&setup.router, "/api/v1/settings/network").await.etag();
+        let mut doc = defaults();
+        doc["distributed"]["enabled"] = json!(true);
+        assert_eq!(put(&setup.router, &etag, &doc).await.status, StatusCode::OK);
+        setup.stop().await;
+        sql(self, "DELETE FROM servers WHERE name = 'setup'").await;
+    }
 }
 
 /// The key sealing private keys, the same on every server of a test (32 bytes, base64).
