@@ -14,6 +14,7 @@ mod rendered;
 mod save;
 mod scan;
 mod scheduled_jobs;
+mod servers;
 
 use crate::api::{PageData, ServerStatus};
 use crate::components::{
@@ -34,6 +35,7 @@ use save::{ConfirmDistributed, save};
 use scan::ScanSection;
 use scheduled_jobs::ScheduledJobsSection;
 use serde_json::Value;
+use servers::{ServerList, UnsynchronisedWarning};
 
 #[component]
 pub fn NetworkSettingsPage() -> impl IntoView {
@@ -186,6 +188,7 @@ fn SettingsForm(data: PageData) -> impl IntoView {
             }
         >
             <RestartBanner status=form.status />
+            <UnsynchronisedWarning status=form.status />
             <LiveNotice form />
             <OnlineCheckSection draft />
             <ScheduledJobsSection draft />
@@ -193,6 +196,7 @@ fn SettingsForm(data: PageData) -> impl IntoView {
             <AddressSection draft kind=AddressKind::Cluster />
             <AddressSection draft kind=AddressKind::Enrollment />
             {(!ha).then(|| view! { <DistributedSection draft status=form.status /> })}
+            <ServerList status=form.status />
             <Preview draft status=form.status />
             <ConflictPanel form />
             <ConfirmDistributed form />

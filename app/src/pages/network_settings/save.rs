@@ -103,12 +103,28 @@ async fn send(form: Form) {
     super::live::resync(form).await;
 }
 
+/// The question before distributed mode is turned off, naming the other live servers.
+pub(super) fn confirm_text(status: &ServerStatus) -> String {
+    let others: Vec<_> = status
+        .servers
+        .iter()
+        .filter(|s| s.alive && !s.this_server)
+        .collect();
+    format!(
+        "{} also {} a recent heartbeat on this database. Without distributed mode the servers keep \
+         using the same database but stop synchronising with each other: changes made on one \
+         server no longer reach the others.",
+        super::servers::names(&others),
+        if others.len() == 1 { "has" } else { "have" }
+    )
+}
+
 /// Asks before a save turns distributed mode off while other servers run.
 #[component]
 pub(super) fn ConfirmDistributed(form: Form) -> impl IntoView {
     move || {
         form.confirm_distributed.get().then(|| {
-            let n = form.status.with_untracked(ServerStatus::alive_servers);
+            let text = form.status.with_untracked(confirm_text);
             view! {
                 <Dialog
                     role="alertdialog"
@@ -116,11 +132,7 @@ pub(super) fn ConfirmDistributed(form: Form) -> impl IntoView {
                     described_by="confirm-distributed-text"
                 >
                     <h3 id="confirm-distributed-title">"Disable distributed mode?"</h3>
-                    <p id="confirm-distributed-text">
-                        {format!(
-                            "{n} servers have a recent heartbeat on this database. Without distributed mode they keep using the same database but stop synchronising with each other."
-                        )}
-                    </p>
+                    <p id="confirm-distributed-text">{text}</p>
                     <div class="actions">
                         <button type="button" class="danger" on:click=move |_| save(form, true)>
                             "Disable and save"
