@@ -171,6 +171,11 @@ pub struct ScanResult {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Scan {
     pub id: String,
+    /// The server it runs (or ran) on: only that one sends and listens for it.
+    #[serde(default)]
+    pub server_id: String,
+    #[serde(default)]
+    pub server_name: String,
     pub state: ScanState,
     pub broadcast: bool,
     pub ranges: Vec<String>,
@@ -192,8 +197,8 @@ pub struct Scan {
     pub error: Option<String>,
 }
 
-/// `GET /api/v1/scans`: the scans this server ran since it started, newest first, without their
-/// results.
+/// `GET /api/v1/scans`: the newest scans of every server sharing the database, newest first,
+/// without their results.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ScanList {
     pub scans: Vec<Scan>,

@@ -1,13 +1,14 @@
 //! `/api/v1/devices`, `/api/v1/online-check/run`, `/api/v1/scans` and `/api/v1/jobs`.
 
 use super::devices::{self, Details, RegisterError};
+use super::scan::{self, StartError, Stored};
 use super::{Discovery, RunError, jobs};
 use crate::audit::{self, Actor, Record};
 use crate::http::{ApiError, JsonBody, PathParam, Routes, Rule};
 use app::api::{
     DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled, JobList,
     NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport,
-    SCANS_URL, Scan, ScanList, ScanStarted,
+    SCANS_URL, Scan, ScanList, ScanStarted, ScanState,
 };
 use app::model::{
     Area, FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
@@ -21,6 +22,7 @@ use axum::{
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Small documents: one device, one job, one scan request.
 const SMALL: usize = 64 * 1024;
@@ -148,13 +150,15 @@ async fn start_scan(
 ) -> Result<Response, ApiError> {
     let target = validate_scan(&scan).map_err(ApiError::Invalid)?;
     let texts: Vec<String> = scan.ranges.iter().map(|r| r.trim().to_owned()).collect();
-    let run = discovery.scans.start(target, texts.clone()).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            ApiError::Internal(anyhow::Error::new(e))
-        } else {
-            ApiError::Conflict(format!("the scan could not start: {e}"))
-        }
-    })?;
+    let run = discovery
+        .scans
+        .start(target, texts.clone())
+        .await
+        .map_err(|e| match e {
+            StartError::Socket(_) => ApiError::Conflict(e.to_string()),
+            StartError::Db(e) => ApiError::from(e),
+            StartError::Broadcast => ApiError::Internal(anyhow::Error::new(e)),
+        })?;
     let record = Record::new(
         format!("scans.{}", run.id),
         serde_json::Value::Null,
@@ -176,36 +180,73 @@ async fn start_scan(
         .into_response())
 }
 
-async fn list_scans(State(discovery): Discovered) -> Json<ScanList> {
-    Json(discovery.scans.list())
+async fn list_scans(State(discovery): Discovered) -> Result<Json<ScanList>, ApiError> {
+    Ok(Json(scan::list(discovery.db()).await?))
 }
 
-fn find_scan(discovery: &Discovery, id: &str) -> Result<Arc<super::ScanRun>, ApiError> {
-    discovery
-        .scans
-        .get(id)
-        .ok_or_else(|| ApiError::NotFound(format!("there is no scan {id} on this server")))
+fn no_scan(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "there is no scan {id} (only the newest 100 scans are kept)"
+    ))
 }
 
+/// A scan of any server, as last stored (a running scan's progress is at most a quarter of a
+/// second old).
 async fn get_scan(
     State(discovery): Discovered,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
-    let run = find_scan(&discovery, &id)?;
-    Ok(Json(discovery.scan_view(&run).await?))
+    let scan = discovery.stored_scan(&id).await?;
+    scan.map(Json).ok_or_else(|| no_scan(&id))
 }
+
+/// How long cancelling a scan of another server waits for that server to stop it: it reads the
+/// request at its next progress write.
+const REMOTE_CANCEL_WAIT: Duration = Duration::from_secs(5);
 
 async fn cancel_scan(
     State(discovery): Discovered,
     actor: Actor,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Scan>, ApiError> {
-    let run = find_scan(&discovery, &id)?;
-    let running = run.state() == app::api::ScanState::Running;
-    run.cancel();
-    run.finished().await;
+    let cancelled = if let Some(run) = discovery.scans.running(&id) {
+        let running = run.state() == ScanState::Running;
+        run.cancel();
+        run.finished().await;
+        running && run.state() == ScanState::Cancelled
+    } else {
+        let scan = discovery
+            .stored_scan(&id)
+            .await?
+            .ok_or_else(|| no_scan(&id))?;
+        if scan.state != ScanState::Running || !discovery.scans.request_cancel(&id).await? {
+            false
+        } else {
+            // the running server stops it at its next progress write
+            let deadline = tokio::time::Instant::now() + REMOTE_CANCEL_WAIT;
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let now = discovery
+                    .stored_scan(&id)
+                    .await?
+                    .ok_or_else(|| no_scan(&id))?;
+                if now.state != ScanState::Running {
+                    break now.state == ScanState::Cancelled;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ApiError::Conflict(format!(
+                        "scan {id} runs on server {}, which has not stopped it within {} s; \
+                         it stops the scan once it reads the request, or the scan is marked \
+                         failed once that server stops answering",
+                        scan.server_name,
+                        REMOTE_CANCEL_WAIT.as_secs()
+                    )));
+                }
+            }
+        }
+    };
     // recorded only when this request is what stopped it (not a scan that had ended already)
-    if running && run.state() == app::api::ScanState::Cancelled {
+    if cancelled {
         let record = Record::new(format!("scans.{id}.state"), "running", "cancelled");
         audit::record_now(
             discovery.db(),
@@ -216,21 +257,21 @@ async fn cancel_scan(
         )
         .await?;
     }
-    Ok(Json(discovery.scan_view(&run).await?))
+    let scan = discovery.stored_scan(&id).await?;
+    scan.map(Json).ok_or_else(|| no_scan(&id))
 }
 
+/// Registers devices a scan (of any server) found.
 async fn register_found(
     State(discovery): Discovered,
     actor: Actor,
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<RegisterFound, LARGE>,
 ) -> Result<Json<Registered>, ApiError> {
-    let run = find_scan(&discovery, &id)?;
-    let found: HashMap<String, super::scan::Found> = run
-        .found()
-        .into_iter()
-        .map(|f| (f.info.mac.to_string(), f))
-        .collect();
+    let (_, stored) = scan::get(discovery.db(), &id)
+        .await?
+        .ok_or_else(|| no_scan(&id))?;
+    let found: HashMap<String, Stored> = stored.into_iter().map(|f| (f.mac.clone(), f)).collect();
     let mut errors = Vec::new();
     let mut chosen = Vec::new();
     let mut seen = HashSet::new();
@@ -253,11 +294,21 @@ async fn register_found(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
+    let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let rows: Vec<(IpAddr, Details)> = chosen
         .iter()
-        .map(|(_, f)| (IpAddr::V4(f.ip), Details::from(&f.info)))
+        .map(|(mac, f)| {
+            let details = Details {
+                mac: Some(mac.clone()),
+                hostname: given(&f.hostname),
+                os: Some(f.os.clone()),
+                serial: given(&f.serial),
+            };
+            (IpAddr::V4(f.ip), details)
+        })
         .collect();
-    let (added, already) = devices::register_found(discovery.db(), discovery.bus(), &rows, &actor).await?;
+    let (added, already) =
+        devices::register_found(discovery.db(), discovery.bus(), &rows, &actor).await?;
     if !added.is_empty() {
         discovery.devices_changed();
     }

@@ -81,6 +81,7 @@ impl Discovery {
         workers: &Workers,
     ) -> anyhow::Result<Arc<Discovery>> {
         let server_id = registry.identity().id.clone();
+        let server_name = registry.identity().name.clone();
         let net = udp::Net {
             bind: config.udp_bind,
             device_port: config.device_port,
@@ -95,6 +96,12 @@ impl Discovery {
             net,
             workers.clone(),
         ));
+        let stopped_scans = scan::abandon(&db, &bus, &server_id)
+            .await
+            .context("closing the scans of the last run")?;
+        if stopped_scans > 0 {
+            tracing::warn!(scans = stopped_scans, "scans were cut off by the last stop");
+        }
         let abandoned = jobs::abandon(&db, &server_id)
             .await
             .context("closing the job executions of the last run")?;
@@ -105,7 +112,15 @@ impl Discovery {
             );
         }
         let discovery = Arc::new(Discovery {
-            scans: Scans::new(settings.clone(), net, workers.clone()),
+            scans: Scans::new(
+                db.clone(),
+                bus.clone(),
+                settings.clone(),
+                net,
+                workers.clone(),
+                server_id.clone(),
+                server_name,
+            ),
             db,
             bus,
             settings,
@@ -192,16 +207,35 @@ impl Discovery {
         self.bus.publish(LiveEvent::JobsChanged);
     }
 
-    /// A scan with its results, each marked when its MAC is registered.
+    /// A scan of this server with its results, each marked when its MAC is registered.
     pub async fn scan_view(&self, run: &ScanRun) -> anyhow::Result<app::api::Scan> {
         let macs: Vec<String> = run.found().iter().map(|f| f.info.mac.to_string()).collect();
         let registered = devices::registered_macs(&self.db, &macs).await?;
         Ok(run.view(true, &registered))
     }
 
-    /// One scheduler tick: executions whose server died are failed, and every due execution
-    /// this server claims is expired or started.
+    /// A scan of any server as last stored, with its results, each marked when its MAC is
+    /// registered.
+    pub async fn stored_scan(&self, id: &str) -> anyhow::Result<Option<app::api::Scan>> {
+        let Some((scan, found)) = scan::get(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let macs: Vec<String> = found.iter().map(|f| f.mac.clone()).collect();
+        let registered = devices::registered_macs(&self.db, &macs).await?;
+        Ok(Some(scan::with_results(scan, found, &registered)))
+    }
+
+    /// One scheduler tick: executions and scans whose server died are failed, and every due
+    /// execution this server claims is expired or started.
     pub async fn schedule(self: &Arc<Self>) -> anyhow::Result<()> {
+        let orphans =
+            scan::fail_orphans(&self.db, &self.bus, &self.server_id, self.lease_millis).await?;
+        if orphans > 0 {
+            tracing::warn!(
+                scans = orphans,
+                "scans of a server that stopped answering were failed"
+            );
+        }
         let now = self.db.now_millis().await?;
         let lapsed = jobs::fail_lapsed(&self.db, &self.bus, now).await?;
         if lapsed > 0 {
@@ -313,7 +347,7 @@ impl Discovery {
                             .join("; ")
                     )
                 })?;
-                let run = self.scans.start(ScanTarget::Ranges(ranges), texts)?;
+                let run = self.scans.start(ScanTarget::Ranges(ranges), texts).await?;
                 run.finished().await;
                 let view = self.scan_view(&run).await?;
                 let new = view.results.iter().filter(|r| !r.registered).count();

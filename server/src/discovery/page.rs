@@ -1,6 +1,6 @@
 //! What the discovery pages are rendered with on the server.
 
-use super::{Discovery, devices, jobs};
+use super::{Discovery, devices, jobs, scan};
 use app::api::{DevicePage, DeviceQuery, JobList, Scan, ScanList};
 use app::{BoxFuture, DiscoveryBackend};
 use std::sync::Arc;
@@ -19,20 +19,20 @@ impl DiscoveryBackend for Pages {
     }
 
     fn scans(&self) -> BoxFuture<Result<ScanList, String>> {
-        let list = self.0.scans.list();
-        Box::pin(async move { Ok(list) })
+        let discovery = self.0.clone();
+        Box::pin(async move {
+            scan::list(discovery.db())
+                .await
+                .map_err(|e| failed("scans", e))
+        })
     }
 
     fn scan(&self, id: String) -> BoxFuture<Result<Option<Scan>, String>> {
         let discovery = self.0.clone();
         Box::pin(async move {
-            let Some(run) = discovery.scans.get(&id) else {
-                return Ok(None);
-            };
             discovery
-                .scan_view(&run)
+                .stored_scan(&id)
                 .await
-                .map(Some)
                 .map_err(|e| failed("scan", format!("{e:#}")))
         })
     }

@@ -1,24 +1,39 @@
 //! Network scans: a scan request to the configured broadcast address, or to every address of the
 //! ranges the admin gave, at the configured rate; replies are collected on the scan reply port
-//! until the scan timeout has passed after the last datagram. Scans live in this server's memory
-//! (the last [`KEPT`]); what they find becomes lasting only when the admin registers it.
+//! until the scan timeout has passed after the last datagram. What they find becomes lasting
+//! only when the admin registers it.
+//!
+//! A scan runs on the server it was started on, and every server sharing the database sees it:
+//! the running server writes the scan's row in `scans` when it starts, its progress at most
+//! every [`PROGRESS_EVERY`] while it runs (only when something changed), and its final state and
+//! results when it ends, each write telling the other servers ([`Topic::Scans`]). The API reads
+//! the rows. Another server cancels by setting `cancel_requested`, which the running server reads
+//! at its progress writes. A row left running by a server that is gone is failed: by the server
+//! itself when it starts again ([`abandon`]), and by the scheduler of any live server once the
+//! server's heartbeat is older than the timeout ([`fail_orphans`]). The newest [`KEPT`] rows stay.
 
 use super::os_label;
 use super::udp::{self, Socket4};
+use crate::cluster::{Bus, Topic};
+use crate::db::{Db, DbError, rfc3339};
+use crate::on_backend;
 use crate::settings::Settings;
 use crate::workers::Workers;
 use app::api::{Scan, ScanList, ScanResult, ScanState};
 use app::model::{AddressRange, MAX_SCAN_ADDRESSES, ScanTarget};
 use pharos_protocol::{Body, DeviceInfo, Mac, Message, scan_request};
-use std::collections::{HashMap, HashSet, VecDeque};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Scans kept for `GET /api/v1/scans`.
-const KEPT: usize = 20;
+/// Scans kept in the database (running ones are never deleted).
+const KEPT: i64 = 100;
+/// How often a running scan writes its progress, at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// A device that answered.
 #[derive(Clone, Debug)]
@@ -43,6 +58,8 @@ struct Progress {
 
 pub struct ScanRun {
     pub id: String,
+    server_id: String,
+    server_name: String,
     broadcast: bool,
     ranges: Vec<String>,
     target: ScanTarget,
@@ -53,12 +70,17 @@ pub struct ScanRun {
     timeout: Duration,
     rate: u32,
     cancel: CancellationToken,
+    /// The server is stopping (the scan ends as failed, not as cancelled).
+    stopping: CancellationToken,
+    /// The scan has ended in memory.
+    ended: CancellationToken,
+    /// ... and its row says so.
     finished: CancellationToken,
     progress: Mutex<Progress>,
 }
 
 impl ScanRun {
-    /// Waits until the scan has ended (done, cancelled or failed).
+    /// Waits until the scan has ended (done, cancelled or failed) and its row says so.
     pub async fn finished(&self) {
         self.finished.cancelled().await
     }
@@ -99,13 +121,15 @@ impl ScanRun {
         });
         Scan {
             id: self.id.clone(),
+            server_id: self.server_id.clone(),
+            server_name: self.server_name.clone(),
             state: progress.state,
             broadcast: self.broadcast,
             ranges: self.ranges.clone(),
             sent,
             total: self.total,
-            started_at: crate::db::rfc3339(self.started_at),
-            finished_at: progress.finished_at.map(crate::db::rfc3339),
+            started_at: rfc3339(self.started_at),
+            finished_at: progress.finished_at.map(rfc3339),
             remaining_ms,
             sending_ms: progress
                 .sending_started
@@ -117,17 +141,7 @@ impl ScanRun {
                 progress
                     .found
                     .iter()
-                    .map(|f| {
-                        let mac = f.info.mac.to_string();
-                        ScanResult {
-                            ip: f.ip.to_string(),
-                            registered: registered.contains(&mac),
-                            mac,
-                            hostname: f.info.hostname.clone(),
-                            os: os_label(&f.info),
-                            serial: f.info.serial.clone(),
-                        }
-                    })
+                    .map(|f| Stored::from(f).result(registered))
                     .collect()
             } else {
                 Vec::new()
@@ -142,7 +156,13 @@ impl ScanRun {
         progress.error = error;
         progress.finished_at = Some(super::round::unix_millis());
         drop(progress);
-        self.finished.cancel();
+        self.ended.cancel();
+    }
+
+    /// The devices found so far, as stored.
+    fn stored(&self) -> Vec<Stored> {
+        let progress = self.progress.lock().expect("scan lock");
+        progress.found.iter().map(Stored::from).collect()
     }
 
     /// Sends and listens on `socket` until the timeout after the last datagram (or a cancel).
@@ -157,18 +177,21 @@ impl ScanRun {
             let received = self.receive(socket, nonce);
             (sender.join().unwrap_or_default(), received.err())
         });
-        let state = if receive_error.is_some() || (unsent.is_some() && self.sent() == 0) {
+        let stopped = self.stopping.is_cancelled();
+        let state = if receive_error.is_some() || (unsent.is_some() && self.sent() == 0) || stopped
+        {
             ScanState::Failed
         } else if self.cancel.is_cancelled() {
             ScanState::Cancelled
         } else {
             ScanState::Done
         };
-        let problems: Vec<String> = unsent
-            .map(|(count, first)| {
-                format!("{count} datagrams could not be sent (the first: {first})")
-            })
+        let problems: Vec<String> = stopped
+            .then(|| STOPPED.to_owned())
             .into_iter()
+            .chain(unsent.map(|(count, first)| {
+                format!("{count} datagrams could not be sent (the first: {first})")
+            }))
             .chain(receive_error.map(|e| format!("receiving failed: {e}")))
             .collect();
         self.end(state, (!problems.is_empty()).then(|| problems.join("; ")));
@@ -284,54 +307,137 @@ impl ScanRun {
     }
 }
 
-/// The scans of this server.
+/// Why a scan ends as failed when its server stops while it runs.
+const STOPPED: &str = "the server stopped while it ran";
+
+/// A device that answered, as the scan's row keeps it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    pub hostname: String,
+    pub os: String,
+    pub serial: String,
+}
+
+impl From<&Found> for Stored {
+    fn from(f: &Found) -> Self {
+        Stored {
+            ip: f.ip,
+            mac: f.info.mac.to_string(),
+            hostname: f.info.hostname.clone(),
+            os: os_label(&f.info),
+            serial: f.info.serial.clone(),
+        }
+    }
+}
+
+impl Stored {
+    fn result(self, registered: &HashSet<String>) -> ScanResult {
+        ScanResult {
+            ip: self.ip.to_string(),
+            registered: registered.contains(&self.mac),
+            mac: self.mac,
+            hostname: self.hostname,
+            os: self.os,
+            serial: self.serial,
+        }
+    }
+}
+
+/// Why a scan did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The reply port could not be opened (taken, say): the admin can change it.
+    #[error("the scan could not start: {0}")]
+    Socket(std::io::Error),
+    #[error("the stored broadcast address is not IPv4")]
+    Broadcast,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for StartError {
+    fn from(e: sqlx::Error) -> Self {
+        StartError::Db(e.into())
+    }
+}
+
+/// The scans this server runs, and the rows of every server's scans.
 pub struct Scans {
+    db: Db,
+    bus: Bus,
     settings: Arc<Settings>,
     net: udp::Net,
     workers: Workers,
-    runs: Mutex<VecDeque<Arc<ScanRun>>>,
+    server_id: String,
+    server_name: String,
+    /// This server's running scans, until their final row is written.
+    running: Arc<Mutex<Vec<Arc<ScanRun>>>>,
 }
 
 impl Scans {
-    pub fn new(settings: Arc<Settings>, net: udp::Net, workers: Workers) -> Scans {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        bus: Bus,
+        settings: Arc<Settings>,
+        net: udp::Net,
+        workers: Workers,
+        server_id: String,
+        server_name: String,
+    ) -> Scans {
         Scans {
+            db,
+            bus,
             settings,
             net,
             workers,
-            runs: Mutex::new(VecDeque::new()),
+            server_id,
+            server_name,
+            running: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
-    /// Opens the reply port and starts the scan; a port that cannot be opened is refused here.
-    pub fn start(&self, target: ScanTarget, texts: Vec<String>) -> std::io::Result<Arc<ScanRun>> {
+    /// Opens the reply port, stores the scan's row and starts it; a port that cannot be opened
+    /// is refused here.
+    pub async fn start(
+        &self,
+        target: ScanTarget,
+        texts: Vec<String>,
+    ) -> Result<Arc<ScanRun>, StartError> {
         let settings = self.settings.snapshot().view.scan.clone();
-        let broadcast_ip: Ipv4Addr = settings.broadcast_ip.parse().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the stored broadcast address is not IPv4",
-            )
-        })?;
+        let broadcast_ip: Ipv4Addr = settings
+            .broadcast_ip
+            .parse()
+            .map_err(|_| StartError::Broadcast)?;
         let socket = Socket4::open(
             self.net.bind,
             settings.reply_port.unwrap_or(0) as u16,
             target == ScanTarget::Broadcast,
-        )?;
+        )
+        .map_err(StartError::Socket)?;
         let total = match &target {
             ScanTarget::Broadcast => 1,
             ScanTarget::Ranges(ranges) => ranges.iter().map(AddressRange::len).sum(),
         };
         let run = Arc::new(ScanRun {
             id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            server_id: self.server_id.clone(),
+            server_name: self.server_name.clone(),
             broadcast: target == ScanTarget::Broadcast,
             ranges: texts,
             target,
             total,
             sent: AtomicU64::new(0),
-            started_at: super::round::unix_millis(),
+            // the database's clock, which every server shows the rows by
+            started_at: self.db.now_millis().await?,
             started: Instant::now(),
             timeout: Duration::from_millis(u64::from(settings.timeout_ms)),
             rate: self.net.scan_rate,
             cancel: self.workers.shutdown().child_token(),
+            stopping: self.workers.shutdown().clone(),
+            ended: CancellationToken::new(),
             finished: CancellationToken::new(),
             progress: Mutex::new(Progress {
                 state: ScanState::Running,
@@ -345,43 +451,384 @@ impl Scans {
                 ignored: 0,
             }),
         });
-        {
-            let mut runs = self.runs.lock().expect("scans lock");
-            runs.push_front(run.clone());
-            while runs.len() > KEPT {
-                // the oldest ended scan goes; running ones stay
-                match runs.iter().rposition(|r| r.state() != ScanState::Running) {
-                    Some(i) => drop(runs.remove(i)),
-                    None => break,
-                }
-            }
-        }
-        let device_port = self.net.device_port;
-        let task = run.clone();
-        // (stopping the server waits for it: it ends within a poll of the cancel)
-        drop(
-            self.workers
-                .spawn_blocking(move || task.run(&socket, device_port, broadcast_ip)),
+        insert(&self.db, &self.bus, &run).await?;
+        self.running.lock().expect("scans lock").push(run.clone());
+        self.workers.spawn(
+            "scan-progress",
+            write_progress(self.db.clone(), self.bus.clone(), run.clone()),
         );
+        let (device_port, task, db, bus, running) = (
+            self.net.device_port,
+            run.clone(),
+            self.db.clone(),
+            self.bus.clone(),
+            self.running.clone(),
+        );
+        let runtime = tokio::runtime::Handle::current();
+        // (stopping the server waits for it: it ends within a poll of the cancel, and writes the
+        // final row before the database closes)
+        drop(self.workers.spawn_blocking(move || {
+            task.run(&socket, device_port, broadcast_ip);
+            if let Err(e) = runtime.block_on(finish(&db, &bus, &task)) {
+                tracing::warn!(scan = task.id, error = %e, "could not store the end of a scan");
+            }
+            running
+                .lock()
+                .expect("scans lock")
+                .retain(|r| r.id != task.id);
+            task.finished.cancel();
+        }));
         Ok(run)
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<ScanRun>> {
-        let runs = self.runs.lock().expect("scans lock");
-        runs.iter().find(|r| r.id == id).cloned()
+    /// One of this server's scans, while it runs.
+    pub fn running(&self, id: &str) -> Option<Arc<ScanRun>> {
+        let running = self.running.lock().expect("scans lock");
+        running.iter().find(|r| r.id == id).cloned()
     }
 
-    pub fn list(&self) -> ScanList {
-        let runs: Vec<_> = self
-            .runs
-            .lock()
-            .expect("scans lock")
-            .iter()
-            .cloned()
-            .collect();
-        let none = HashSet::new();
-        ScanList {
-            scans: runs.iter().map(|r| r.view(false, &none)).collect(),
+    /// Asks the server running the scan to stop it (at its next progress write). False when the
+    /// scan does not run (any more).
+    pub async fn request_cancel(&self, id: &str) -> Result<bool, DbError> {
+        let mut tx = self.db.begin().await?;
+        let asked = on_backend!(&mut tx, tx => {
+            sqlx::query("UPDATE scans SET cancel_requested = TRUE WHERE id = $1 AND state = 'running'")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        });
+        if asked == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.bus.notify(&mut tx, Topic::Scans, None).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn state_str(state: ScanState) -> &'static str {
+    match state {
+        ScanState::Running => "running",
+        ScanState::Done => "done",
+        ScanState::Cancelled => "cancelled",
+        ScanState::Failed => "failed",
+    }
+}
+
+fn parse_state(text: &str) -> Result<ScanState, DbError> {
+    Ok(match text {
+        "running" => ScanState::Running,
+        "done" => ScanState::Done,
+        "cancelled" => ScanState::Cancelled,
+        "failed" => ScanState::Failed,
+        other => return Err(DbError::Corrupt(format!("scan state {other}"))),
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+/// Stores a new scan (running), and deletes the oldest ended ones beyond [`KEPT`].
+async fn insert(db: &Db, bus: &Bus, run: &ScanRun) -> Result<(), DbError> {
+    let view = run.view(false, &HashSet::new());
+    let prune = "DELETE FROM scans WHERE state <> 'running' AND id NOT IN \
+                 (SELECT id FROM scans ORDER BY started_at DESC, id DESC LIMIT $1)";
+    let insert = format!(
+        "INSERT INTO scans (id, server_id, server_name, state, broadcast, ranges, total, \
+         remaining_ms, started_at, updated_at) \
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, {})",
+        db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    on_backend!(&mut tx, tx => {
+        sqlx::query(prune)
+            .bind(KEPT - 1)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(&insert)
+            .bind(&run.id)
+            .bind(&run.server_id)
+            .bind(&run.server_name)
+            .bind(run.broadcast)
+            .bind(to_json(&run.ranges))
+            .bind(run.total as i64)
+            .bind(view.remaining_ms.map(|ms| ms as i64))
+            .bind(run.started_at)
+            .execute(&mut **tx)
+            .await?;
+    });
+    bus.notify(&mut tx, Topic::Scans, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a progress write last stored: a write is made only when this changed.
+#[derive(Clone, Copy, PartialEq)]
+struct Written {
+    sent: u64,
+    found: u64,
+    ignored: u64,
+    sending_done: bool,
+}
+
+/// Writes the scan's progress at most every [`PROGRESS_EVERY`] while it runs (when it changed),
+/// and stops the scan when another server asked for it in the meantime.
+async fn write_progress(db: Db, bus: Bus, run: Arc<ScanRun>) {
+    let mut last: Option<Written> = None;
+    loop {
+        tokio::select! {
+            _ = run.ended.cancelled() => return,
+            _ = tokio::time::sleep(PROGRESS_EVERY) => {}
+        }
+        let view = run.view(false, &HashSet::new());
+        let now = Written {
+            sent: view.sent,
+            found: view.found,
+            ignored: view.ignored,
+            sending_done: view.sending_ms.is_some(),
+        };
+        let results = (last.is_none_or(|l| l.found != now.found)).then(|| to_json(&run.stored()));
+        let asked = if last == Some(now) {
+            cancel_requested(&db, &run.id).await
+        } else {
+            progress(&db, &bus, &run.id, &view, results.as_deref()).await
+        };
+        match asked {
+            Ok(asked) => {
+                last = Some(now);
+                if asked {
+                    tracing::info!(scan = run.id, "cancelled from another server");
+                    run.cancel();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(scan = run.id, error = %e, "could not store a scan's progress")
+            }
         }
     }
+}
+
+/// Stores the progress of a running scan (and its results, when given); answers whether another
+/// server asked to cancel it.
+async fn progress(
+    db: &Db,
+    bus: &Bus,
+    id: &str,
+    view: &Scan,
+    results: Option<&str>,
+) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE scans SET sent = $2, found = $3, ignored = $4, remaining_ms = $5, \
+         sending_ms = $6, results = COALESCE($7, results), updated_at = {} \
+         WHERE id = $1 AND state = 'running' RETURNING cancel_requested",
+        db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    let asked: Option<bool> = on_backend!(&mut tx, tx => {
+        sqlx::query_scalar(&sql)
+            .bind(id)
+            .bind(view.sent as i64)
+            .bind(view.found as i64)
+            .bind(view.ignored as i64)
+            .bind(view.remaining_ms.map(|ms| ms as i64))
+            .bind(view.sending_ms)
+            .bind(results)
+            .fetch_optional(&mut **tx)
+            .await?
+    });
+    bus.notify(&mut tx, Topic::Scans, None).await?;
+    tx.commit().await?;
+    Ok(asked.unwrap_or(false))
+}
+
+async fn cancel_requested(db: &Db, id: &str) -> Result<bool, DbError> {
+    let asked: Option<bool> = on_backend!(&db.pool, pool => {
+        sqlx::query_scalar("SELECT cancel_requested FROM scans WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(asked.unwrap_or(false))
+}
+
+/// Stores how the scan ended, with everything it found.
+async fn finish(db: &Db, bus: &Bus, run: &ScanRun) -> Result<(), DbError> {
+    let view = run.view(false, &HashSet::new());
+    let sql = format!(
+        "UPDATE scans SET state = $2, sent = $3, found = $4, ignored = $5, results = $6, \
+         error = $7, remaining_ms = NULL, sending_ms = $8, finished_at = {now}, \
+         updated_at = {now} WHERE id = $1",
+        now = db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    on_backend!(&mut tx, tx => {
+        sqlx::query(&sql)
+            .bind(&run.id)
+            .bind(state_str(view.state))
+            .bind(view.sent as i64)
+            .bind(view.found as i64)
+            .bind(view.ignored as i64)
+            .bind(to_json(&run.stored()))
+            .bind(&view.error)
+            .bind(view.sending_ms)
+            .execute(&mut **tx)
+            .await?;
+    });
+    bus.notify(&mut tx, Topic::Scans, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Fails the scans this server was running when it stopped without writing their end.
+pub async fn abandon(db: &Db, bus: &Bus, server: &str) -> Result<u64, DbError> {
+    let sql = format!(
+        "UPDATE scans SET state = 'failed', finished_at = {now}, updated_at = {now}, \
+         remaining_ms = NULL, error = $2 WHERE state = 'running' AND server_id = $1",
+        now = db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    let failed = on_backend!(&mut tx, tx => {
+        sqlx::query(&sql)
+            .bind(server)
+            .bind(STOPPED)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if failed > 0 {
+        bus.notify(&mut tx, Topic::Scans, None).await?;
+    }
+    tx.commit().await?;
+    Ok(failed)
+}
+
+/// Fails the running scans of other servers that are gone: stopped, silent for longer than the
+/// heartbeat timeout (`timeout` ms, on the database's clock, as the server list judges them), or
+/// no longer listed. Run by every server's scheduler.
+pub async fn fail_orphans(db: &Db, bus: &Bus, me: &str, timeout: i64) -> Result<u64, DbError> {
+    let sql = format!(
+        "UPDATE scans SET state = 'failed', finished_at = {now}, updated_at = {now}, \
+         remaining_ms = NULL, \
+         error = 'its server ' || server_name || ' stopped answering while it ran' \
+         WHERE state = 'running' AND server_id <> $1 AND NOT EXISTS ( \
+           SELECT 1 FROM servers WHERE servers.id = scans.server_id \
+           AND servers.stopped_at IS NULL AND servers.last_heartbeat >= {now} - $2)",
+        now = db.now_sql()
+    );
+    let mut tx = db.begin().await?;
+    let failed = on_backend!(&mut tx, tx => {
+        sqlx::query(&sql)
+            .bind(me)
+            .bind(timeout)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    });
+    if failed == 0 {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    bus.notify(&mut tx, Topic::Scans, None).await?;
+    tx.commit().await?;
+    Ok(failed)
+}
+
+#[derive(sqlx::FromRow)]
+struct ScanRow {
+    id: String,
+    server_id: String,
+    server_name: String,
+    state: String,
+    broadcast: bool,
+    ranges: String,
+    sent: i64,
+    total: i64,
+    found: i64,
+    ignored: i64,
+    results: Option<String>,
+    error: Option<String>,
+    remaining_ms: Option<i64>,
+    sending_ms: Option<f64>,
+    started_at: i64,
+    finished_at: Option<i64>,
+    /// Milliseconds since the row was written.
+    age: i64,
+}
+
+/// The columns of [`ScanRow`], with `results` given as `results`.
+fn columns(db: &Db, results: &str) -> String {
+    format!(
+        "id, server_id, server_name, state, broadcast, ranges, sent, total, found, ignored, \
+         {results} AS results, error, remaining_ms, sending_ms, started_at, finished_at, \
+         {} - updated_at AS age",
+        db.now_sql()
+    )
+}
+
+impl ScanRow {
+    /// The scan as the API shows it (its results apart).
+    fn scan(&self) -> Result<Scan, DbError> {
+        let state = parse_state(&self.state)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(Scan {
+            id: self.id.clone(),
+            server_id: self.server_id.clone(),
+            server_name: self.server_name.clone(),
+            state,
+            broadcast: self.broadcast,
+            ranges: serde_json::from_str(&self.ranges)
+                .map_err(|e| DbError::Corrupt(format!("scan ranges: {e}")))?,
+            sent: count(self.sent),
+            total: count(self.total),
+            started_at: rfc3339(self.started_at),
+            finished_at: self.finished_at.map(rfc3339),
+            // the estimate as written, less the time since
+            remaining_ms: self
+                .remaining_ms
+                .filter(|_| state == ScanState::Running)
+                .map(|ms| count(ms.saturating_sub(self.age.max(0)))),
+            results: Vec::new(),
+            sending_ms: self.sending_ms,
+            found: count(self.found),
+            ignored: count(self.ignored),
+            error: self.error.clone(),
+        })
+    }
+
+    fn stored(&self) -> Result<Vec<Stored>, DbError> {
+        serde_json::from_str(self.results.as_deref().unwrap_or("[]"))
+            .map_err(|e| DbError::Corrupt(format!("scan results: {e}")))
+    }
+}
+
+/// Every server's scans, newest first, without their results.
+pub async fn list(db: &Db) -> Result<ScanList, DbError> {
+    let sql = format!(
+        "SELECT {} FROM scans ORDER BY started_at DESC, id DESC LIMIT $1",
+        columns(db, "CAST(NULL AS TEXT)")
+    );
+    let rows: Vec<ScanRow> = on_backend!(&db.pool, pool => {
+        sqlx::query_as(&sql).bind(KEPT).fetch_all(pool).await?
+    });
+    Ok(ScanList {
+        scans: rows.iter().map(ScanRow::scan).collect::<Result<_, _>>()?,
+    })
+}
+
+/// A scan with the devices it found (each marked when its MAC is registered, by `registered`).
+pub async fn get(db: &Db, id: &str) -> Result<Option<(Scan, Vec<Stored>)>, DbError> {
+    let sql = format!("SELECT {} FROM scans WHERE id = $1", columns(db, "results"));
+    let row: Option<ScanRow> = on_backend!(&db.pool, pool => {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+    });
+    row.map(|row| Ok((row.scan()?, row.stored()?))).transpose()
+}
+
+/// The scan with its results, each marked when its MAC is in `registered`.
+pub fn with_results(mut scan: Scan, found: Vec<Stored>, registered: &HashSet<String>) -> Scan {
+    scan.results = found.into_iter().map(|f| f.result(registered)).collect();
+    scan
 }

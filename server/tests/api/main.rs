@@ -13,6 +13,7 @@ mod discovery;
 mod enrollment;
 mod est;
 mod nginx;
+mod scans;
 mod serving;
 mod settings;
 mod simulator;

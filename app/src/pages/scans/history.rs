@@ -1,4 +1,4 @@
-//! The scans this server ran since it started, to open again.
+//! The scans of every server sharing the database, to open again.
 
 use super::{Scans, state_text, target_text};
 use crate::api::Scan;
@@ -11,7 +11,7 @@ pub(super) fn History(scans: Scans) -> impl IntoView {
     view! {
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Earlier scans"</h2>
-            <p class="help">"The scans this server ran since it started, newest first."</p>
+            <p class="help">"The newest scans of every server, newest first."</p>
             {move || {
                 scans
                     .list

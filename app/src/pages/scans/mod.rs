@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use start::StartForm;
 use std::collections::BTreeSet;
 
-/// What the page renders from: this server's scans, and the one its address opens
+/// What the page renders from: the scans (of every server), and the one its address opens
 /// (`/scans?scan={id}`, the "Open" links of the list) with its results.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct ScansData {
@@ -87,7 +87,7 @@ pub fn ScansPage() -> impl IntoView {
 /// The state of the page, shared by its parts.
 #[derive(Clone, Copy)]
 struct Scans {
-    /// This server's scans, newest first, without their results.
+    /// The scans, newest first, without their results.
     list: RwSignal<Vec<Scan>>,
     /// The scan the page shows: the one started here, or opened from the list.
     shown: RwSignal<Option<Scan>>,
@@ -125,7 +125,7 @@ fn ScanSections(
 ) -> impl IntoView {
     let unknown = match (&asked, &data.opened) {
         (Some(id), None) => Some(Notice::Error(format!(
-            "There is no scan {id} on this server: it may have restarted since."
+            "There is no scan {id} on this server or another one sharing its database: only the newest 100 are kept."
         ))),
         _ => None,
     };
@@ -240,6 +240,8 @@ mod rendered {
         };
         let scan = Scan {
             id: "s1".into(),
+            server_id: "srv1".into(),
+            server_name: "one".into(),
             state: ScanState::Running,
             broadcast: false,
             ranges: vec!["192.168.1.0/24".into()],

@@ -79,7 +79,7 @@ async fn poll(scans: Scans, id: String, round: u64) {
         }
         Ok(None) => {
             scans.notice.try_set(Some(Notice::Error(
-                "This server no longer knows the scan (it restarted since): its progress is not followed any more."
+                "The scan is not kept any more (only the newest 100 are): its progress is not followed any more."
                     .to_owned(),
             )));
             None
