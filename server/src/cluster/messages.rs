@@ -18,8 +18,8 @@ use crate::workers::Workers;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::sync::Arc;
-use tokio::sync::Notify;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How long a message read by every live server is kept anyway (for a server that is not live
 /// now but comes back soon).
@@ -234,17 +234,19 @@ impl Reader {
     }
 
     /// Reads and delivers the new messages; `true` when some wait behind a running transaction.
+    /// The position is stored before the messages are delivered: a server that stops in between
+    /// reads all state at its next start anyway, and one that goes on keeps its position here.
     async fn read(&mut self) -> Result<bool, sqlx::Error> {
         let from = self.cursor.unwrap_or(i64::MAX);
         let batch = read(&self.pool, from).await?;
-        for message in &batch.messages {
-            self.deliver(message);
-        }
         if batch.horizon > from {
-            self.cursor = Some(batch.horizon);
             if !batch.messages.is_empty() {
                 store_cursor(&self.pool, &self.server, batch.horizon).await?;
             }
+            self.cursor = Some(batch.horizon);
+        }
+        for message in &batch.messages {
+            self.deliver(message);
         }
         Ok(batch.held)
     }
@@ -268,7 +270,7 @@ impl Reader {
 
 /// Deletes the messages every live server has read (kept [`KEEP`] anyway) and those older than
 /// [`KEEP_AT_MOST`], and raises the floor below which a cursor means "missed some".
-async fn prune(pool: &PgPool, heartbeat_timeout: Duration) -> Result<u64, sqlx::Error> {
+pub async fn prune(pool: &PgPool, heartbeat_timeout: Duration) -> Result<u64, sqlx::Error> {
     let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
     let sql = format!(
         "WITH read_by_all AS ( \

@@ -96,6 +96,7 @@ async fn changes_travel_between_servers_through_the_database() {
     let mut events = Events::open(&b.router).await;
     let etag = get(&a.router, "/api/v1/settings/network").await.etag();
     let mut doc = defaults();
+    doc["distributed"]["enabled"] = json!(true);
     doc["cluster_address"] = json!({"enabled": true, "host": "lb.example.com", "port": 443});
     let saved = put(&a.router, &etag, &doc).await;
     assert_eq!(saved.status, StatusCode::OK);

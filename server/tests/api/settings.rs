@@ -441,7 +441,33 @@ async fn distributed_mode_rules(db: Db) {
         json!({"configured": true, "running": true, "restart_required": false})
     );
 
-    // a change saved on one server reaches the other through the database
+    // "one" still runs without distributed mode: the two exchange nothing, and "one" names
+    // the server it does not hear from
+    // (it hears of no registration: its heartbeat reads the list)
+    app.status.registry.refresh().await.unwrap();
+    let server = get(&app.router, "/api/v1/server").await;
+    assert_eq!(server.body["distributed"]["running"], false);
+    let status: app::api::ServerStatus = serde_json::from_value(server.body).unwrap();
+    let names: Vec<&str> = status
+        .unsynchronised()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["two"]);
+    let etag = get(&app.router, "/api/v1/settings/network").await.etag();
+    doc["scan"]["timeout_ms"] = json!(1111);
+    assert_eq!(put(&app.router, &etag, &doc).await.status, StatusCode::OK);
+    // (a change that travels arrives within milliseconds: see the next step)
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        get(&other.router, "/api/v1/settings/network").await.body["scan"]["timeout_ms"],
+        defaults()["scan"]["timeout_ms"],
+        "no message travels while one side is not distributed"
+    );
+    app.stop().await;
+    let app = env.start().await;
+
+    // both distributed: a change saved on one server reaches the other through the database
     let etag = get(&app.router, "/api/v1/settings/network").await.etag();
     doc["scan"]["timeout_ms"] = json!(1234);
     assert_eq!(put(&app.router, &etag, &doc).await.status, StatusCode::OK);
