@@ -241,7 +241,8 @@ impl Share {
 
     /// This server's share among `live` (sorted ids, this server's among them).
     pub fn among(me: &str, live: &[&str]) -> Share {
-        let servers: Vec<(String, u64)> = live.iter().map(|id| (id.to_string(), seed(id))).collect();
+        let servers: Vec<(String, u64)> =
+            live.iter().map(|id| (id.to_string(), seed(id))).collect();
         let me = servers.iter().position(|(id, _)| id == me);
         Share { servers, me }
     }
@@ -366,7 +367,10 @@ mod tests {
             let before = (0..3).find(|&i| shares[i].owns(device)).unwrap();
             let now = (0..2).find(|&i| after[i].owns(device)).unwrap();
             if before < 2 {
-                assert_eq!(before, now, "device {device} moved though its server stayed");
+                assert_eq!(
+                    before, now,
+                    "device {device} moved though its server stayed"
+                );
             }
         }
         assert!(Share::all().owns(7));

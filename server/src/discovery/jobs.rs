@@ -330,14 +330,22 @@ pub async fn claim_due(
     // below still takes only what is pending.
     let read_first: Vec<Row> = match &db.pool {
         crate::db::Backend::Sqlite(pool) => {
-            sqlx::query_as(&pick).bind(now).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&pick)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }
         crate::db::Backend::Postgres(_) => Vec::new(),
     };
     let mut tx = db.begin().await?;
     let rows: Vec<Row> = match &mut tx {
         crate::db::Backend::Postgres(tx) => {
-            sqlx::query_as(&pick).bind(now).bind(limit).fetch_all(&mut **tx).await?
+            sqlx::query_as(&pick)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut **tx)
+                .await?
         }
         crate::db::Backend::Sqlite(_) => read_first,
     };

@@ -10,6 +10,7 @@ mod base_path;
 mod cluster;
 mod device_certs;
 mod discovery;
+mod distributed;
 mod enrollment;
 mod est;
 mod nginx;
