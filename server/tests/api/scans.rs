@@ -273,3 +273,45 @@ async fn a_scan_left_running_by_a_gone_server_fails() {
     assert_eq!(leftover["error"], "the server stopped while it ran");
     a.stop().await;
 }
+
+crate::on_both_databases!(old_scans_are_deleted_beyond_the_newest_hundred);
+
+/// A new scan deletes the oldest ended ones beyond the newest 100; running ones stay.
+async fn old_scans_are_deleted_beyond_the_newest_hundred(db: Db) {
+    let env = Env::new(db).await;
+    let pharos = env.start().await;
+    let r = &pharos.router;
+    // 120 ended scans and one running (of a server that is gone), all older than the new one
+    sql(
+        &env,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 121) \
+         INSERT INTO scans (id, server_id, server_name, state, broadcast, ranges, total, \
+         started_at, updated_at) \
+         SELECT 'old' || i, 'gone', 'gone', CASE WHEN i = 1 THEN 'running' ELSE 'done' END, \
+         FALSE, '[\"127.59.0.1\"]', 1, i, i FROM n",
+    )
+    .await;
+    let id = start_scan(r, "127.59.0.1").await;
+    let ids: Vec<String> = get(r, "/api/v1/scans").await.body["scans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    // the new one and the newest 99 ended ones are listed; the running one is kept beyond them
+    assert_eq!(ids.len(), 100);
+    assert_eq!(ids[0], id);
+    assert_eq!(ids[1], "old121");
+    assert_eq!(ids[99], "old23");
+    let oldest = get(r, "/api/v1/scans/old1").await;
+    assert_eq!(oldest.status, StatusCode::OK, "{}", oldest.text);
+    assert_eq!(
+        get(r, "/api/v1/scans/old2").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(r, "/api/v1/scans/old22").await.status,
+        StatusCode::NOT_FOUND
+    );
+    pharos.stop().await;
+}
