@@ -89,6 +89,9 @@ pub struct ServerStatus {
     pub servers: Vec<ServerEntry>,
     /// Absent on a High Availability installation.
     pub distributed: Option<DistributedStatus>,
+    /// This server's last scheduled online-check round (none yet, or the check is off).
+    #[serde(default)]
+    pub online_check: Option<LastRound>,
 }
 
 impl ServerStatus {

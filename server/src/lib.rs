@@ -151,7 +151,11 @@ async fn start_with(
     .await
     .context("starting certificates")?;
     let est = est::Est::new(db.clone(), bus.clone(), tls.clone(), &workers);
-    let status = Status { registry, settings };
+    let status = Status {
+        registry,
+        settings,
+        online: discovery.online.clone(),
+    };
     let (router, routes) = router::router(
         router::Parts {
             status: &status,

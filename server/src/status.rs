@@ -2,6 +2,7 @@
 //! rendered with. Both combine the server registry with the settings.
 
 use crate::cluster::Registry;
+use crate::discovery::OnlineCheck;
 use crate::http::{Routes, Rule};
 use crate::settings::Settings;
 use app::api::{DistributedStatus, PageData, SERVER_URL, ServerStatus};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub struct Status {
     pub registry: Arc<Registry>,
     pub settings: Arc<Settings>,
+    pub online: Arc<OnlineCheck>,
 }
 
 impl Status {
@@ -40,6 +42,7 @@ impl Status {
                     restart_required: configured != running,
                 },
             ),
+            online_check: self.online.last_round(),
         }
     }
 }

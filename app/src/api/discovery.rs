@@ -136,6 +136,19 @@ pub struct RoundReport {
     pub ignored: u64,
 }
 
+/// The last scheduled online-check round of a server (in `GET /api/v1/server`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LastRound {
+    #[serde(flatten)]
+    pub report: RoundReport,
+    /// When it ended (RFC 3339).
+    pub at: String,
+    /// How many live servers shared the devices (1: this server checked them all).
+    pub servers: u64,
+    /// The response timeout it ran with.
+    pub timeout_ms: u64,
+}
+
 /// `POST /api/v1/scans`: `{"broadcast": true}` or `{"ranges": [...]}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,8 @@ use crate::db::Db;
 use crate::settings::Settings;
 use crate::workers::Workers;
 use anyhow::Context;
-use app::api::{DeviceStatus, LiveEvent, RoundReport, StatusChange, StatusCounts};
+use app::api::{DeviceStatus, LastRound, LiveEvent, RoundReport, StatusChange, StatusCounts};
+use arc_swap::ArcSwapOption;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct OnlineCheck {
     devices: Mutex<Option<Vec<Known>>>,
     /// A device was registered or removed since the list was read.
     stale: AtomicBool,
+    /// The last scheduled round, as `GET /api/v1/server` shows it.
+    last: ArcSwapOption<LastRound>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,7 @@ impl OnlineCheck {
             share: Mutex::new(None),
             devices: Mutex::new(None),
             stale: AtomicBool::new(true),
+            last: ArcSwapOption::empty(),
         }
     }
 
@@ -104,7 +108,23 @@ impl OnlineCheck {
                 }
             }
             match self.round(Scope::Share(&share)).await {
-                Ok(_) | Err(RunError::Disabled) => Ok(()),
+                Ok(report) => {
+                    let timeout_ms = u64::from(
+                        self.settings
+                            .snapshot()
+                            .view
+                            .online_check
+                            .response_timeout_ms,
+                    );
+                    self.last.store(Some(Arc::new(LastRound {
+                        report,
+                        at: crate::db::rfc3339(round::unix_millis()),
+                        servers: share.servers() as u64,
+                        timeout_ms,
+                    })));
+                    Ok(())
+                }
+                Err(RunError::Disabled) => Ok(()),
                 Err(RunError::Failed(e)) => Err(e),
             }
         } else {
@@ -112,7 +132,13 @@ impl OnlineCheck {
         }
     }
 
+    /// The last scheduled round (none while the check is off).
+    pub fn last_round(&self) -> Option<LastRound> {
+        self.last.load_full().map(|last| (*last).clone())
+    }
+
     async fn forget(&self) -> anyhow::Result<()> {
+        self.last.store(None);
         let mut devices = self.devices.lock().await;
         let now = round::unix_millis();
         let changed = devices::forget_statuses(&self.db, now).await?;
