@@ -6,6 +6,7 @@
 mod enroll;
 mod fleet;
 mod net;
+mod tally;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -32,6 +33,7 @@ use std::{
     path::PathBuf,
     time::{Duration, Instant},
 };
+use tally::Tally;
 
 /// Simulated Pharos devices for tests and benchmarks.
 ///
@@ -49,6 +51,11 @@ use std::{
 /// certificate over EST, each with a new P-256 key and its host name as the common name, then
 /// call `GET /device/v1/whoami` with it; the simulator prints
 /// `enrolled=N whoami_ok=N failed=F` (failures are logged) and goes on answering.
+///
+/// With --tally, it keeps count of who asked what, for tests of several servers sharing the
+/// devices: the file holds, per device address, the status queries from each source address
+/// (`count`, `first_ms`, `last_ms`, Unix milliseconds), and per MAC the Wake-on-LAN magic
+/// packets received; see --tally.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -130,6 +137,13 @@ struct Args {
     /// server of --enroll-url without its path).
     #[arg(long)]
     device_url: Option<url::Url>,
+
+    /// Keep count in this JSON file, replaced whole (written beside it, then renamed) at most
+    /// every 250 ms while something changes, and at exit: `{"written_ms", "status_queries":
+    /// {DEVICE_IP: {SOURCE_IP: {"count", "first_ms", "last_ms"}}}, "magic_packets": {MAC:
+    /// N}}`. Queries to asleep or rebooting devices count too (they were received).
+    #[arg(long)]
+    tally: Option<PathBuf>,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -247,8 +261,10 @@ fn main() -> anyhow::Result<()> {
         "simulating"
     );
 
+    let tally = args.tally.clone().map(Tally::create).transpose()?;
     let mut simulator = Simulator {
         fleet,
+        tally,
         pending: VecDeque::new(),
         latency: Duration::from_millis(args.latency_ms),
         loss: args.loss,
@@ -280,6 +296,9 @@ fn main() -> anyhow::Result<()> {
     }
 
     simulator.run(&socket, wol.as_ref(), &signal_fd)?;
+    if let Some(tally) = &mut simulator.tally {
+        tally.write()?;
+    }
     let c = &simulator.counters;
     let mut stdout = std::io::stdout().lock();
     writeln!(
@@ -321,6 +340,8 @@ struct Pending {
 
 struct Simulator {
     fleet: Fleet,
+    /// What was received, by whom (--tally).
+    tally: Option<Tally>,
     /// Replies in the order they are due (every reply waits the same time).
     pending: VecDeque<Pending>,
     latency: Duration,
@@ -345,12 +366,18 @@ impl Simulator {
             let timeout = if more_waiting {
                 PollTimeout::ZERO
             } else {
-                self.pending.front().map_or(PollTimeout::NONE, |next| {
-                    let wait = next.due.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                let reply = self
+                    .pending
+                    .front()
+                    .map(|next| next.due.saturating_duration_since(now));
+                let tally = self.tally.as_ref().and_then(|tally| tally.wait(now));
+                match reply.into_iter().chain(tally).min() {
+                    None => PollTimeout::NONE,
                     // Rounded up, so a reply is never sent early.
-                    PollTimeout::try_from(wait + Duration::from_micros(999))
-                        .unwrap_or(PollTimeout::MAX)
-                })
+                    Some(wait) => PollTimeout::try_from(wait + Duration::from_micros(999))
+                        .unwrap_or(PollTimeout::MAX),
+                }
             };
             let mut fds = vec![
                 PollFd::new(socket.as_fd(), PollFlags::POLLIN),
@@ -381,6 +408,9 @@ impl Simulator {
                 }
             }
             self.send_due(socket, Instant::now());
+            if let Some(tally) = &mut self.tally {
+                tally.tick(Instant::now())?;
+            }
         }
     }
 
@@ -389,11 +419,15 @@ impl Simulator {
         loop {
             match wol.recv_from(&mut buffer) {
                 Ok((len, from)) => match parse_magic_packet(&buffer[..len]) {
-                    Some(mac) if self.fleet.wake(&mac) => {
-                        tracing::debug!(%mac, %from, "woken");
-                        self.counters.woken += 1;
+                    Some(mac) => {
+                        if let Some(tally) = &mut self.tally {
+                            tally.magic_packet(&mac);
+                        }
+                        if self.fleet.wake(&mac) {
+                            tracing::debug!(%mac, %from, "woken");
+                            self.counters.woken += 1;
+                        }
                     }
-                    Some(_) => {}
                     None => self.counters.ignored += 1,
                 },
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
@@ -418,6 +452,9 @@ impl Simulator {
             self.counters.ignored += 1;
         } else if let Some(index) = self.fleet.index_of(received.to) {
             self.counters.requests += 1;
+            if let (Some(tally), Body::StatusQuery) = (&mut self.tally, &request.body) {
+                tally.status_query(received.to, *received.from.ip());
+            }
             if self.fleet.devices[index].is_silent(now) {
                 self.counters.silent += 1;
             } else {
