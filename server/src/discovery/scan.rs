@@ -377,7 +377,6 @@ pub struct Scans {
 }
 
 impl Scans {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         bus: Bus,
