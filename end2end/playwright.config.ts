@@ -16,6 +16,8 @@ process.env.E2E_PHAROS_DATA_DIR = dataDir; // workers re-read this file: keep on
 export const PG_PORTS = [port + 1, port + 2];
 /** A port for a server a test starts and stops itself. */
 export const SPARE_PORT = port + 3;
+/** A second one, for a test with two servers of its own. */
+export const SPARE_PORT_2 = port + 4;
 export const PHAROS_BIN = binary;
 /** The superuser `admin`'s password: every server makes the account with it at its first start. */
 export const ADMIN_PASSWORD = 'e2e-superuser-2026';
@@ -26,12 +28,16 @@ export const WOL_PORT = port + 11;
  * listeners. */
 export const REVERSE_PROXY_PORTS = [port + 20, port + 21, port + 22, port + 23];
 const adminUrl = process.env.PHAROS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-if (!process.env.E2E_PHAROS_PG_URL) {
+/** Runs SQL on the PostgreSQL server as its administrator (databases are made and dropped so). */
+export const psql = (sql: string) => execFileSync('psql', [adminUrl, '-qtAc', sql], { stdio: 'pipe' });
+/** The URL of a database on that server. */
+export const pgDatabaseUrl = (name: string) => adminUrl.replace(/\/[^/]*$/, `/${name}`);
+const freshDatabase = !process.env.E2E_PHAROS_PG_URL;
+if (freshDatabase) {
   const name = `pharos_e2e_${process.pid}`;
-  const psql = (sql: string) => execFileSync('psql', [adminUrl, '-qtAc', sql], { stdio: 'pipe' });
   psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   psql(`CREATE DATABASE ${name}`);
-  process.env.E2E_PHAROS_PG_URL = adminUrl.replace(/\/[^/]*$/, `/${name}`);
+  process.env.E2E_PHAROS_PG_URL = pgDatabaseUrl(name);
   process.env.E2E_PHAROS_PG_NAME = name;
 }
 const pgUrl = process.env.E2E_PHAROS_PG_URL!;
@@ -71,14 +77,28 @@ const e2eEnv = {
   PHAROS_ONLINE_CHECK_INTERVAL_SECS: '1',
 };
 // Settings reach the other server through the change bus (the poll is only a slow safety net).
-const pgEnv = {
+// A server killed without a word counts as gone after the heartbeat timeout: a short one keeps
+// the test of it quick.
+export const PG_ENV = {
   PHAROS_DATABASE_URL: pgUrl,
-  PHAROS_SECRET_KEY: PG_SECRET_KEY,
+  PHAROS_SECRET_KEY: PG_SECRET_KEY!,
   PHAROS_HEARTBEAT_INTERVAL_SECS: '1',
+  PHAROS_HEARTBEAT_TIMEOUT_SECS: '5',
   PHAROS_UDP_BIND: '127.0.0.1',
   PHAROS_DEVICE_PORT: String(port + 12),
   PHAROS_WAKE_ON_LAN_ADDRESS: '127.255.255.255',
 };
+const pgA = pharos(PG_PORTS[0], 'pg-a', PG_ENV);
+const pgB = pharos(PG_PORTS[1], 'pg-b', PG_ENV);
+// pg-a and pg-b exchange changes only in distributed mode, a stored setting each reads at start:
+// on a fresh database, pg-a starts once alone to store it, before Playwright starts them both.
+if (freshDatabase) {
+  execFileSync(
+    process.execPath,
+    [join(__dirname, 'seed-distributed.mjs'), binary, join(__dirname, '..'), JSON.stringify(pgA.env)],
+    { stdio: 'inherit' },
+  );
+}
 
 export default defineConfig({
   testDir: './tests',
@@ -109,7 +129,7 @@ export default defineConfig({
   globalTeardown: './teardown.ts',
   webServer: [
     pharos(port, 'e2e', e2eEnv),
-    pharos(PG_PORTS[0], 'pg-a', pgEnv),
-    pharos(PG_PORTS[1], 'pg-b', pgEnv),
+    pgA,
+    pgB,
   ],
 });

@@ -104,7 +104,7 @@ async fn send(form: Form) {
 }
 
 /// The question before distributed mode is turned off, naming the other live servers.
-pub(super) fn confirm_text(status: &ServerStatus) -> String {
+fn confirm_text(status: &ServerStatus) -> String {
     let others: Vec<_> = status
         .servers
         .iter()
