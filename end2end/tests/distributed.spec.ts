@@ -168,6 +168,42 @@ test('the server list follows servers joining and leaving, without a reload', as
   await expect(state(page, 'pg-c')).toHaveText('gone');
 });
 
+test('a killed server turns gone after the heartbeat timeout, and live again when it restarts', async ({ page }) => {
+  test.setTimeout(90_000);
+  await open(page, A);
+  await page.evaluate(() => ((window as any).notReloaded = true));
+  let third = start('pg-c', SPARE_PORT);
+  try {
+    await expect(count(page, 3)).toBeVisible({ timeout: 30_000 });
+    for (const name of ['pg-a', 'pg-b', 'pg-c']) {
+      await expect(state(page, name)).toHaveText('live');
+    }
+    await expect(row(page, 'pg-a')).toContainText('this server');
+    await expect(row(page, 'pg-c')).not.toContainText('this server');
+    await ready(SPARE_PORT);
+
+    // killed, it cannot say it leaves: pg-a sees its heartbeat stop, and waits for the timeout
+    const killedAt = Date.now();
+    await stop(third, 'SIGKILL');
+    await expect(state(page, 'pg-c')).toHaveText('gone', { timeout: 20_000 });
+    expect(Date.now() - killedAt).toBeGreaterThan(3_000);
+    await expect(count(page, 2)).toBeVisible();
+    await expect(state(page, 'pg-a')).toHaveText('live');
+    await expect(state(page, 'pg-b')).toHaveText('live');
+
+    // the same data directory is the same server: its row is live again, not a second one
+    third = start('pg-c', SPARE_PORT);
+    await expect(state(page, 'pg-c')).toHaveText('live', { timeout: 30_000 });
+    await expect(row(page, 'pg-c')).toHaveCount(1);
+    await expect(count(page, 3)).toBeVisible();
+    await ready(SPARE_PORT);
+  } finally {
+    await stop(third);
+  }
+  await expect(state(page, 'pg-c')).toHaveText('gone', { timeout: 4_000 });
+  expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+});
+
 test('servers sharing a database without distributed mode are named in a warning', async ({ page }) => {
   test.setTimeout(120_000);
   // a database of their own, where distributed mode is off (the default)
