@@ -118,6 +118,16 @@ fn Progress(scans: Scans) -> impl IntoView {
             {move || {
                 scans.shown.with(|s| s.as_ref().map(|s| show_time(&s.started_at)))
             }}
+            // only that server sends and listens for it
+            {move || {
+                scans
+                    .shown
+                    .with(|s| {
+                        s.as_ref()
+                            .filter(|s| !s.server_name.is_empty())
+                            .map(|s| format!(" on server {}", s.server_name))
+                    })
+            }}
         </p>
         <div class="progress-row">
             <progress

@@ -268,6 +268,7 @@ mod rendered {
         let html = render_for_reader(|| view! { <ScanSections data asked=Some("s1".into()) /> });
         for part in [
             "Cancel scan",
+            "on server one",
             "Select 192.168.1.20",
             "Register selected",
             "scan-ranges",
