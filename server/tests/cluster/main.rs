@@ -413,19 +413,29 @@ async fn three_servers_behind_nginx() {
             let status = cluster.get(web, app::api::SERVER_URL).await;
             answered.push(status.body["server"]["name"].as_str().unwrap().to_owned());
         }
-        let mut by_device = Vec::new();
         for _ in 0..6 {
             let cacerts = https
                 .send(cluster.device, "GET", "/.well-known/est/cacerts", &[], None)
                 .await
                 .unwrap();
             assert_eq!(cacerts.status, 200, "{cacerts:?}");
-            let log = std::fs::read_to_string(nginx_dir.join("access.log")).unwrap();
-            let last = log.lines().last().unwrap().to_owned();
-            let upstream = last.rsplit_once("upstream=").unwrap().1.to_owned();
-            let server = servers.iter().find(|s| s.addr().to_string() == upstream);
-            by_device.push(server.map_or(upstream, |s| s.name.clone()));
         }
+        // nginx logs a request once it has answered it
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let log = std::fs::read_to_string(nginx_dir.join("access.log")).unwrap();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("{device_port} ")))
+            .collect();
+        assert_eq!(lines.len(), 6, "{log}");
+        let by_device: Vec<String> = lines
+            .iter()
+            .map(|line| {
+                let upstream = line.rsplit_once("upstream=").unwrap().1;
+                let server = servers.iter().find(|s| s.addr().to_string() == upstream);
+                server.map_or(upstream.to_owned(), |s| s.name.clone())
+            })
+            .collect();
         eprintln!(
             "[cluster] requests in a row through nginx answered by: web listener {answered:?}, \
              device listener {by_device:?}"
@@ -713,6 +723,37 @@ async fn three_servers_behind_nginx() {
         "magic packets sent twice: {repeated:?}"
     );
     eprintln!("[cluster] job executions: {by_status:?}; no magic packet sent twice");
+    // the scans end too: the dead server's is failed by the others, none stays running
+    {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let list = cluster.get(web, app::api::SCANS_URL).await;
+            assert_eq!(list.status, 200, "{list:?}");
+            let scans = list.body["scans"].as_array().unwrap().clone();
+            let states: Vec<(String, String)> = scans
+                .iter()
+                .map(|s| {
+                    (
+                        s["server_name"].as_str().unwrap_or_default().to_owned(),
+                        s["state"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            if states.len() >= scan_jobs.len() && states.iter().all(|(_, state)| state != "running")
+            {
+                assert!(
+                    states
+                        .iter()
+                        .any(|(server, state)| *server == victim_name && state == "failed"),
+                    "the scan {victim_name} ran is failed: {states:?}"
+                );
+                eprintln!("[cluster] scans (server, state): {states:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "scans still running: {states:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     // the woken devices answer: the online check finds them
     {
         let woken: BTreeSet<String> = executions_done
@@ -873,6 +914,34 @@ async fn three_servers_behind_nginx() {
             .propagate(&all, value, "after the PostgreSQL restart")
             .await,
     );
+    // and every server reads the messages again: their cursors move past the save's message
+    {
+        let mut conn = cluster.sql().await;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(tx) FROM cluster_messages")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let newest = newest.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let behind: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM servers WHERE stopped_at IS NULL \
+                 AND COALESCE(message_cursor, 0) <= $1",
+            )
+            .bind(newest)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            if behind == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{behind} servers did not read past message tx {newest} after the restart"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 
     // -- nothing lost -----------------------------------------------------------------------------
     let (last_value, last_etag) = saves.last().cloned().unwrap();
