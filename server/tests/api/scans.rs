@@ -214,6 +214,24 @@ async fn a_scan_is_seen_cancelled_and_registered_from_another_server() {
             .collect();
         assert_eq!(ids, [slow.as_str(), id.as_str()]);
     }
+    // a scan its server does not stop (a row A does not run, as if A hung): B gives up, naming A
+    let stuck = format!(
+        "INSERT INTO scans (id, server_id, server_name, state, broadcast, ranges, total, \
+         started_at, updated_at) VALUES ('stuck', '{}', 'a', 'running', TRUE, '[]', 1, 0, 0)",
+        done["server_id"].as_str().unwrap()
+    );
+    sql(&env, &stuck).await;
+    let reply = post(&b.router, "/api/v1/scans/stuck/cancel", json!({})).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .contains("scan stuck runs on server a, which has not stopped it"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(scan(&b.router, "stuck").await["state"], "running");
+
     let reply = get(&b.router, "/api/v1/scans/nope").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(
