@@ -124,7 +124,7 @@ async fn start_with(
     if let Backend::Postgres(pool) = &db.pool {
         debug_assert_eq!(database, DatabaseKind::Postgres);
         bus.listen(&workers, pool.clone(), config.heartbeat_timeout());
-        settings.follow(&workers, config.settings_poll());
+        settings.follow(&workers, shared.then(|| config.settings_poll()));
         registry.follow(&workers);
     }
     let discovery = discovery::Discovery::start(

@@ -1,10 +1,14 @@
 //! Messages between the servers of a distributed installation, as rows of `cluster_messages`.
 //!
 //! A change writes its message in its own transaction and notifies [`SHARED_CHANNEL`], which
-//! wakes every server. A reader takes the messages of the transactions below the database's
-//! oldest running transaction id (its snapshot's `xmin`), in the order of those ids: such
-//! transactions are over, so none of their messages can still appear, and a message committed
-//! late by a long transaction is read when that transaction ends, not skipped. The reader's
+//! wakes every server. A reader takes the messages of the transactions below a horizon, in the
+//! order of their transaction ids: the oldest transaction of this database still running in the
+//! reader's snapshot (or the snapshot's `xmax`). Transactions below it are over, so none of their
+//! messages can still appear, and a message committed late by a long transaction is read when
+//! that transaction ends, not skipped. Transaction ids are shared by every database of a
+//! PostgreSQL cluster: a transaction running in another database (known by `pg_stat_activity` or
+//! `pg_prepared_xacts`) cannot write here and holds nothing back; one whose database cannot be
+//! told (no right to see it, or ended meanwhile) counts as this database's, which only delays. The reader's
 //! position, the `xmin` it read up to, is kept in its server's row, so a server that was down or
 //! lost its connection reads what it missed when it comes back, in order.
 //!
@@ -76,9 +80,19 @@ struct Batch {
 /// Messages of transactions from `from` (inclusive) up to the database's oldest running one.
 async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    // One statement, one snapshot: the horizon and the rows below it agree.
+    // One statement, one snapshot: the horizon and the rows below it agree. Ids in
+    // pg_stat_activity are 32-bit, the snapshot's 64-bit (with the epoch).
     let rows = sqlx::query(
-        "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) \
+        "WITH s AS (SELECT pg_current_snapshot() AS snap), \
+         h AS (SELECT LEAST(pg_snapshot_xmax(s.snap)::text::bigint, COALESCE(( \
+             SELECT MIN(x::text::bigint) FROM pg_snapshot_xip(s.snap) AS x \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                 WHERE a.backend_xid::text::bigint = x::text::bigint % 4294967296 \
+                   AND a.datname IS NOT NULL AND a.datname <> current_database()) \
+               AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p \
+                 WHERE p.transaction::text::bigint = x::text::bigint % 4294967296 \
+                   AND p.database <> current_database())), \
+             pg_snapshot_xmax(s.snap)::text::bigint)) AS horizon FROM s) \
          SELECT h.horizon, \
                 EXISTS (SELECT 1 FROM cluster_messages WHERE tx >= h.horizon) AS held, \
                 m.origin, m.topic, m.version, m.payload \

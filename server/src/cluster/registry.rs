@@ -38,6 +38,17 @@ impl View {
         self.db_now + i64::try_from(self.read_at.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 
+    /// The servers alive when this list was read: two readings compared, to see a server whose
+    /// heartbeat stopped leave (judged both at the present, it would be gone from both).
+    fn alive_when_read(&self, timeout: i64) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| alive(r, self.db_now, timeout))
+            .map(|r| r.id.as_str())
+            .collect()
+    }
+
+    /// The servers alive now, by the database's time extrapolated from the reading.
     fn alive_ids(&self, timeout: i64) -> Vec<&str> {
         let now = self.db_now();
         self.rows
@@ -114,7 +125,10 @@ impl Registry {
         let _one_at_a_time = self.refreshing.lock().await;
         let new = Arc::new(read(&self.db).await?);
         let old = self.view.swap(new.clone());
-        let (before, after) = (old.alive_ids(self.timeout), new.alive_ids(self.timeout));
+        let (before, after) = (
+            old.alive_when_read(self.timeout),
+            new.alive_when_read(self.timeout),
+        );
         for row in &new.rows {
             let id = row.id.as_str();
             let entry = || self.entry(row, new.db_now());

@@ -162,7 +162,16 @@ impl Settings {
         if self.ctx.installation == Installation::Ha {
             distributed = Distributed::Keep;
         }
-        let replaced = store::replace(&self.db, &self.bus, expected, new, distributed, actor, action).await?;
+        let replaced = store::replace(
+            &self.db,
+            &self.bus,
+            expected,
+            new,
+            distributed,
+            actor,
+            action,
+        )
+        .await?;
         let snapshot = self.install(replaced.stored.clone());
         Ok((snapshot, replaced))
     }
@@ -175,17 +184,28 @@ impl Settings {
         Ok(())
     }
 
-    /// Follows changes made by other servers: at once when the database notifies, after a
-    /// reconnection, and every `poll` as a safety net.
-    pub fn follow(self: &Arc<Self>, workers: &Workers, poll: Duration) {
+    /// Follows committed changes: at once when the database notifies, after a reconnection,
+    /// and every `poll` as a safety net (`None`: not distributed, so the settings other servers
+    /// save are not this server's to pick up).
+    pub fn follow(self: &Arc<Self>, workers: &Workers, poll: Option<Duration>) {
         let this = self.clone();
         let mut signals = self.bus.follow();
         workers.spawn("settings-follower", async move {
-            let mut ticker = tokio::time::interval(poll);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticker = poll.map(tokio::time::interval);
+            if let Some(ticker) = ticker.as_mut() {
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
             loop {
+                let tick = async {
+                    match ticker.as_mut() {
+                        Some(ticker) => {
+                            ticker.tick().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
                 tokio::select! {
-                    _ = ticker.tick() => {}
+                    () = tick => {}
                     signal = signals.recv() => match signal {
                         // this server's own write, or one it has read already
                         Ok(Remote::Changed(Topic::Settings, Some(revision)))

@@ -95,6 +95,26 @@ async fn messages_are_read_in_order_caught_up_and_pruned() {
         Remote::Changed(Topic::Settings, Some(1))
     );
 
+    // a writing transaction open in another database of the cluster holds nothing back
+    let mut elsewhere =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&super::postgres::admin_url())
+            .await
+            .unwrap();
+    sqlx::query("BEGIN").execute(&mut elsewhere).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+    send(&db, &sender, Topic::Devices, 7).await;
+    assert_eq!(
+        next(&mut signals).await,
+        Remote::Changed(Topic::Devices, Some(7))
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+
     // an older transaction still open holds back a younger one's message
     let mut older = db.begin().await.unwrap();
     sender
@@ -461,6 +481,41 @@ async fn revocations_reach_every_server_and_clocks_are_compared() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(off, ["b"]);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A server whose heartbeat stops (killed, not stopped) is announced gone by the others once
+/// its heartbeat is older than the timeout.
+#[tokio::test]
+async fn a_server_that_stops_beating_is_announced_gone() {
+    let env = Env::new(Db::Postgres).await;
+    env.enable_distributed().await;
+    let config = |name: &str| {
+        let mut config = env.config(name, "standalone");
+        config.heartbeat_interval_secs = 3600; // only the start's and this test's beats
+        config.heartbeat_timeout_secs = 2;
+        config
+    };
+    let a = crate::launch(config("a"), CancellationToken::new()).await;
+    let b = crate::launch(config("b"), CancellationToken::new()).await;
+    b.status.registry.heartbeat().await.unwrap();
+    a.status.registry.heartbeat().await.unwrap();
+    let mut events = super::Events::open(&a.router).await;
+    assert_eq!(
+        events.next(Duration::from_secs(5)).await.unwrap()["type"],
+        "resync"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    a.status.registry.heartbeat().await.unwrap();
+    let left = events.next_of("server_left", Duration::from_secs(5)).await;
+    assert_eq!(left["server"]["name"], "b");
+    b.status.registry.heartbeat().await.unwrap();
+    a.status.registry.refresh().await.unwrap();
+    let back = events
+        .next_of("server_joined", Duration::from_secs(5))
+        .await;
+    assert_eq!(back["server"]["name"], "b");
     a.stop().await;
     b.stop().await;
 }

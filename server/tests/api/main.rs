@@ -46,7 +46,7 @@ pub enum Db {
 #[path = "../support/devsim.rs"]
 pub mod devsim;
 #[path = "../support/postgres.rs"]
-mod postgres;
+pub mod postgres;
 #[path = "../support/sse.rs"]
 mod sse;
 pub use postgres::PgDatabase;

@@ -55,6 +55,7 @@ fn page_data(installation: Installation, settings: NetworkSettings) -> PageData 
                 running: false,
                 restart_required: false,
             }),
+            online_check: None,
         },
     }
 }
