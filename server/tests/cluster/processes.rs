@@ -127,6 +127,13 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("postgres.log"));
+            let log = log.unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            eprintln!("--- the end of PostgreSQL's log ---\n{tail}");
+        }
         let _ = self
             .command("pg_ctl")
             .arg("-D")
@@ -215,6 +222,7 @@ impl Server {
                 "RUST_LOG",
                 "info,sqlx=warn,rustls=error,server::http=warn,tower_http=warn",
             )
+            .env("NO_COLOR", "1")
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -264,6 +272,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the end of {}'s log ---\n{}", self.name, self.tail());
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -324,6 +335,9 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- nginx's output ---\n{}", self.output());
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
