@@ -884,7 +884,13 @@ async fn three_servers_behind_nginx() {
                 let me = https
                     .send(web, "GET", app::api::ME_URL, &fresh.headers(), None)
                     .await;
-                let status = me.map_or_else(|e| e, |r| format!("{} {}", r.status, r.text));
+                let status = me.map_or_else(
+                    |e| e,
+                    |r| match r.body["errors"][0]["message"].as_str() {
+                        Some(message) => format!("{} {message}", r.status),
+                        None => r.status.to_string(),
+                    },
+                );
                 *statuses.entry(status).or_default() += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
