@@ -22,7 +22,7 @@ use crate::cluster::Bus;
 use crate::cluster::bus::{Remote, Topic};
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::auth::{Authenticate, SignedIn, Via};
+use crate::http::auth::{Authenticate, Lookup, SignedIn, Unknown, Via};
 use crate::workers::Workers;
 use anyhow::Context;
 use app::api::{LiveEvent, Me};
@@ -227,7 +227,11 @@ impl Accounts {
         self.forget_sign_ins();
         self.bus.publish(LiveEvent::AccountsChanged);
         if let Ok(mut tx) = self.db.begin().await
-            && self.bus.notify(&mut tx, Topic::Accounts, None).await.is_ok()
+            && self
+                .bus
+                .notify(&mut tx, Topic::Accounts, None)
+                .await
+                .is_ok()
         {
             let _ = tx.commit().await;
         }
@@ -405,7 +409,7 @@ impl Accounts {
         Ok(())
     }
 
-    async fn lookup(&self, key: Key) -> Option<Arc<SignedIn>> {
+    async fn lookup(&self, key: Key) -> Lookup {
         let now = now();
         let token = key.token;
         let cached = match self.cache.get(&key) {
@@ -420,17 +424,17 @@ impl Accounts {
                 };
                 let found = match found {
                     Ok(Some(found)) if !found.disabled => found,
-                    Ok(_) => return None,
+                    Ok(_) => return Ok(None),
                     Err(e) => {
                         tracing::error!(error = %e, "could not read a session");
-                        return None;
+                        return Err(Unknown);
                     }
                 };
                 let me = match self.me(found.user, found.username, found.superuser).await {
                     Ok(me) => me,
                     Err(e) => {
                         tracing::error!(error = %e, "could not read an account's rights");
-                        return None;
+                        return Err(Unknown);
                     }
                 };
                 let via = match (found.csrf, found.token_id) {
@@ -442,7 +446,7 @@ impl Accounts {
                         id,
                         digest: digest.clone(),
                     },
-                    (None, None) => return None,
+                    (None, None) => return Ok(None),
                 };
                 let cached = Arc::new(Cached {
                     signed_in: Arc::new(SignedIn { me, via }),
@@ -458,7 +462,7 @@ impl Accounts {
             }
         };
         if let Some(signed_in) = self.use_cached(&cached, now) {
-            return Some(signed_in);
+            return Ok(Some(signed_in));
         }
         // expired: a token simply stops; a session is ended and recorded
         self.cache.invalidate(&key);
@@ -478,7 +482,7 @@ impl Accounts {
                 .await;
             }
         }
-        None
+        Ok(None)
     }
 
     /// A cached sign-in if it is still valid at `now`, its use noted (and written now and then).
@@ -523,28 +527,28 @@ impl Authenticate for Accounts {
         self.use_cached(&cached, now())
     }
 
-    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Lookup> {
         Box::pin(self.lookup(Key {
             token: false,
             hash: secret::hash(secret),
         }))
     }
 
-    fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+    fn token(&self, token: &str) -> crate::BoxFuture<'_, Lookup> {
         Box::pin(self.lookup(Key {
             token: true,
             hash: secret::hash(token),
         }))
     }
 
-    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
+    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Lookup> {
         let (token, digest) = match via {
             Via::Session { digest, .. } => (false, digest),
             Via::Token { digest, .. } => (true, digest),
         };
         match secret::unhex(digest) {
             Some(hash) => Box::pin(self.lookup(Key { token, hash })),
-            None => Box::pin(async { None }),
+            None => Box::pin(async { Ok(None) }),
         }
     }
 }

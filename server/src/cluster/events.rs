@@ -89,7 +89,16 @@ async fn events(
             };
             if event == LiveEvent::AccountsChanged {
                 // the rights may have changed, or the session ended (the stream ends with it)
-                follow.rights = follow.accounts.again(&follow.via).await?.me.rights.clone();
+                // (the database unreachable: the stream ends, and the page connects again)
+                follow.rights = follow
+                    .accounts
+                    .again(&follow.via)
+                    .await
+                    .ok()
+                    .flatten()?
+                    .me
+                    .rights
+                    .clone();
             }
             if area(&event).is_none_or(|a| follow.rights.can_read(a)) {
                 return Some((sse_event(&event), follow));

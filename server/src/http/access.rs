@@ -240,14 +240,17 @@ mod tests {
         fn cached(&self, _: bool, _: &str) -> Option<Arc<SignedIn>> {
             None
         }
-        fn session(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-            Box::pin(async { None })
+        fn session(&self, _: &str) -> crate::BoxFuture<'_, crate::http::auth::Lookup> {
+            Box::pin(async { Ok(None) })
         }
-        fn token(&self, _: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-            Box::pin(async { None })
+        fn token(&self, _: &str) -> crate::BoxFuture<'_, crate::http::auth::Lookup> {
+            Box::pin(async { Ok(None) })
         }
-        fn again(&self, _: &crate::http::auth::Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>> {
-            Box::pin(async { None })
+        fn again(
+            &self,
+            _: &crate::http::auth::Via,
+        ) -> crate::BoxFuture<'_, crate::http::auth::Lookup> {
+            Box::pin(async { Ok(None) })
         }
     }
 

@@ -77,17 +77,25 @@ impl Caller {
     }
 }
 
+/// The database could not be read: whether a sign-in is valid is not known (503, not 401, so
+/// a browser is not sent to sign in again and a balancer tries another server).
+#[derive(Debug, Clone, Copy)]
+pub struct Unknown;
+
+/// A sign-in looked up: `Ok(None)` when there is none.
+pub type Lookup = Result<Option<Arc<SignedIn>>, Unknown>;
+
 /// What [`identify`] asks the accounts area.
 pub trait Authenticate: Send + Sync + 'static {
     /// The administrator of a token (`token`) or session secret if a valid sign-in is at hand
     /// without waiting (the common case); `None` says: ask [`Self::token`] or [`Self::session`].
     fn cached(&self, token: bool, secret: &str) -> Option<Arc<SignedIn>>;
     /// The administrator of a session cookie's secret, if it is a live session.
-    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+    fn session(&self, secret: &str) -> crate::BoxFuture<'_, Lookup>;
     /// The administrator of an API token, if it is valid.
-    fn token(&self, token: &str) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+    fn token(&self, token: &str) -> crate::BoxFuture<'_, Lookup>;
     /// The same session or token read again (after accounts changed): `None` if it ended.
-    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Option<Arc<SignedIn>>>;
+    fn again(&self, via: &Via) -> crate::BoxFuture<'_, Lookup>;
 }
 
 #[derive(Clone)]
@@ -127,15 +135,19 @@ pub async fn identify(
         match accounts.cached(true, token) {
             Some(signed_in) => Some(signed_in),
             None => match accounts.token(token).await {
-                Some(signed_in) => Some(signed_in),
-                None => return ApiError::BadToken.into_response(),
+                Ok(Some(signed_in)) => Some(signed_in),
+                Ok(None) => return ApiError::BadToken.into_response(),
+                Err(Unknown) => return ApiError::Unavailable.into_response(),
             },
         }
     } else {
         match session_cookie(headers) {
             Some(secret) => match accounts.cached(false, secret) {
                 Some(signed_in) => Some(signed_in),
-                None => accounts.session(secret).await,
+                None => match accounts.session(secret).await {
+                    Ok(signed_in) => signed_in,
+                    Err(Unknown) => return ApiError::Unavailable.into_response(),
+                },
             },
             None => None,
         }

@@ -46,6 +46,9 @@ pub enum ApiError {
     /// A 412 of an edit based on an old version, naming who saved the current one.
     #[error("{} changed this at {} since you loaded it", .0.user, .0.at)]
     ChangedBy(app::api::ChangedBy),
+    /// The database cannot be reached now (a restart, a failover): worth trying again soon.
+    #[error("the database cannot be reached at the moment; try again in a few seconds")]
+    Unavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -82,6 +85,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ChangedBy(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -97,6 +101,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::TooManyRequests { retry_after, .. } => {
                 headers.insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+            }
+            ApiError::Unavailable => {
+                headers.insert(axum::http::header::RETRY_AFTER, 2.into());
             }
             _ => {}
         }

@@ -519,3 +519,92 @@ async fn a_server_that_stops_beating_is_announced_gone() {
     a.stop().await;
     b.stop().await;
 }
+
+/// With the database's connections cut (a PostgreSQL restart, a failover), a session cannot be
+/// read for a moment: that is a 503 to try again, never a 401 that sends the browser to sign in;
+/// pooled connections are checked before use, so the next requests succeed.
+#[tokio::test]
+async fn a_database_outage_is_unavailable_not_signed_out() {
+    let env = Env::new(Db::Postgres).await;
+    let app = env.start().await;
+    let token = super::token_for(&app.router, "admin", super::ADMIN_PASSWORD).await;
+    let bearer = format!("Bearer {token}");
+    let me = || async {
+        call(
+            &app.router,
+            Method::GET,
+            "/api/v1/auth/me",
+            &[(header::AUTHORIZATION.as_str(), bearer.as_str())],
+            None,
+        )
+        .await
+    };
+    let database = env
+        .pg
+        .as_ref()
+        .unwrap()
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cut = format!(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    );
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&super::postgres::admin_url())
+            .await
+            .unwrap();
+    // the connections are cut while the sign-in is not cached yet (accounts changed: forgotten)
+    app.accounts.changed().await;
+    let cut_count: i64 = sqlx::query_scalar(&cut)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(cut_count > 0);
+    for _ in 0..5 {
+        let answer = me().await;
+        assert!(
+            answer.status == StatusCode::OK || answer.status == StatusCode::SERVICE_UNAVAILABLE,
+            "{} {}",
+            answer.status,
+            answer.text
+        );
+        if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(answer.headers.contains_key(header::RETRY_AFTER));
+        }
+    }
+    assert_eq!(me().await.status, StatusCode::OK);
+    // the database refusing connections altogether: 503 throughout
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS false"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    app.accounts.changed().await;
+    let _: i64 = sqlx::query_scalar(&cut)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    let answer = me().await;
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{database}\" WITH ALLOW_CONNECTIONS true"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("try again"), "{}", answer.text);
+    eventually(Duration::from_secs(10), "signed in again", || async {
+        me().await.status == StatusCode::OK
+    })
+    .await;
+    app.stop().await;
+}
