@@ -22,7 +22,6 @@ struct Options {
     rounds: u32,
     connections: u32,
     only: Option<String>,
-    saves: u32,
 }
 
 fn options() -> Options {
@@ -31,7 +30,6 @@ fn options() -> Options {
         rounds: 3,
         connections: 32,
         only: None,
-        saves: 100,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -40,7 +38,6 @@ fn options() -> Options {
             "--seconds" => o.seconds = value(),
             "--rounds" => o.rounds = value(),
             "--connections" => o.connections = value(),
-            "--saves" => o.saves = value(),
             "--only" => o.only = Some(pair[1].clone()),
             _ => {}
         }
@@ -706,40 +703,6 @@ fn main() {
             of(|f| f.load_busy, |m| format!("{m:.2}")),
             of(|f| f.handshakes_per_request, |m| format!("{m:.3}")),
             of(|f| f.resumed, |m| format!("{m:.3}")),
-        );
-    }
-
-    if o.only
-        .as_ref()
-        .is_none_or(|only| "propagation".contains(only.as_str()))
-    {
-        let (_b, on_pg_b) = pharos(dir.path(), "postgres-b", &pg.url, false);
-        let out = Command::new("taskset")
-            .args(["-c", &core_load])
-            .arg(binary("examples/propagation"))
-            .args([&on_pg, &on_pg_b, &o.saves.to_string()])
-            .env(
-                "PHAROS_BENCH_AUTHORIZATION",
-                pg_token.trim_start_matches("Authorization: "),
-            )
-            .output()
-            .expect("propagation runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "propagation failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let n: Vec<f64> = text
-            .split_whitespace()
-            .map(|w| w.parse().unwrap())
-            .collect();
-        println!(
-            "\nsettings propagation between two servers on one PostgreSQL, {} saves: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            o.saves,
-            n[0] / 1e3,
-            n[1] / 1e3,
-            n[2] / 1e3
         );
     }
 }

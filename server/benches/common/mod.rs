@@ -366,8 +366,8 @@ pub fn pharos_binary(
         .env("PHAROS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("PHAROS_DATABASE_URL", database_url)
         .env("PHAROS_SERVER_NAME", name)
-        // servers sharing a database (the propagation pair) need the same key to open the
-        // installation's sealed private keys
+        // servers sharing a database need the same key to open the installation's sealed
+        // private keys
         .env(
             "PHAROS_SECRET_KEY",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x42u8; 32]),
