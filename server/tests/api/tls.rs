@@ -837,6 +837,7 @@ async fn private_keys_are_sealed_with_a_key_outside_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_requirement_is_checked_and_fixed() {
     let env = Env::new(Db::Postgres).await;
+    env.enable_distributed().await;
     let a = serve_tls(&env, "a", "standalone").await;
     let b = serve_tls(&env, "b", "standalone").await;
     let check = get(&a.router, &format!("{WEB}/check")).await.body;
@@ -844,6 +845,7 @@ async fn the_cluster_requirement_is_checked_and_fixed() {
     assert_eq!(check["ok"], true);
     let etag = get(&a.router, "/api/v1/settings/network").await.etag();
     let mut doc = defaults();
+    doc["distributed"]["enabled"] = json!(true);
     doc["cluster_address"] = json!({"enabled": true, "host": "lb.pharos.test", "port": 443});
     assert_eq!(put(&a.router, &etag, &doc).await.status, StatusCode::OK);
     eventually(
