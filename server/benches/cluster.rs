@@ -470,7 +470,7 @@ fn follow_rounds(
             seen.iter().map(Vec::len).collect::<Vec<_>>()
         );
         for (i, server) in servers.iter().enumerate() {
-            if seen[i].len() >= 1 + kept {
+            if seen[i].len() > kept {
                 continue;
             }
             let round = api.get(&server.url, "/api/v1/server")["online_check"].clone();

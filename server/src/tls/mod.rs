@@ -167,7 +167,8 @@ impl Tls {
         {
             let web_root = ensure_ca(&db, &sealer, &system, store::ROLE_WEB_ROOT).await?;
             let names = own_names(config, registry.identity());
-            make_own_certificate(&db, &bus, &sealer, &system, &web_root, &names, &server_id).await?;
+            make_own_certificate(&db, &bus, &sealer, &system, &web_root, &names, &server_id)
+                .await?;
         }
         let presented = load_presented(&db, &sealer, &server_id).await?;
         let device = DeviceCa::load(&db, &sealer).await?;
