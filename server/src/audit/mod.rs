@@ -36,6 +36,9 @@ impl Record {
     }
 }
 
+/// Records per `INSERT`: seven parameters each.
+const RECORDS_PER_STATEMENT: usize = 1000;
+
 /// Writes the records of one change (stamped with the database's clock) in `tx`.
 pub async fn record(
     tx: &mut Tx,
@@ -48,22 +51,26 @@ pub async fn record(
         return Ok(());
     }
     let now = tx.now_sql();
-    on_backend!(tx, tx => {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO audit_log (at, actor, source, area, action, field, old_value, new_value) ",
-        );
-        insert.push_values(records, |mut row, r| {
-            row.push(now)
-                .push_bind(&actor.name)
-                .push_bind(&actor.source)
-                .push_bind(area.as_str())
-                .push_bind(action)
-                .push_bind(&r.field)
-                .push_bind(r.old.to_string())
-                .push_bind(r.new.to_string());
-        });
-        insert.build().execute(&mut **tx).await.map(|_| ())
-    })?;
+    // A statement takes at most 65,535 parameters on PostgreSQL (32,766 on SQLite): a change of
+    // tens of thousands of rows (devices registered from a scan) is written in parts.
+    for part in records.chunks(RECORDS_PER_STATEMENT) {
+        on_backend!(&mut *tx, tx => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO audit_log (at, actor, source, area, action, field, old_value, new_value) ",
+            );
+            insert.push_values(part, |mut row, r| {
+                row.push(now)
+                    .push_bind(&actor.name)
+                    .push_bind(&actor.source)
+                    .push_bind(area.as_str())
+                    .push_bind(action)
+                    .push_bind(&r.field)
+                    .push_bind(r.old.to_string())
+                    .push_bind(r.new.to_string());
+            });
+            insert.build().execute(&mut **tx).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 

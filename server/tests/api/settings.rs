@@ -3,6 +3,7 @@
 use super::*;
 
 crate::on_both_databases!(
+    large_changes_are_audited_whole,
     defaults_and_health,
     put_replaces_and_audits,
     invalid_documents_change_nothing,
@@ -689,5 +690,48 @@ async fn oversized_bodies_are_refused(db: Db) {
         get(&app.router, "/api/v1/settings/network").await.etag(),
         etag
     );
+    app.stop().await;
+}
+
+/// A change of tens of thousands of rows (devices registered from a large scan) is audited whole,
+/// past the database's limit of parameters in one statement.
+async fn large_changes_are_audited_whole(db: Db) {
+    let env = Env::new(db).await;
+    let app = env.start().await;
+    let records: Vec<server::audit::Record> = (0..12_345)
+        .map(|i| server::audit::Record::new(format!("devices.{i}"), Value::Null, json!({"i": i})))
+        .collect();
+    let actor = server::audit::Actor {
+        name: "admin".into(),
+        source: None,
+    };
+    let mut tx = app.db.begin().await.unwrap();
+    server::audit::record(
+        &mut tx,
+        &actor,
+        app::model::Area::Devices,
+        "register",
+        &records,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let page = get(&app.router, "/api/v1/audit?limit=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let count: i64 = match &app.db.pool {
+        server::db::Backend::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'register'")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+        server::db::Backend::Postgres(pool) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'register'")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count, 12_345);
     app.stop().await;
 }
