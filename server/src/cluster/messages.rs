@@ -75,6 +75,8 @@ struct Batch {
     horizon: i64,
     /// Committed messages of transactions at or above the horizon: read again soon.
     held: bool,
+    /// Messages of transactions below this were pruned.
+    floor: i64,
 }
 
 /// Messages of transactions from `from` (inclusive) up to the database's oldest running one.
@@ -95,7 +97,8 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
              pg_snapshot_xmax(s.snap)::text::bigint)) AS horizon FROM s) \
          SELECT h.horizon, \
                 EXISTS (SELECT 1 FROM cluster_messages WHERE tx >= h.horizon) AS held, \
-                m.origin, m.topic, m.version, m.payload \
+                m.origin, m.topic, m.version, m.payload, \
+                (SELECT below FROM cluster_message_floor) AS floor \
          FROM h LEFT JOIN cluster_messages m ON m.tx >= $1 AND m.tx < h.horizon \
          ORDER BY m.tx, m.id",
     )
@@ -105,6 +108,7 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
     let first = rows.first().expect("the horizon row is always there");
     let horizon: i64 = first.try_get(0)?;
     let held: bool = first.try_get(1)?;
+    let floor: i64 = first.try_get(6)?;
     let mut messages = Vec::with_capacity(rows.len());
     for row in &rows {
         let Some(origin) = row.try_get::<Option<String>, _>(2)? else {
@@ -121,6 +125,7 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
         messages,
         horizon,
         held,
+        floor,
     })
 }
 
@@ -225,6 +230,8 @@ impl Reader {
             }
         }));
         let mut wait = Duration::ZERO;
+        // since when messages wait behind a running transaction, and whether that was said
+        let mut held_since: Option<(std::time::Instant, bool)> = None;
         loop {
             tokio::select! {
                 () = wake.notified() => {}
@@ -233,13 +240,45 @@ impl Reader {
                     return ended.unwrap_or(Ok(()));
                 }
             }
-            let held = self.read().await?;
-            wait = if held { HELD_BACK } else { POLL };
+            // held back: look again soon, less and less often (one long transaction must not
+            // make every server read every few milliseconds)
+            wait = if self.read().await? {
+                match held_since {
+                    None => {
+                        held_since = Some((std::time::Instant::now(), false));
+                        HELD_BACK
+                    }
+                    Some((since, warned)) => {
+                        if !warned && since.elapsed() > Duration::from_secs(10) {
+                            tracing::warn!(
+                                "cluster messages are held back for over 10 s by a long \
+                                 transaction in this database (see pg_stat_activity; \
+                                 idle_in_transaction_session_timeout ends forgotten ones)"
+                            );
+                            held_since = Some((since, true));
+                        }
+                        (wait * 2).min(POLL)
+                    }
+                }
+            } else {
+                held_since = None;
+                POLL
+            };
         }
     }
 
     /// Re-read everything: signals the followers and reads on from now.
     async fn start_over(&mut self) -> Result<(), sqlx::Error> {
+        // Transaction ids above the present cannot be this cluster's: the database was restored
+        // into another one (a dump), and what it left would hold back every read.
+        sqlx::query(
+            "WITH x AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax), \
+             gone AS (DELETE FROM cluster_messages WHERE tx >= (SELECT xmax FROM x)) \
+             UPDATE cluster_message_floor SET below = (SELECT xmax FROM x) \
+             WHERE below > (SELECT xmax FROM x)",
+        )
+        .execute(&self.pool)
+        .await?;
         let batch = read(&self.pool, i64::MAX).await?;
         self.cursor = Some(batch.horizon);
         store_cursor(&self.pool, &self.server, batch.horizon).await?;
@@ -253,6 +292,11 @@ impl Reader {
     async fn read(&mut self) -> Result<bool, sqlx::Error> {
         let from = self.cursor.unwrap_or(i64::MAX);
         let batch = read(&self.pool, from).await?;
+        if self.cursor.is_some() && (from < batch.floor || from > batch.horizon) {
+            // pruned while this server was away (or its ids went back): what it missed is gone
+            self.start_over().await?;
+            return Ok(false);
+        }
         if batch.horizon > from {
             if !batch.messages.is_empty() {
                 store_cursor(&self.pool, &self.server, batch.horizon).await?;
@@ -288,8 +332,9 @@ pub async fn prune(pool: &PgPool, heartbeat_timeout: Duration) -> Result<u64, sq
     let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
     let sql = format!(
         "WITH read_by_all AS ( \
-             SELECT MIN(COALESCE(message_cursor, 0)) AS upto FROM servers \
-             WHERE stopped_at IS NULL AND last_heartbeat >= {now} - $1), \
+             SELECT MIN(message_cursor) AS upto FROM servers \
+             WHERE stopped_at IS NULL AND last_heartbeat >= {now} - $1 \
+             AND message_cursor IS NOT NULL), \
          gone AS ( \
              DELETE FROM cluster_messages WHERE \
                  (tx < (SELECT upto FROM read_by_all) AND created_at < {now} - $2) \

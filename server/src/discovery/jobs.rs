@@ -459,34 +459,48 @@ pub async fn finish(
     Ok(true)
 }
 
-/// Extends the leases of the executions this server runs to `until` (the database's clock).
-pub async fn renew_leases(db: &Db, server: &str, until: i64) -> Result<u64, DbError> {
-    Ok(on_backend!(&db.pool, pool => {
-        sqlx::query(
+/// Extends the leases of these running executions (the ones a server is carrying out) to
+/// `until` (the database's clock).
+pub async fn renew_leases(db: &Db, executions: &[i64], until: i64) -> Result<u64, DbError> {
+    let ids = serde_json::to_string(executions).expect("ids serialize");
+    Ok(match &db.pool {
+        crate::db::Backend::Sqlite(pool) => sqlx::query(
             "UPDATE job_executions SET lease_until = $1 \
-             WHERE status = 'running' AND server_id = $2",
+             WHERE status = 'running' AND id IN (SELECT value FROM json_each($2))",
         )
         .bind(until)
-        .bind(server)
+        .bind(ids)
         .execute(pool)
         .await?
-        .rows_affected()
-    }))
+        .rows_affected(),
+        crate::db::Backend::Postgres(pool) => sqlx::query(
+            "UPDATE job_executions SET lease_until = $1 WHERE status = 'running' AND id = ANY($2)",
+        )
+        .bind(until)
+        .bind(executions)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    })
 }
 
-/// Fails the running executions whose lease ran out at `now`: their server died or lost the
-/// database while running them. They are not run again (their command may have reached the
-/// devices); a repeating job's next execution was scheduled when they started.
-pub async fn fail_lapsed(db: &Db, bus: &Bus, now: i64) -> Result<u64, DbError> {
+/// Fails the running executions whose lease ran out at `now` and whose server has no heartbeat
+/// younger than `timeout` (ms): it died or lost the database while running them. They are not
+/// run again (their command may have reached the devices); a repeating job's next execution was
+/// scheduled when they started.
+pub async fn fail_lapsed(db: &Db, bus: &Bus, now: i64, timeout: i64) -> Result<u64, DbError> {
     let mut tx = db.begin().await?;
     let failed = on_backend!(&mut tx, tx => {
         sqlx::query(
             "UPDATE job_executions SET status = 'failed', finished_at = $1, \
              result = 'its server stopped answering while running it (the lease ran out); \
              not run again, since its command may have reached the devices' \
-             WHERE status = 'running' AND lease_until < $1",
+             WHERE status = 'running' AND lease_until < $1 AND NOT EXISTS ( \
+               SELECT 1 FROM servers s WHERE s.id = job_executions.server_id \
+               AND s.stopped_at IS NULL AND s.last_heartbeat >= $1 - $2)",
         )
         .bind(now)
+        .bind(timeout)
         .execute(&mut **tx)
         .await?
         .rows_affected()

@@ -45,6 +45,8 @@ pub struct Discovery {
     /// How long a claimed execution stays this server's without a renewal: the heartbeat
     /// timeout.
     lease_millis: i64,
+    /// The executions this server is carrying out now: only their leases are renewed.
+    executing: std::sync::Mutex<std::collections::HashSet<i64>>,
     workers: Workers,
 }
 
@@ -128,6 +130,7 @@ impl Discovery {
             online: online.clone(),
             server_id,
             lease_millis: i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX),
+            executing: std::sync::Mutex::new(std::collections::HashSet::new()),
             workers: workers.clone(),
         });
         online.start(
@@ -193,6 +196,7 @@ impl Discovery {
     async fn statuses_found(&self, changes: Option<Arc<str>>) {
         let listed: Option<Vec<app::api::StatusChange>> =
             changes.and_then(|c| serde_json::from_str(&c).ok());
+        self.online.found_elsewhere(listed.as_deref());
         match devices::counts(&self.db).await {
             Ok(counts) => self.bus.publish(LiveEvent::DeviceStatus {
                 complete: listed.is_some(),
@@ -236,8 +240,11 @@ impl Discovery {
                 "scans of a server that stopped answering were failed"
             );
         }
+        // this server's own executions first: after the database was away longer than the
+        // lease, what still runs here is not taken for dead
+        self.renew_leases().await?;
         let now = self.db.now_millis().await?;
-        let lapsed = jobs::fail_lapsed(&self.db, &self.bus, now).await?;
+        let lapsed = jobs::fail_lapsed(&self.db, &self.bus, now, self.lease_millis).await?;
         if lapsed > 0 {
             tracing::warn!(
                 executions = lapsed,
@@ -272,36 +279,71 @@ impl Discovery {
                 jobs::Claimed::Run(due) => due,
             };
             let discovery = self.clone();
+            self.executing_now().insert(due.execution);
             self.workers.spawn("job", async move {
                 let (status, result) = discovery.execute(&due).await;
                 tracing::info!(job = due.job, name = due.name, ?status, "{result}");
-                match jobs::finish(
-                    &discovery.db,
-                    &discovery.bus,
-                    due.execution,
-                    &discovery.server_id,
-                    status,
-                    &result,
-                )
-                .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(
-                        job = due.job,
-                        "the execution's lease ran out while it ran; another server failed it"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "could not record a job's result"),
-                }
+                discovery.record_end(&due, status, &result).await;
+                // no longer renewed: if its end could not be recorded, the lease runs out and
+                // the execution is failed, by this server or another
+                discovery.executing_now().remove(&due.execution);
                 discovery.jobs_changed();
             });
         }
         Ok(())
     }
 
-    /// Extends the leases of the executions running here (at each heartbeat).
+    fn executing_now(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.executing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records how an execution ended, trying again for as long as its lease would last (the
+    /// database may be restarting).
+    async fn record_end(&self, due: &Due, status: ExecutionStatus, result: &str) {
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis(u64::try_from(self.lease_millis).unwrap_or(u64::MAX));
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let finished = jobs::finish(
+                &self.db,
+                &self.bus,
+                due.execution,
+                &self.server_id,
+                status,
+                result,
+            )
+            .await;
+            match finished {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(
+                        job = due.job,
+                        "the execution's lease ran out while it ran; another server failed it"
+                    );
+                    return;
+                }
+                Err(e) if tokio::time::Instant::now() + wait < deadline => {
+                    tracing::warn!(error = %e, "could not record a job's result; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, job = due.job, "could not record a job's result");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Extends the leases of the executions running here (at each heartbeat, and before the
+    /// scheduler looks for lapsed ones).
     pub async fn renew_leases(&self) -> anyhow::Result<()> {
+        let running: Vec<i64> = self.executing_now().iter().copied().collect();
+        if running.is_empty() {
+            return Ok(());
+        }
         let now = self.db.now_millis().await?;
-        jobs::renew_leases(&self.db, &self.server_id, now + self.lease_millis).await?;
+        jobs::renew_leases(&self.db, &running, now + self.lease_millis).await?;
         Ok(())
     }
 

@@ -72,6 +72,25 @@ impl OnlineCheck {
         }
     }
 
+    /// Another server's round found these status changes (`None`: too many to list): the
+    /// statuses kept here follow, so this server's next round compares with what is stored.
+    /// While a round runs here, the next one reads the devices again instead.
+    pub fn found_elsewhere(&self, changes: Option<&[StatusChange]>) {
+        let (Some(changes), Ok(mut cache)) = (changes, self.devices.try_lock()) else {
+            self.devices_changed();
+            return;
+        };
+        let Some(devices) = cache.as_mut() else {
+            return; // read at the next round anyway
+        };
+        for change in changes {
+            // kept in id order
+            if let Ok(i) = devices.binary_search_by_key(&change.id, |d| d.id) {
+                devices[i].status = change.status;
+            }
+        }
+    }
+
     /// Registered devices changed: the next round reads them again.
     pub fn devices_changed(&self) {
         self.stale.store(true, Ordering::Release);

@@ -266,8 +266,8 @@ async fn executions_are_claimed_once_and_lapsed_leases_fail() {
 
     // "a" renews its leases, "b" stops: b's lapse and are failed, a's are not
     let later = now + 61_000;
-    jobs::renew_leases(&a, "a", later + 60_000).await.unwrap();
-    let failed = jobs::fail_lapsed(&a, &bus, later).await.unwrap();
+    jobs::renew_leases(&a, &by_a, later + 60_000).await.unwrap();
+    let failed = jobs::fail_lapsed(&a, &bus, later, 3000).await.unwrap();
     assert_eq!(failed, by_b.len() as u64);
     let late = jobs::finish(
         &b,
