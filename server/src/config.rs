@@ -82,6 +82,10 @@ pub struct Config {
     /// the same one.
     #[serde(skip_serializing)]
     pub secret_key: Option<Password>,
+    /// Addresses or CIDRs that may read `/metrics` without signing in (a list or one
+    /// comma-separated string). The client address is the one trusted proxies report.
+    #[serde(deserialize_with = "networks")]
+    pub metrics_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -115,6 +119,7 @@ impl Default for Config {
             base_path: String::new(),
             tls: true,
             secret_key: None,
+            metrics_allow: Vec::new(),
         }
     }
 }
@@ -234,6 +239,7 @@ const KEYS: &[&str] = &[
     "base_path",
     "tls",
     "secret_key",
+    "metrics_allow",
 ];
 
 /// `on`/`off` as well as `true`/`false` (what people write in an environment variable).

@@ -11,6 +11,7 @@ pub mod db;
 pub mod discovery;
 pub mod est;
 pub mod http;
+pub mod metrics;
 mod router;
 pub mod settings;
 mod site;
@@ -46,6 +47,7 @@ pub struct Pharos {
     pub est: Arc<est::Est>,
     /// Every API route with its rights rule.
     pub routes: Arc<Vec<http::RouteRule>>,
+    pub metrics: Arc<metrics::Metrics>,
     workers: Workers,
     shutdown_timeout: Duration,
     _lock: DataDirLock,
@@ -80,6 +82,7 @@ async fn start_with(
     let db = Db::connect(config.database_url()?.expose(), database).await?;
     let bus = Bus::new();
     let workers = Workers::new(shutdown);
+    let metrics = Arc::new(metrics::Metrics::new());
     let ctx = ValidationContext {
         installation: config.installation,
         database,
@@ -123,7 +126,12 @@ async fn start_with(
     });
     if let Backend::Postgres(pool) = &db.pool {
         debug_assert_eq!(database, DatabaseKind::Postgres);
-        bus.listen(&workers, pool.clone(), config.heartbeat_timeout());
+        bus.listen(
+            &workers,
+            pool.clone(),
+            config.heartbeat_timeout(),
+            metrics.bus_lag.clone(),
+        );
         settings.follow(&workers, shared.then(|| config.settings_poll()));
         registry.follow(&workers);
     }
@@ -134,12 +142,14 @@ async fn start_with(
         &config,
         registry.clone(),
         &workers,
+        metrics.clone(),
     )
     .await
     .context("starting discovery")?;
-    let accounts = accounts::Accounts::start(db.clone(), bus.clone(), &config, &workers)
-        .await
-        .context("starting accounts")?;
+    let accounts =
+        accounts::Accounts::start(db.clone(), bus.clone(), &config, &workers, metrics.clone())
+            .await
+            .context("starting accounts")?;
     let tls = tls::Tls::start(
         db.clone(),
         bus.clone(),
@@ -167,6 +177,7 @@ async fn start_with(
             bus: &bus,
             workers: &workers,
             config: &config,
+            metrics: &metrics,
         },
         auth,
     );
@@ -180,6 +191,7 @@ async fn start_with(
         tls,
         est,
         routes,
+        metrics,
         workers,
         shutdown_timeout: config.shutdown_timeout(),
         _lock: lock,

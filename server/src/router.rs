@@ -26,6 +26,7 @@ pub struct Parts<'a> {
     pub bus: &'a Bus,
     pub workers: &'a Workers,
     pub config: &'a Config,
+    pub metrics: &'a Arc<crate::metrics::Metrics>,
 }
 
 /// Whether requests are authenticated and checked: always, but for the benchmark that measures
@@ -48,6 +49,16 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
         .merge(crate::tls::api::routes().with_state(parts.tls.clone()))
         .merge(crate::est::api::routes().with_state(parts.est.clone()))
+        .merge(
+            crate::metrics::routes().with_state(Arc::new(crate::metrics::Parts {
+                metrics: parts.metrics.clone(),
+                db: parts.db.clone(),
+                servers: parts.status.registry.clone(),
+                discovery: parts.discovery.clone(),
+                tls: parts.tls.clone(),
+                allow: parts.config.metrics_allow.clone(),
+            })),
+        )
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             accounts: parts.accounts.clone(),
@@ -86,6 +97,10 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         #[cfg(feature = "unguarded")]
         Auth::Off => http::layers::around(api.merge(pages), None, timeout),
     };
+    let router = router.layer(middleware::from_fn_with_state(
+        parts.metrics.clone(),
+        crate::metrics::measure,
+    ));
     let router = crate::est::prefix::alias(
         below(&base, router),
         parts.status.settings.clone(),

@@ -76,6 +76,7 @@ pub struct Accounts {
     generation: std::sync::atomic::AtomicU64,
     /// The path the cookies are sent for: the base path, or `/`.
     cookie_path: String,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why a sign-in was refused.
@@ -112,6 +113,7 @@ impl Accounts {
         bus: Bus,
         config: &Config,
         workers: &Workers,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Arc<Accounts>> {
         let base = config.base_path()?;
         let accounts = Arc::new(Accounts {
@@ -129,6 +131,7 @@ impl Accounts {
                 base
             },
             generation: Default::default(),
+            metrics,
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(RECHECK)
@@ -250,6 +253,23 @@ impl Accounts {
     /// password is checked (so attempts sent at once cannot pass the limit together), and is
     /// forgiven if the password was right; earlier failures slow the next try.
     pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<Me, Refused> {
+        let checked = self.check(username, password, source).await;
+        let reason = match &checked {
+            Err(Refused::Wrong) => "wrong",
+            Err(Refused::Disabled) => "disabled",
+            Err(Refused::Locked { .. }) => "locked_out",
+            Ok(_) | Err(Refused::Db(_)) => return checked,
+        };
+        self.metrics.sign_in_failed(reason);
+        checked
+    }
+
+    async fn check(
         &self,
         username: &str,
         password: &str,

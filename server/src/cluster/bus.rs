@@ -204,14 +204,21 @@ impl Bus {
 
     /// Listens for changes until the server stops, reconnecting after a lost connection: in
     /// distributed mode the messages of every server, else this server's own notifications.
-    pub fn listen(&self, workers: &Workers, pool: PgPool, heartbeat_timeout: Duration) {
+    /// `lag`: how long messages of other servers took to arrive, in seconds (distributed mode).
+    pub fn listen(
+        &self,
+        workers: &Workers,
+        pool: PgPool,
+        heartbeat_timeout: Duration,
+        lag: prometheus_client::metrics::histogram::Histogram,
+    ) {
         let Some(link) = self.link.get().cloned() else {
             tracing::warn!("the bus was not joined: no changes are followed");
             return;
         };
         let bus = self.clone();
         if link.shared {
-            messages::listen(bus, workers, pool, link.server, heartbeat_timeout);
+            messages::listen(bus, workers, pool, link.server, heartbeat_timeout, lag);
             return;
         }
         workers.spawn("bus-listener", async move {

@@ -19,6 +19,7 @@
 
 use super::bus::{Bus, Remote, SHARED_CHANNEL, Topic};
 use crate::workers::Workers;
+use prometheus_client::metrics::histogram::Histogram;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::sync::Arc;
@@ -66,11 +67,15 @@ struct Message {
     topic: String,
     version: Option<i64>,
     payload: Option<String>,
+    /// When it was written, on the database's clock (Unix milliseconds).
+    created_at: i64,
 }
 
 /// What one read found.
 struct Batch {
     messages: Vec<Message>,
+    /// The database's clock at the read.
+    now: i64,
     /// Read up to here (exclusive).
     horizon: i64,
     /// Committed messages of transactions at or above the horizon: read again soon.
@@ -98,7 +103,9 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
          SELECT h.horizon, \
                 EXISTS (SELECT 1 FROM cluster_messages WHERE tx >= h.horizon) AS held, \
                 m.origin, m.topic, m.version, m.payload, \
-                (SELECT below FROM cluster_message_floor) AS floor \
+                (SELECT below FROM cluster_message_floor) AS floor, \
+                m.created_at, \
+                (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now \
          FROM h LEFT JOIN cluster_messages m ON m.tx >= $1 AND m.tx < h.horizon \
          ORDER BY m.tx, m.id",
     )
@@ -109,6 +116,7 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
     let horizon: i64 = first.try_get(0)?;
     let held: bool = first.try_get(1)?;
     let floor: i64 = first.try_get(6)?;
+    let now: i64 = first.try_get(8)?;
     let mut messages = Vec::with_capacity(rows.len());
     for row in &rows {
         let Some(origin) = row.try_get::<Option<String>, _>(2)? else {
@@ -119,10 +127,12 @@ async fn read(pool: &PgPool, from: i64) -> Result<Batch, sqlx::Error> {
             topic: row.try_get(3)?,
             version: row.try_get(4)?,
             payload: row.try_get(5)?,
+            created_at: row.try_get(7)?,
         });
     }
     Ok(Batch {
         messages,
+        now,
         horizon,
         held,
         floor,
@@ -158,6 +168,7 @@ pub(super) fn listen(
     pool: PgPool,
     server: String,
     heartbeat_timeout: Duration,
+    lag: Histogram,
 ) {
     workers.spawn("message-reader", {
         let pool = pool.clone();
@@ -167,6 +178,7 @@ pub(super) fn listen(
                 pool,
                 server,
                 cursor: None,
+                lag,
             };
             loop {
                 match reader.run().await {
@@ -195,6 +207,8 @@ struct Reader {
     server: String,
     /// Read up to here; `None` until the first read of this run.
     cursor: Option<i64>,
+    /// From a message written by another server to its reading here, in seconds.
+    lag: Histogram,
 }
 
 impl Reader {
@@ -304,6 +318,10 @@ impl Reader {
             self.cursor = Some(batch.horizon);
         }
         for message in &batch.messages {
+            if message.origin != self.server {
+                let millis = (batch.now - message.created_at).max(0);
+                self.lag.observe(millis as f64 / 1000.0);
+            }
             self.deliver(message);
         }
         Ok(batch.held)

@@ -48,6 +48,7 @@ pub struct Discovery {
     /// The executions this server is carrying out now: only their leases are renewed.
     executing: std::sync::Mutex<std::collections::HashSet<i64>>,
     workers: Workers,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A device's operating system as shown: generation and version.
@@ -81,6 +82,7 @@ impl Discovery {
         config: &Config,
         registry: Arc<Registry>,
         workers: &Workers,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Arc<Discovery>> {
         let server_id = registry.identity().id.clone();
         let server_name = registry.identity().name.clone();
@@ -97,6 +99,7 @@ impl Discovery {
             registry,
             net,
             workers.clone(),
+            metrics.clone(),
         ));
         let stopped_scans = scan::abandon(&db, &bus, &server_id)
             .await
@@ -122,6 +125,7 @@ impl Discovery {
                 workers.clone(),
                 server_id.clone(),
                 server_name,
+                metrics.clone(),
             ),
             db,
             bus,
@@ -132,6 +136,7 @@ impl Discovery {
             lease_millis: i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX),
             executing: std::sync::Mutex::new(std::collections::HashSet::new()),
             workers: workers.clone(),
+            metrics,
         });
         online.start(
             workers,
@@ -274,6 +279,7 @@ impl Discovery {
             let due = match claimed {
                 jobs::Claimed::Expired(due, result) => {
                     tracing::info!(job = due.job, name = due.name, "{result}");
+                    self.metrics.execution_ended("expired");
                     continue;
                 }
                 jobs::Claimed::Run(due) => due,
@@ -284,6 +290,10 @@ impl Discovery {
                 let (status, result) = discovery.execute(&due).await;
                 tracing::info!(job = due.job, name = due.name, ?status, "{result}");
                 discovery.record_end(&due, status, &result).await;
+                discovery.metrics.execution_ended(match status {
+                    ExecutionStatus::Done => "done",
+                    _ => "failed",
+                });
                 // no longer renewed: if its end could not be recorded, the lease runs out and
                 // the execution is failed, by this server or another
                 discovery.executing_now().remove(&due.execution);
@@ -291,6 +301,11 @@ impl Discovery {
             });
         }
         Ok(())
+    }
+
+    /// How many job executions run on this server now.
+    pub fn executing_here(&self) -> usize {
+        self.executing_now().len()
     }
 
     fn executing_now(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
@@ -423,6 +438,8 @@ impl Discovery {
                     self.workers
                         .spawn_blocking(move || commands::wake(&net, &send))
                         .await??;
+                    self.metrics
+                        .datagrams(crate::metrics::COMMAND, macs.len() as u64, 0);
                 }
                 let mut result = format!(
                     "magic packets sent for {} devices to {}",
@@ -460,6 +477,13 @@ impl Discovery {
                     .workers
                     .spawn_blocking(move || commands::reboot(&net, &asked, timeout, &stop))
                     .await??;
+                let m = &self.metrics;
+                let answered = outcomes.iter().flatten().count() as u64;
+                m.datagrams(crate::metrics::COMMAND, targets.len() as u64, 0);
+                m.datagrams_received
+                    .get_or_create(&crate::metrics::COMMAND)
+                    .inc_by(answered + ignored);
+                m.ignored(crate::metrics::COMMAND, "unexpected", ignored);
                 if ignored > 0 {
                     tracing::info!(
                         ignored,

@@ -7,6 +7,7 @@ use super::udp::{self, Socket4};
 use crate::cluster::registry::Share;
 use crate::cluster::{Bus, Registry};
 use crate::db::Db;
+use crate::metrics::{self, Metrics};
 use crate::settings::Settings;
 use crate::workers::Workers;
 use anyhow::Context;
@@ -29,6 +30,7 @@ pub struct OnlineCheck {
     registry: Arc<Registry>,
     net: udp::Net,
     workers: Workers,
+    metrics: Arc<Metrics>,
     /// The share of the devices the last scheduled round checked: when the live servers
     /// change, the devices are read again (statuses found meanwhile by others included).
     share: Mutex<Option<Share>>,
@@ -57,6 +59,7 @@ impl OnlineCheck {
         registry: Arc<Registry>,
         net: udp::Net,
         workers: Workers,
+        metrics: Arc<Metrics>,
     ) -> OnlineCheck {
         OnlineCheck {
             db,
@@ -65,6 +68,7 @@ impl OnlineCheck {
             registry,
             net,
             workers,
+            metrics,
             share: Mutex::new(None),
             devices: Mutex::new(None),
             stale: AtomicBool::new(true),
@@ -285,6 +289,7 @@ impl OnlineCheck {
             all[i] = device;
         }
         let checked = outcome.answers.len() as u64;
+        self.record(&outcome, online, timeout);
         tracing::debug!(
             checked,
             online,
@@ -321,6 +326,38 @@ impl OnlineCheck {
             duration_ms: outcome.duration.as_secs_f64() * 1000.0,
             ignored: outcome.ignored,
         })
+    }
+}
+
+impl OnlineCheck {
+    /// A round's figures, for `/metrics`.
+    fn record(&self, outcome: &round::Outcome, online: u64, timeout: Duration) {
+        let m = &self.metrics;
+        let checked = outcome.answers.len() as u64;
+        m.round(
+            checked,
+            online,
+            outcome.duration.as_secs_f64(),
+            timeout.as_secs_f64(),
+            outcome.sending.as_secs_f64(),
+        );
+        m.datagrams(
+            metrics::ONLINE_CHECK,
+            checked - outcome.unsent,
+            outcome.unsent,
+        );
+        let unexpected = outcome.ignored - outcome.strangers - outcome.malformed;
+        m.datagrams_received
+            .get_or_create(&metrics::ONLINE_CHECK)
+            .inc_by(online + outcome.ignored + outcome.late);
+        for (reason, count) in [
+            ("stranger", outcome.strangers),
+            ("malformed", outcome.malformed),
+            ("unexpected", unexpected),
+            ("late", outcome.late),
+        ] {
+            m.ignored(metrics::ONLINE_CHECK, reason, count);
+        }
     }
 }
 

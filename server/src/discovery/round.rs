@@ -32,12 +32,17 @@ pub struct Outcome {
     pub answers: Vec<Option<Answer>>,
     /// Datagrams that were not a fresh status reply from a queried device with its nonce.
     pub ignored: u64,
+    /// Of those: from an address not queried, not a Pharos datagram at all.
+    pub strangers: u64,
+    pub malformed: u64,
     /// Right replies that came after their device's timeout.
     pub late: u64,
     /// Queries that could not be sent (the device counts as not answering).
     pub unsent: u64,
     /// From the first query to the verdict.
     pub duration: Duration,
+    /// From the first query to the last.
+    pub sending: Duration,
 }
 
 /// Queries `targets` on `device_port` through `socket` (whose own port is the reply port).
@@ -67,6 +72,8 @@ pub fn run(
         answers: vec![None; targets.len()],
         answered: 0,
         ignored: 0,
+        strangers: 0,
+        malformed: 0,
         late: 0,
     };
     std::thread::scope(|scope| -> io::Result<()> {
@@ -113,9 +120,12 @@ pub fn run(
     Ok(Outcome {
         answers: tally.answers,
         ignored: tally.ignored,
+        strangers: tally.strangers,
+        malformed: tally.malformed,
         late: tally.late,
         unsent: unsent.into_inner(),
         duration: start.elapsed(),
+        sending: Duration::from_nanos(last_sent.into_inner()),
     })
 }
 
@@ -124,6 +134,8 @@ struct Tally {
     answers: Vec<Option<Answer>>,
     answered: usize,
     ignored: u64,
+    strangers: u64,
+    malformed: u64,
     late: u64,
 }
 
@@ -141,6 +153,7 @@ impl Tally {
     ) {
         let Some(&i) = index.get(&from) else {
             self.ignored += 1;
+            self.strangers += 1;
             return;
         };
         let info = match Message::decode(&buf[..len]) {
@@ -149,8 +162,9 @@ impl Tally {
                 body: Body::StatusReply(info),
                 ..
             }) if nonce == nonces[i] && self.answers[i].is_none() => info,
-            _ => {
+            decoded => {
                 self.ignored += 1;
+                self.malformed += u64::from(decoded.is_err());
                 return;
             }
         };

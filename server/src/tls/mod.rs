@@ -207,6 +207,30 @@ impl Tls {
         self.presented.load().fingerprint.clone()
     }
 
+    /// The certificates in use here with when they expire (Unix milliseconds): what this server
+    /// presents (`web`), the CAs above it in its chain (`web_chain`), the device CA
+    /// (`device_ca`).
+    pub fn expiries(&self) -> Vec<(&'static str, String, i64)> {
+        let presented = self.presented.load();
+        let mut expiries: Vec<_> = presented
+            .key
+            .cert
+            .iter()
+            .enumerate()
+            .filter_map(|(i, der)| {
+                let facts = pki::facts(der).ok()?;
+                let role = if i == 0 { "web" } else { "web_chain" };
+                Some((role, facts.subject, facts.not_after))
+            })
+            .collect();
+        if let Some(device) = self.device.load_full()
+            && let Ok(facts) = pki::facts(&device.der)
+        {
+            expiries.push(("device_ca", facts.subject, device.not_after));
+        }
+        expiries
+    }
+
     /// The device CA as last read.
     pub fn device(&self) -> anyhow::Result<Arc<DeviceCa>> {
         self.device.load_full().context("the device CA is missing")

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
+pub(crate) fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
     Simulator::start(
         Path::new(env!("CARGO_BIN_EXE_pharos-devsim")),
         count,
@@ -28,7 +28,7 @@ async fn delete(router: &Router, uri: &str) -> super::Reply {
 }
 
 /// Changes the stored settings document.
-async fn set(router: &Router, change: impl FnOnce(&mut Value)) {
+pub(crate) async fn set(router: &Router, change: impl FnOnce(&mut Value)) {
     let current = get(router, "/api/v1/settings/network").await;
     let mut doc = current.body.clone();
     change(&mut doc);
@@ -37,7 +37,7 @@ async fn set(router: &Router, change: impl FnOnce(&mut Value)) {
 }
 
 /// A server whose device port is the simulator's.
-async fn start(
+pub(crate) async fn start(
     env: &Env,
     sim: &Simulator,
     tweak: impl FnOnce(&mut server::config::Config),
@@ -50,7 +50,7 @@ async fn start(
 }
 
 /// Registers every simulated device by its address (and its MAC, with `with_mac`).
-async fn register_all(router: &Router, sim: &Simulator, with_mac: bool) -> Vec<i64> {
+pub(crate) async fn register_all(router: &Router, sim: &Simulator, with_mac: bool) -> Vec<i64> {
     let mut ids = Vec::new();
     for device in &sim.devices {
         let mut body = json!({ "ip": device["ip"] });
@@ -457,7 +457,7 @@ async fn poll_until(router: &Router, uri: &str, done: impl Fn(&Value) -> bool) -
     }
 }
 
-async fn scan_until_done(router: &Router, id: &str) -> Value {
+pub(crate) async fn scan_until_done(router: &Router, id: &str) -> Value {
     poll_until(router, &format!("/api/v1/scans/{id}"), |s| {
         s["state"] != "running"
     })

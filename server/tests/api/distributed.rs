@@ -51,7 +51,8 @@ fn reader(db: &Database, id: &str) -> (Workers, broadcast::Receiver<Remote>) {
     bus.join(id, true);
     let signals = bus.follow();
     let workers = Workers::new(CancellationToken::new());
-    bus.listen(&workers, pool(db).clone(), TIMEOUT);
+    let lag = prometheus_client::metrics::histogram::Histogram::new(std::iter::empty());
+    bus.listen(&workers, pool(db).clone(), TIMEOUT, lag);
     (workers, signals)
 }
 

@@ -13,6 +13,7 @@ mod discovery;
 mod distributed;
 mod enrollment;
 mod est;
+mod metrics;
 mod nginx;
 mod scans;
 mod serving;

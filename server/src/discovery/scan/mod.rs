@@ -16,6 +16,7 @@ use super::os_label;
 use super::udp::{self, Socket4};
 use crate::cluster::{Bus, Topic};
 use crate::db::{Db, DbError, rfc3339};
+use crate::metrics::{self, Metrics};
 use crate::on_backend;
 use crate::settings::Settings;
 use crate::workers::Workers;
@@ -81,6 +82,7 @@ pub struct ScanRun {
     /// ... and its row says so.
     finished: CancellationToken,
     progress: Mutex<Progress>,
+    metrics: Arc<Metrics>,
 }
 
 impl ScanRun {
@@ -233,6 +235,7 @@ impl ScanRun {
             match socket.send(request, SocketAddr::from((ip, device_port))) {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.datagrams(metrics::SCAN, 1, 0);
                 }
                 Err(e) => match &mut failed {
                     Some((count, _)) => *count += 1,
@@ -276,15 +279,29 @@ impl ScanRun {
             let Some((len, ip)) = socket.receive(&mut buf)? else {
                 continue;
             };
+            let m = &self.metrics;
+            m.datagrams_received.get_or_create(&metrics::SCAN).inc();
             let info = match Message::decode(&buf[..len]) {
+                _ if !self.expects(ip) => {
+                    m.ignored(metrics::SCAN, "stranger", 1);
+                    None
+                }
                 Ok(Message {
                     nonce: got,
                     body: Body::ScanReply(info),
                     ..
-                }) if got == nonce && self.expects(ip) => Some(info),
-                _ => None,
+                }) if got == nonce => Some(info),
+                Ok(_) => {
+                    m.ignored(metrics::SCAN, "unexpected", 1);
+                    None
+                }
+                Err(_) => {
+                    m.ignored(metrics::SCAN, "malformed", 1);
+                    None
+                }
             };
             let mut progress = self.progress.lock().expect("scan lock");
+            let found = info.is_some();
             let fresh = info.filter(|info| {
                 !progress.by_mac.contains_key(&info.mac)
                     && !progress.by_ip.contains(&ip)
@@ -292,6 +309,10 @@ impl ScanRun {
             });
             let Some(info) = fresh else {
                 progress.ignored += 1;
+                if found {
+                    // a second answer, or past the most a scan keeps
+                    m.ignored(metrics::SCAN, "unexpected", 1);
+                }
                 continue;
             };
             let index = progress.found.len();
@@ -378,6 +399,7 @@ pub struct Scans {
     server_name: String,
     /// This server's running scans, until their final row is written.
     running: Arc<Mutex<Vec<Arc<ScanRun>>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Scans {
@@ -389,6 +411,7 @@ impl Scans {
         workers: Workers,
         server_id: String,
         server_name: String,
+        metrics: Arc<Metrics>,
     ) -> Scans {
         Scans {
             db,
@@ -399,7 +422,13 @@ impl Scans {
             server_id,
             server_name,
             running: Arc::new(Mutex::new(Vec::new())),
+            metrics,
         }
+    }
+
+    /// How many scans run on this server now.
+    pub fn running_here(&self) -> usize {
+        self.running.lock().expect("scans lock").len()
     }
 
     /// Opens the reply port, stores the scan's row and starts it; a port that cannot be opened
@@ -453,7 +482,9 @@ impl Scans {
                 by_ip: HashSet::new(),
                 ignored: 0,
             }),
+            metrics: self.metrics.clone(),
         });
+        self.metrics.scans.inc();
         insert(&self.db, &self.bus, &run).await?;
         self.running.lock().expect("scans lock").push(run.clone());
         self.workers.spawn(
