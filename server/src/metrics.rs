@@ -304,6 +304,23 @@ impl Metrics {
             "When a certificate in use expires (Unix time), by role and subject",
             m.cert_expiry.clone(),
         );
+        // every known series from the start, at 0: a rate over a counter's first increase
+        // needs its 0 before
+        for purpose in [ONLINE_CHECK, SCAN, COMMAND] {
+            m.datagrams(purpose, 0, 0);
+            m.datagrams_received.get_or_create(&purpose).inc_by(0);
+            for reason in ["stranger", "malformed", "unexpected", "late"] {
+                m.ignored(purpose, reason, 0);
+            }
+        }
+        for reason in ["wrong", "disabled", "locked_out"] {
+            m.sign_in_failures
+                .get_or_create(&Reason { reason })
+                .inc_by(0);
+        }
+        for status in ["done", "failed", "expired"] {
+            m.job_executions.get_or_create(&Status { status }).inc_by(0);
+        }
         Metrics { registry, ..m }
     }
 
@@ -323,20 +340,16 @@ impl Metrics {
 
     pub fn datagrams(&self, purpose: Purpose, sent: u64, unsent: u64) {
         self.datagrams_sent.get_or_create(&purpose).inc_by(sent);
-        if unsent > 0 {
-            self.datagrams_unsent.get_or_create(&purpose).inc_by(unsent);
-        }
+        self.datagrams_unsent.get_or_create(&purpose).inc_by(unsent);
     }
 
     pub fn ignored(&self, purpose: Purpose, reason: &'static str, count: u64) {
-        if count > 0 {
-            self.datagrams_ignored
-                .get_or_create(&Ignored {
-                    purpose: purpose.purpose,
-                    reason,
-                })
-                .inc_by(count);
-        }
+        self.datagrams_ignored
+            .get_or_create(&Ignored {
+                purpose: purpose.purpose,
+                reason,
+            })
+            .inc_by(count);
     }
 
     pub fn sign_in_failed(&self, reason: &'static str) {

@@ -10,7 +10,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -42,8 +45,14 @@ impl Scrape {
     /// The value of the one series of `name` that has every label of `labels` (0 when there is
     /// none yet: a family shows a series once it was used).
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let mut found = self
-            .0
+        let found = self.all(name, labels);
+        assert!(found.len() <= 1, "{name} {labels:?} names one series");
+        found.first().copied().unwrap_or(0.0)
+    }
+
+    /// The values of every series of `name` with these labels.
+    fn all(&self, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+        self.0
             .lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(|line| {
@@ -54,10 +63,8 @@ impl Scrape {
                         .iter()
                         .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
                 .then(|| value.parse::<f64>().expect("a number"))
-            });
-        let value = found.next().unwrap_or(0.0);
-        assert!(found.next().is_none(), "{name} {labels:?} names one series");
-        value
+            })
+            .collect()
     }
 
     fn has(&self, name: &str) -> bool {
@@ -108,7 +115,12 @@ async fn counters_follow_known_work(db: Db) {
         moved("pharos_datagrams_received_total", &check),
         60.0 - asleep
     );
-    assert_eq!(moved("pharos_datagrams_ignored_total", &check), 0.0);
+    let ignored = |scrape: &Scrape| {
+        let reasons = scrape.all("pharos_datagrams_ignored_total", &check);
+        assert_eq!(reasons.len(), 4, "stranger, malformed, unexpected, late");
+        reasons.iter().sum::<f64>()
+    };
+    assert_eq!(ignored(&after) - ignored(&before), 0.0);
     assert_eq!(
         moved("pharos_online_check_round_duration_seconds_count", &[]),
         1.0
@@ -264,4 +276,81 @@ async fn the_message_lag_between_servers_is_measured() {
     assert!(within >= 1.0, "{}", b_scrape.0);
     a.stop().await;
     b.stop().await;
+}
+
+/// The metric families a server serves, by the names `# TYPE` gives them (counters without
+/// `_total`, histograms without `_bucket`, `_count`, `_sum`).
+fn families(scrape: &Scrape) -> BTreeSet<String> {
+    scrape
+        .0
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every `pharos_…` name in `text`, as a family name.
+fn named(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("pharos_") {
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        let family = ["_total", "_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        if family.len() > "pharos_".len() {
+            names.insert(family.to_owned());
+        }
+    }
+    names
+}
+
+/// The alert rules of docs/prometheus hold (promtool's own unit tests of them), and they and
+/// docs/monitoring.md name exactly the metrics a server serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_metrics_and_alerts_match_the_server() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let prometheus = docs.join("prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&prometheus)
+            .output()
+            .expect("promtool runs (scripts/setup --test installs it)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let env = Env::new(Db::Sqlite).await;
+    let pharos = env.start().await;
+    let served = families(&Scrape::of(&pharos.router).await);
+    pharos.stop().await;
+    let rules = std::fs::read_to_string(prometheus.join("alerts.yml")).unwrap();
+    let unknown: Vec<_> = named(&rules).difference(&served).cloned().collect();
+    assert!(
+        unknown.is_empty(),
+        "alerts.yml names {unknown:?}, not served"
+    );
+    let page = std::fs::read_to_string(docs.join("monitoring.md")).unwrap();
+    let documented = named(&page);
+    let unknown: Vec<_> = documented.difference(&served).cloned().collect();
+    assert!(
+        unknown.is_empty(),
+        "monitoring.md names {unknown:?}, not served"
+    );
+    let undocumented: Vec<_> = served.difference(&documented).cloned().collect();
+    assert!(
+        undocumented.is_empty(),
+        "monitoring.md lacks {undocumented:?}"
+    );
 }
