@@ -13,6 +13,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     // the one crypto provider of every TLS configuration in the process
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = <server::cli::Cli as clap::Parser>::parse();
+    match cli.command {
+        None | Some(server::cli::Command::Serve) => serve().await,
+        Some(command) => {
+            // the commands' own messages are the output; the library's logs only warnings
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error")),
+                )
+                .init();
+            if let Err(server::cli::Failed(message)) = server::cli::run(command).await {
+                eprintln!("pharos: {message}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
     // rustls warns once per handshake about what a client sent (an IP address as the server
     // name, as curl and wrk send for https://127.0.0.1): a line per connection, no news
     tracing_subscriber::fmt()

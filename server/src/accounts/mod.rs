@@ -16,17 +16,20 @@ mod store;
 mod throttle;
 
 pub use page::Pages;
+pub use secret::generated_password;
 pub use secret::same as same_secret;
 
+use crate::audit::{self, Actor, Record};
 use crate::cluster::Bus;
 use crate::cluster::bus::{Remote, Topic};
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::http::ApiError;
 use crate::http::auth::{Authenticate, Lookup, SignedIn, Unknown, Via};
 use crate::workers::Workers;
 use anyhow::Context;
 use app::api::{LiveEvent, Me};
-use app::model::SUPERUSER;
+use app::model::{Area, FieldError, SUPERUSER};
 use moka::sync::Cache;
 use secret::Secret;
 use std::sync::Arc;
@@ -106,6 +109,11 @@ pub struct NewSession {
     pub me: Me,
 }
 
+/// The id of the account named `username`, if there is one.
+pub async fn store_credentials(db: &Db, username: &str) -> Result<Option<i64>, DbError> {
+    Ok(store::credentials(db, username).await?.map(|c| c.id))
+}
+
 impl Accounts {
     /// Creates the superuser at first start, and follows account changes of other servers.
     pub async fn start(
@@ -115,28 +123,7 @@ impl Accounts {
         workers: &Workers,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Arc<Accounts>> {
-        let base = config.base_path()?;
-        let accounts = Arc::new(Accounts {
-            db,
-            bus,
-            policy: Policy {
-                idle: (config.session_idle_secs.max(1) * 1000) as i64,
-                max: (config.session_max_secs.max(1) * 1000) as i64,
-                max_failures: config.sign_in_max_failures.max(1),
-                lockout: (config.sign_in_lockout_secs.max(1) * 1000) as i64,
-            },
-            cookie_path: if base.is_empty() {
-                "/".to_owned()
-            } else {
-                base
-            },
-            generation: Default::default(),
-            metrics,
-            cache: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(RECHECK)
-                .build(),
-        });
+        let accounts = Accounts::open(db, bus, config, metrics)?;
         accounts
             .create_superuser(config.admin_password.as_ref().map(|p| p.expose()))
             .await
@@ -171,8 +158,103 @@ impl Accounts {
         Ok(accounts)
     }
 
+    /// The accounts of the database, without anything running: for the command line.
+    pub fn open(
+        db: Db,
+        bus: Bus,
+        config: &Config,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<Arc<Accounts>> {
+        let base = config.base_path()?;
+        Ok(Arc::new(Accounts {
+            db,
+            bus,
+            policy: Policy {
+                idle: (config.session_idle_secs.max(1) * 1000) as i64,
+                max: (config.session_max_secs.max(1) * 1000) as i64,
+                max_failures: config.sign_in_max_failures.max(1),
+                lockout: (config.sign_in_lockout_secs.max(1) * 1000) as i64,
+            },
+            cookie_path: if base.is_empty() {
+                "/".to_owned()
+            } else {
+                base
+            },
+            generation: Default::default(),
+            metrics,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RECHECK)
+                .build(),
+        }))
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Sets an account's password (checked against the rules), ends its sessions and revokes its
+    /// tokens: whoever knew the old password may have made some.
+    pub async fn reset_password(
+        &self,
+        id: i64,
+        username: &str,
+        password: String,
+        actor: &Actor,
+    ) -> Result<(), ApiError> {
+        app::model::check_password(&password, username)
+            .map_err(|e| ApiError::Invalid(vec![FieldError::new("password", e)]))?;
+        let hash = secret::hash_password(password).await?;
+        let mut tx = self.db.begin().await?;
+        store::set_password(&mut tx, id, &hash).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            Area::Accounts,
+            "reset password",
+            &[Record::new(
+                format!("accounts.users.{username}.password"),
+                "(hidden)",
+                "(a new one, hidden)",
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        sessions::end_sessions(&self.db, id, None).await?;
+        sessions::revoke_tokens(&self.db, id).await?;
+        self.changed().await;
+        security::record(
+            &self.db,
+            security::Event {
+                event: "password_reset",
+                username: Some(username),
+                actor: Some(&actor.name),
+                source: actor.source.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Lifts an account's lock-out after failed sign-ins; `false` if it was not locked out.
+    pub async fn unlock_user(&self, username: &str, actor: &Actor) -> Result<bool, DbError> {
+        if !throttle::clear(&self.db, &throttle::user_key(username), now()).await? {
+            return Ok(false);
+        }
+        self.changed().await;
+        security::record(
+            &self.db,
+            security::Event {
+                event: "unlocked",
+                username: Some(username),
+                actor: Some(&actor.name),
+                source: actor.source.clone(),
+                detail: Some("the account".into()),
+            },
+        )
+        .await;
+        Ok(true)
     }
 
     pub fn policy(&self) -> Policy {

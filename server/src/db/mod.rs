@@ -135,6 +135,13 @@ impl Db {
         self.pool.now_sql()
     }
 
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Backend::Sqlite(_) => DatabaseKind::Sqlite,
+            Backend::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
     pub async fn close(&self) {
         on_backend!(&self.pool, pool => pool.close().await)
     }

@@ -85,13 +85,21 @@ impl Discovery {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Arc<Discovery>> {
         let server_id = registry.identity().id.clone();
-        let server_name = registry.identity().name.clone();
         let net = udp::Net {
             bind: config.udp_bind,
             device_port: config.device_port,
             wake_on_lan: SocketAddr::from((config.wake_on_lan_address, config.wake_on_lan_port)),
             scan_rate: config.scan_send_rate,
         };
+        let scans = Scans::new(
+            db.clone(),
+            bus.clone(),
+            settings.clone(),
+            net,
+            workers.clone(),
+            registry.identity(),
+            metrics.clone(),
+        );
         let online = Arc::new(OnlineCheck::new(
             db.clone(),
             bus.clone(),
@@ -117,16 +125,7 @@ impl Discovery {
             );
         }
         let discovery = Arc::new(Discovery {
-            scans: Scans::new(
-                db.clone(),
-                bus.clone(),
-                settings.clone(),
-                net,
-                workers.clone(),
-                server_id.clone(),
-                server_name,
-                metrics.clone(),
-            ),
+            scans,
             db,
             bus,
             settings,

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod base_path;
+mod cli;
 mod cluster;
 mod device_certs;
 mod discovery;

@@ -314,39 +314,9 @@ pub(super) async fn reset_password(
             "only {SUPERUSER} resets passwords (everyone changes their own on Your account)"
         )));
     }
-    check_password(&reset.password, &user.username)
-        .map_err(|e| ApiError::Invalid(vec![FieldError::new("password", e)]))?;
-    let hash = crate::accounts::secret::hash_password(reset.password).await?;
-    let mut tx = accounts.db().begin().await?;
-    store::set_password(&mut tx, id, &hash).await?;
-    audit::record(
-        &mut tx,
-        &actor,
-        Area::Accounts,
-        "reset password",
-        &[Record::new(
-            format!("accounts.users.{}.password", user.username),
-            "(hidden)",
-            "(a new one, hidden)",
-        )],
-    )
-    .await?;
-    tx.commit().await?;
-    // whoever knew the old password may have made tokens with it
-    sessions::end_sessions(accounts.db(), id, None).await?;
-    sessions::revoke_tokens(accounts.db(), id).await?;
-    accounts.changed().await;
-    security::record(
-        accounts.db(),
-        security::Event {
-            event: "password_reset",
-            username: Some(&user.username),
-            actor: Some(&actor.name),
-            source: actor.source.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
+    accounts
+        .reset_password(id, &user.username, reset.password, &actor)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -356,26 +326,7 @@ pub(super) async fn unlock_user(
     PathParam(id): PathParam<i64>,
 ) -> Result<StatusCode, ApiError> {
     let user = find_user(&accounts, id).await?;
-    if throttle::clear(
-        accounts.db(),
-        &throttle::user_key(&user.username),
-        crate::accounts::now(),
-    )
-    .await?
-    {
-        accounts.changed().await;
-        security::record(
-            accounts.db(),
-            security::Event {
-                event: "unlocked",
-                username: Some(&user.username),
-                actor: Some(&actor.name),
-                source: actor.source.clone(),
-                detail: Some("the account".into()),
-            },
-        )
-        .await;
-    }
+    accounts.unlock_user(&user.username, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -409,8 +409,7 @@ impl Scans {
         settings: Arc<Settings>,
         net: udp::Net,
         workers: Workers,
-        server_id: String,
-        server_name: String,
+        server: &crate::cluster::Identity,
         metrics: Arc<Metrics>,
     ) -> Scans {
         Scans {
@@ -419,8 +418,8 @@ impl Scans {
             settings,
             net,
             workers,
-            server_id,
-            server_name,
+            server_id: server.id.clone(),
+            server_name: server.name.clone(),
             running: Arc::new(Mutex::new(Vec::new())),
             metrics,
         }
