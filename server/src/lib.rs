@@ -125,6 +125,10 @@ async fn start_with(
             async move { Ok(registry.heartbeat().await?) }
         }
     });
+    if let Backend::Sqlite(_) = &db.pool {
+        // the command line may change the settings beside this server
+        settings.follow(&workers, Some(config.settings_poll()));
+    }
     if let Backend::Postgres(pool) = &db.pool {
         debug_assert_eq!(database, DatabaseKind::Postgres);
         bus.listen(

@@ -60,7 +60,12 @@ pub async fn run(config: &Config, command: AdminCommand) -> Outcome {
 /// sign-in (at most 30 s later).
 async fn open(db: &Db, config: &Config) -> Result<Arc<Accounts>, Failed> {
     let bus = Bus::new();
-    super::join_bus(&bus, db, config).await?;
+    let ctx = app::model::ValidationContext {
+        installation: config.installation,
+        database: db.kind(),
+    };
+    let settings = crate::settings::Settings::load(db.clone(), bus.clone(), ctx).await?;
+    super::join_bus(&bus, &settings);
     Accounts::open(db.clone(), bus, config, Default::default())
         .map_err(|e| Failed(format!("{e:#}")))
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod backup;
+mod settings;
 
 use crate::audit::Actor;
 use crate::config::Config;
@@ -31,6 +32,15 @@ pub struct Cli {
 pub enum Command {
     /// Start the server (what `pharos` without a command does)
     Serve,
+    /// The Server Network Settings document: show, change fields, export, import
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// The address devices use to reach a cluster of servers behind a load balancer
+    #[command(subcommand)]
+    ClusterAddress(ClusterAddressCommand),
+    /// Distributed mode: several standalone servers sharing one PostgreSQL database
+    #[command(subcommand)]
+    Distributed(DistributedCommand),
     /// Administrator accounts, for recovery without a browser
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -55,6 +65,46 @@ pub enum Command {
         /// bash, elvish, fish, powershell or zsh
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    /// Print the settings document as JSON
+    Show,
+    /// Change fields by their dotted path, e.g. `online_check.response_timeout_ms=2500
+    /// scan.reply_port=40001`. A value is read as JSON where it reads as JSON, else as a string.
+    /// Nothing changes when a rule refuses any of them
+    Set {
+        #[arg(required = true, value_name = "FIELD=VALUE")]
+        assignments: Vec<String>,
+    },
+    /// Write the settings as a backup document (what the page's Export saves)
+    Export {
+        /// Where to (default: standard output)
+        file: Option<PathBuf>,
+    },
+    /// Replace the settings with a backup document (what the page's Import reads)
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterAddressCommand {
+    /// Use HOST (and PORT, else the one set) as the cluster address
+    Set {
+        host: String,
+        #[arg(long)]
+        port: Option<u32>,
+    },
+    /// Stop using a cluster address: devices reach each server at its own address
+    Clear,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DistributedCommand {
+    /// Turn distributed mode on (servers enter it when they start next)
+    Enable,
+    /// Turn it off
+    Disable,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +141,9 @@ pub async fn run(command: Command) -> Outcome {
             clap_complete::generate(shell, &mut Cli::command(), "pharos", &mut std::io::stdout());
             Ok(())
         }
+        Command::Settings(command) => settings::run(&config()?, command).await,
+        Command::ClusterAddress(command) => settings::cluster_address(&config()?, command).await,
+        Command::Distributed(command) => settings::distributed(&config()?, command).await,
         Command::Admin(command) => admin::run(&config()?, command).await,
         Command::Backup { file, force } => backup::backup(&config()?, &file, force).await,
         Command::Restore { file } => backup::restore(&config()?, &file).await,
@@ -113,16 +166,13 @@ pub fn actor() -> Actor {
 }
 
 /// Joins `bus` as the command line, so that changes reach running servers as a server's would:
-/// in distributed mode (or on an HA installation) through the database's messages.
-async fn join_bus(bus: &crate::cluster::Bus, db: &crate::db::Db, config: &Config) -> Outcome {
-    use app::model::{DatabaseKind, Installation, ValidationContext};
-    let ctx = ValidationContext {
-        installation: config.installation,
-        database: db.kind(),
-    };
-    let settings = crate::settings::Settings::load(db.clone(), bus.clone(), ctx).await?;
+/// in distributed mode (or on an HA installation) through the database's messages, else
+/// through every server's own notifications on PostgreSQL. (On SQLite the server looks for
+/// changed settings every `settings_poll_millis`.)
+fn join_bus(bus: &crate::cluster::Bus, settings: &crate::settings::Settings) {
+    use app::model::{DatabaseKind, Installation};
+    let ctx = settings.ctx;
     let shared = ctx.database == DatabaseKind::Postgres
         && (ctx.installation == Installation::Ha || settings.distributed_running);
-    bus.join(&format!("cli-{}", uuid::Uuid::new_v4().simple()), shared);
-    Ok(())
+    bus.join_tool(&format!("cli-{}", uuid::Uuid::new_v4().simple()), shared);
 }

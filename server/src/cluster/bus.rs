@@ -105,6 +105,8 @@ pub enum Remote {
 struct Link {
     server: String,
     shared: bool,
+    /// The command line: no server listens to its own channel.
+    tool: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +138,17 @@ impl Bus {
         let _ = self.link.set(Link {
             server: server.to_owned(),
             shared,
+            tool: false,
+        });
+    }
+
+    /// Joins as the command line: like a server, but outside distributed mode its changes
+    /// notify every server's own channel.
+    pub fn join_tool(&self, name: &str, shared: bool) {
+        let _ = self.link.set(Link {
+            server: name.to_owned(),
+            shared,
+            tool: true,
         });
     }
 
@@ -194,6 +207,17 @@ impl Bus {
             Some(version) => format!("{}:{version}", topic.as_str()),
             None => topic.as_str().to_owned(),
         };
+        if link.tool {
+            // each server's channel, named as `own_channel` names it
+            sqlx::query(
+                "SELECT pg_notify('pharos_own_' || left(regexp_replace(id, '[^A-Za-z0-9]', '', 'g'), 40), $1) \
+                 FROM servers WHERE stopped_at IS NULL",
+            )
+            .bind(payload)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(());
+        }
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(own_channel(&link.server))
             .bind(payload)

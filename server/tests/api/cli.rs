@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 
 on_both_databases!(
+    settings_commands_follow_the_api_rules,
     admin_commands_reset_and_unlock,
     a_backup_during_writes_restores_whole
 );
@@ -67,7 +68,16 @@ async fn help_and_completions() {
     let out = pharos(&env, "one", &["--help"], None).await;
     assert!(out.status.success());
     let help = said(&out);
-    for command in ["serve", "admin", "backup", "restore", "completions"] {
+    for command in [
+        "serve",
+        "settings",
+        "cluster-address",
+        "distributed",
+        "admin",
+        "backup",
+        "restore",
+        "completions",
+    ] {
         assert!(help.contains(command), "{help}");
     }
     let out = pharos(&env, "one", &["completions", "bash"], None).await;
@@ -283,4 +293,177 @@ async fn a_backup_during_writes_restores_whole(db: Db) {
     assert_eq!(registered, devices);
     restored.stop().await;
     assert!(Path::new(&file).exists());
+}
+
+async fn settings_commands_follow_the_api_rules(db: Db) {
+    let env = Env::new(db).await;
+    let mut config = env.config("one", "standalone");
+    // (on SQLite a running server looks for settings changed beside it at this interval)
+    config.settings_poll_millis = 200;
+    let server = crate::launch(config, tokio_util::sync::CancellationToken::new()).await;
+    let r = &server.router;
+    let served = || async { get(r, "/api/v1/settings/network").await.body };
+
+    // show: the document the API serves
+    let out = pharos(&env, "cli", &["settings", "show"], None).await;
+    assert!(out.status.success(), "{}", said(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown, served().await);
+
+    // set: fields by path, the running server follows, audited as the command line
+    let out = pharos(
+        &env,
+        "cli",
+        &[
+            "settings",
+            "set",
+            "online_check.response_timeout_ms=2500",
+            "scan.reply_port=40001",
+        ],
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("online_check.response_timeout_ms: 1000 -> 2500"),
+        "{}",
+        said(&out)
+    );
+    super::eventually(
+        std::time::Duration::from_secs(5),
+        "the server serves the new settings",
+        || async {
+            let doc = served().await;
+            doc["online_check"]["response_timeout_ms"] == 2500 && doc["scan"]["reply_port"] == 40001
+        },
+    )
+    .await;
+    let log = get(r, "/api/v1/audit?area=network_settings&limit=5").await;
+    assert!(log.text.contains("operator (command line)"), "{}", log.text);
+
+    // refused: the API's message for the field, and nothing changed
+    let before = served().await;
+    let mut bad = before.clone();
+    bad["online_check"]["response_timeout_ms"] = json!(-5);
+    let etag = get(r, "/api/v1/settings/network").await.etag();
+    let api = super::put(r, &etag, &bad).await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = api.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = pharos(
+        &env,
+        "cli",
+        &[
+            "settings",
+            "set",
+            "scan.reply_port=40002",
+            "online_check.response_timeout_ms=-5",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains(&format!("online_check.response_timeout_ms: {message}")),
+        "{} / {message}",
+        said(&out)
+    );
+    for (args, expected) in [
+        (
+            &["settings", "set", "online_check.no_such=1"][..],
+            "there is no setting \"online_check.no_such\"",
+        ),
+        (&["settings", "set", "online_check"][..], "is no assignment"),
+        (&["settings", "set", "online_check=1"][..], "is a section"),
+        (
+            &["cluster-address", "set", "not a host!"][..],
+            "cluster_address.host",
+        ),
+    ] {
+        let out = pharos(&env, "cli", args, None).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", said(&out));
+        assert!(said(&out).contains(expected), "{args:?}: {}", said(&out));
+    }
+    assert_eq!(served().await, before, "nothing changed");
+
+    // export, change, import back
+    let file = env.dir.path().join("settings.json");
+    let out = pharos(
+        &env,
+        "cli",
+        &["settings", "export", file.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", said(&out));
+    let out = pharos(
+        &env,
+        "cli",
+        &[
+            "cluster-address",
+            "set",
+            "pharos.example.net",
+            "--port",
+            "8443",
+        ],
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", said(&out));
+    let stored = pharos(&env, "cli", &["settings", "show"], None).await;
+    let stored: serde_json::Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(
+        stored["cluster_address"],
+        json!({"enabled": true, "host": "pharos.example.net", "port": 8443})
+    );
+    let out = pharos(&env, "cli", &["cluster-address", "clear"], None).await;
+    assert!(out.status.success(), "{}", said(&out));
+    let garbage = env.dir.path().join("garbage.json");
+    std::fs::write(
+        &garbage,
+        r#"{"format_version": 1, "settings": {"scan": 5}}"#,
+    )
+    .unwrap();
+    let out = pharos(
+        &env,
+        "cli",
+        &["settings", "import", garbage.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(said(&out).contains("nothing changed"), "{}", said(&out));
+    let out = pharos(
+        &env,
+        "cli",
+        &["settings", "import", file.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", said(&out));
+    let stored = pharos(&env, "cli", &["settings", "show"], None).await;
+    let stored: serde_json::Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(stored, before);
+
+    // distributed mode needs PostgreSQL: the rule's message on SQLite
+    let out = pharos(&env, "cli", &["distributed", "enable"], None).await;
+    match env.db {
+        Db::Sqlite => {
+            assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+            assert!(said(&out).contains("distributed.enabled"), "{}", said(&out));
+        }
+        Db::Postgres => {
+            assert!(out.status.success(), "{}", said(&out));
+            assert!(
+                said(&out).contains("when they start next"),
+                "{}",
+                said(&out)
+            );
+            let out = pharos(&env, "cli", &["distributed", "disable"], None).await;
+            assert!(out.status.success(), "{}", said(&out));
+        }
+    }
+    server.stop().await;
 }
