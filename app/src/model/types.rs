@@ -37,7 +37,8 @@ pub struct ScheduledJobs {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+// `as`: the API has a `Scan` of its own, the scan run
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = ScanSettings))]
 #[serde(deny_unknown_fields)]
 pub struct Scan {
     pub timeout_ms: u32,

@@ -147,12 +147,17 @@ fn shared(operation: &mut Operation, method: &Method, rule: Rule) {
     });
     let has_body = operation.request_body.is_some();
     let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    // credentials are checked wherever they are sent, on public operations too
+    refusal(
+        operation,
+        401,
+        if security.is_some() {
+            "Not signed in, or the API token is unknown, revoked or expired."
+        } else {
+            "An API token was sent that is unknown, revoked or expired (this operation needs none)."
+        },
+    );
     if security.is_some() {
-        refusal(
-            operation,
-            401,
-            "Not signed in, or the API token is unknown, revoked or expired.",
-        );
         refusal(
             operation,
             403,

@@ -217,17 +217,20 @@ async fn export_key(
 
 /// The document of these routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    ca_pem,
-    check,
-    client_chain,
-    list,
-    create_root,
-    create_signed,
-    assign,
-    renew,
-    delete,
-    export,
-    export_key
-))]
+#[openapi(
+    components(schemas(ExportFormat)),
+    paths(
+        ca_pem,
+        check,
+        client_chain,
+        list,
+        create_root,
+        create_signed,
+        assign,
+        renew,
+        delete,
+        export,
+        export_key
+    )
+)]
 pub struct Api;

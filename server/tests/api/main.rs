@@ -14,6 +14,7 @@ mod distributed;
 mod enrollment;
 mod est;
 mod nginx;
+mod openapi;
 mod scans;
 mod serving;
 mod settings;

@@ -329,6 +329,7 @@ pub(super) async fn delete_user(
 #[utoipa::path(post, path = "/api/v1/accounts/users/{id}/password", params(("id" = i64, Path, description = "The account's id")), request_body = PasswordReset,
     responses(
         (status = 204, description = "Set"), (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "One's own account: its password is changed with the current one", body = ErrorBody),
         (status = 422, description = "The password is too weak", body = ErrorBody),
     ))]
 pub(super) async fn reset_password(
@@ -343,6 +344,13 @@ pub(super) async fn reset_password(
     if !signed_in(&caller)?.rights.superuser {
         return Err(ApiError::Forbidden(format!(
             "only {SUPERUSER} resets passwords (everyone changes their own on Your account)"
+        )));
+    }
+    // a reset skips the current password and revokes the account's tokens, the caller's own
+    // included: one's own password is changed where the current one is asked for
+    if user.id == signed_in(&caller)?.id {
+        return Err(ApiError::Conflict(format!(
+            "change your own password on Your account ({PASSWORD_URL}), which asks for the current one"
         )));
     }
     check_password(&reset.password, &user.username)
