@@ -206,7 +206,7 @@ fn shared(operation: &mut Operation, method: &Method, rule: Rule) {
 }
 
 /// Documents a refusal with the error body, unless the operation documents that status itself.
-pub fn refusal(operation: &mut Operation, status: u16, description: &str) {
+fn refusal(operation: &mut Operation, status: u16, description: &str) {
     operation
         .responses
         .responses
