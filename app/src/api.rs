@@ -25,6 +25,7 @@ pub const EVENTS_URL: &str = "/api/v1/events";
 
 /// Body of every refused request: field errors for 422, one field-less message otherwise.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub errors: Vec<FieldError>,
     /// On a 412: who saved the version that replaced the one the request was based on.
@@ -34,6 +35,7 @@ pub struct ErrorBody {
 
 /// Who saved a version, and when (RFC 3339).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChangedBy {
     pub user: String,
     pub at: String,
@@ -41,6 +43,7 @@ pub struct ChangedBy {
 
 /// One server known in the database.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerEntry {
     pub id: String,
     pub name: String,
@@ -70,6 +73,7 @@ impl ServerEntry {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DistributedStatus {
     /// The stored value, which takes effect at the next start.
     pub configured: bool,
@@ -80,6 +84,7 @@ pub struct DistributedStatus {
 
 /// `GET /api/v1/server`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     pub server: ServerEntry,
     /// The address devices reach this server at when no cluster address applies.
@@ -115,6 +120,7 @@ impl ServerStatus {
 
 /// `POST /api/v1/settings/network/import`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImportResult {
     pub settings: NetworkSettings,
     /// Values the format upgrade changed (empty for a current-format backup).
@@ -126,6 +132,7 @@ pub struct ImportResult {
 
 /// One event of `GET /api/v1/events` (server-sent events, JSON data tagged by `type`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     /// The settings were saved, on this server or another one sharing the database.
@@ -164,6 +171,7 @@ pub enum LiveEvent {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,
@@ -178,6 +186,7 @@ pub struct AuditEntry {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page; absent on the last page.
@@ -186,6 +195,7 @@ pub struct AuditPage {
 
 /// The query of `GET /api/v1/audit` and `GET /api/v1/security-log`: every filter optional.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// Only entries older than this id (the `next_before` of the previous page).
     pub before: Option<i64>,
@@ -202,6 +212,7 @@ pub struct AuditQuery {
 
 /// Everything the settings page needs, rendered on the server and handed to the browser.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PageData {
     pub settings: NetworkSettings,
     pub etag: String,

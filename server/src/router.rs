@@ -7,6 +7,7 @@ use crate::cluster::{Bus, events};
 use crate::config::Config;
 use crate::db::Db;
 use crate::discovery::Discovery;
+use crate::http::openapi::{self, Publication};
 use crate::http::{RouteRule, Routes, Rule, auth};
 use crate::status::Status;
 use crate::workers::Workers;
@@ -14,6 +15,7 @@ use crate::{audit, discovery, http, settings, site, status};
 use axum::{Router, middleware};
 use std::sync::Arc;
 use tower::ServiceExt;
+use utoipa::OpenApi;
 
 /// What the HTTP side serves with.
 pub struct Parts<'a> {
@@ -40,8 +42,10 @@ pub enum Auth {
 
 /// The router, and the table of every API route's rights rule.
 pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
+    let publication = Publication::default();
     let routes = Routes::new(Rule::Public)
         .get("/healthz", || async { "ok" })
+        .merge(openapi::routes(publication.clone()))
         .merge(settings::api::routes().with_state(parts.status.settings.clone()))
         .merge(audit::api::routes().with_state(parts.db.clone()))
         .merge(status::routes().with_state(parts.status.clone()))
@@ -71,6 +75,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         #[cfg(feature = "unguarded")]
         Auth::Off => routes.unguarded(),
     };
+    openapi::publish(&publication, document(), &table, &base);
     let pages = site::routes(
         Arc::new(parts.status.clone()),
         Arc::new(discovery::Pages(parts.discovery.clone())),
@@ -107,6 +112,24 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         base.clone(),
     );
     (router, table)
+}
+
+/// The areas' documents of their routes, in one.
+fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = openapi::Api::openapi();
+    for part in [
+        settings::api::Api::openapi(),
+        audit::api::Api::openapi(),
+        status::Api::openapi(),
+        discovery::api::Api::openapi(),
+        accounts::api::Api::openapi(),
+        crate::tls::api::Api::openapi(),
+        crate::est::api::Api::openapi(),
+        events::Api::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
 }
 
 /// The router below the path prefix a reverse proxy forwards with every request. Inside, routes,

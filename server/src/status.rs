@@ -60,8 +60,17 @@ impl app::PageBackend for Status {
 
 /// The servers and how this one runs: part of the network settings area.
 pub fn routes() -> Routes<Status> {
-    Routes::new(Rule::Area(Area::NetworkSettings))
-        .get(SERVER_URL, |State(status): State<Status>| async move {
-            Json(status.status())
-        })
+    Routes::new(Rule::Area(Area::NetworkSettings)).get(SERVER_URL, server_status)
 }
+
+/// This server, every server known in the database and how this one runs.
+#[utoipa::path(get, path = SERVER_URL,
+    responses((status = 200, description = "The servers", body = app::api::ServerStatus)))]
+async fn server_status(State(status): State<Status>) -> Json<app::api::ServerStatus> {
+    Json(status.status())
+}
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(server_status))]
+pub struct Api;

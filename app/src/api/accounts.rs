@@ -53,6 +53,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// `POST /api/v1/auth/login`.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Login {
     pub username: String,
     pub password: String,
@@ -60,6 +61,7 @@ pub struct Login {
 
 /// The signed-in administrator and what they may do.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     pub id: i64,
     pub username: String,
@@ -77,6 +79,7 @@ impl Me {
 }
 
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordChange {
     pub current: String,
     pub new: String,
@@ -84,6 +87,7 @@ pub struct PasswordChange {
 
 /// `POST /api/v1/auth/tokens`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewToken {
     pub name: String,
     /// Days until it expires; absent: until revoked.
@@ -93,6 +97,7 @@ pub struct NewToken {
 
 /// The answer to [`NewToken`]: the only time the token is shown.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub id: i64,
     pub token: String,
@@ -102,6 +107,7 @@ pub struct CreatedToken {
 
 /// A token as listed (never the token itself).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
@@ -111,12 +117,14 @@ pub struct TokenInfo {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenList {
     pub tokens: Vec<TokenInfo>,
 }
 
 /// An administrator account.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -137,6 +145,7 @@ pub struct User {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Group {
     pub id: i64,
     pub name: String,
@@ -147,6 +156,7 @@ pub struct Group {
 
 /// `GET /api/v1/accounts/users` (with the groups, which the accounts page shows beside them).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountList {
     pub users: Vec<User>,
     pub groups: Vec<Group>,
@@ -154,6 +164,7 @@ pub struct AccountList {
 
 /// `POST /api/v1/accounts/users`.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub username: String,
     pub password: String,
@@ -161,6 +172,7 @@ pub struct NewUser {
 
 /// `POST /api/v1/accounts/groups`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewGroup {
     pub name: String,
 }
@@ -168,6 +180,7 @@ pub struct NewGroup {
 /// `PATCH /api/v1/accounts/users/{id}`: what to change; `revision` is the one the change is based
 /// on (412 if someone changed the account since).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserUpdate {
     pub revision: i64,
     #[serde(default)]
@@ -182,6 +195,7 @@ pub struct UserUpdate {
 
 /// `PATCH /api/v1/accounts/groups/{id}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GroupUpdate {
     pub revision: i64,
     #[serde(default)]
@@ -192,24 +206,28 @@ pub struct GroupUpdate {
 
 /// `POST /api/v1/accounts/users/{id}/password`: the superuser sets a new password.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub password: String,
 }
 
 /// A source address locked out after failed sign-ins.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Lockout {
     pub address: String,
     pub locked_until: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LockoutList {
     pub lockouts: Vec<Lockout>,
 }
 
 /// One entry of the security log.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SecurityEntry {
     pub id: i64,
     pub at: String,
@@ -226,6 +244,7 @@ pub struct SecurityEntry {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SecurityPage {
     pub entries: Vec<SecurityEntry>,
     pub next_before: Option<i64>,

@@ -29,6 +29,7 @@ pub fn web_certificate_action_url(fingerprint: &str, action: &str) -> String {
 
 /// Which servers: every one (also those that join later), or these by id.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Servers {
     All(AllServers),
@@ -36,6 +37,7 @@ pub enum Servers {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AllServers {
     #[serde(rename = "all")]
     All,
@@ -47,12 +49,14 @@ impl Servers {
 
 /// One server as the certificate pages name it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerRef {
     pub id: String,
     pub name: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Expiry {
     Valid,
@@ -65,6 +69,7 @@ pub enum Expiry {
 
 /// One certificate of the list.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebCertificate {
     pub fingerprint_sha256: String,
     pub fingerprint_sha1: String,
@@ -94,6 +99,7 @@ pub struct WebCertificate {
 
 /// `GET /api/v1/certificates/web`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebCertificates {
     pub certificates: Vec<WebCertificate>,
     /// The known servers.
@@ -109,6 +115,7 @@ pub struct WebCertificates {
 
 /// `POST /api/v1/certificates/web/roots`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum NewRoot {
     Generate(GenerateRoot),
@@ -116,6 +123,7 @@ pub enum NewRoot {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GenerateRoot {
     #[serde(default)]
@@ -132,6 +140,7 @@ pub struct GenerateRoot {
 /// A certificate with its key: PEM (the certificate first, then the issuers it needs that are not
 /// in the list yet), or PKCS#12 (base64) with its password.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImportCertificate {
     #[serde(default)]
@@ -157,6 +166,7 @@ impl std::fmt::Debug for ImportCertificate {
 
 /// `POST /api/v1/certificates/web/signed`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewSigned {
     /// The signing CA's fingerprint.
@@ -178,6 +188,7 @@ pub struct NewSigned {
 
 /// `POST …/{fp}/assign`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Assign {
     pub servers: Servers,
@@ -185,12 +196,14 @@ pub struct Assign {
 
 /// Answer of the requests that make a certificate.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Created {
     pub fingerprint_sha256: String,
 }
 
 /// `GET …/{fp}/export?format=`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     Pem,
@@ -200,6 +213,7 @@ pub enum ExportFormat {
 
 /// `POST …/{fp}/export`: the certificate, its chain and its key, protected by `password`.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExportKey {
     /// Only `p12`.
@@ -217,6 +231,7 @@ impl std::fmt::Debug for ExportKey {
 
 /// `GET /api/v1/certificates/web/check`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClusterCheck {
     /// A cluster address is enabled and more than one server is known (or the installation is
     /// High Availability): the requirement applies.
@@ -239,6 +254,7 @@ pub struct ClusterCheck {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MissingNames {
     pub server: ServerRef,
     /// The certificate it presents.

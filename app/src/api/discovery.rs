@@ -10,6 +10,7 @@ pub const JOBS_URL: &str = "/api/v1/jobs";
 
 /// What the online check last concluded about a device.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceStatus {
     Online,
@@ -40,6 +41,7 @@ impl DeviceStatus {
 
 /// One registered device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Device {
     pub id: i64,
     /// Known once the device has answered (or when it was registered from a scan).
@@ -60,6 +62,7 @@ pub struct Device {
 
 /// A device's newest certificate, as the device list shows it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CurrentCertificate {
     /// Hex, lower case.
     pub serial: String,
@@ -70,6 +73,7 @@ pub struct CurrentCertificate {
 
 /// How many devices have each status.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusCounts {
     pub online: u64,
     pub offline: u64,
@@ -84,6 +88,7 @@ impl StatusCounts {
 
 /// `GET /api/v1/devices?status=online&offset=0&limit=100`, or `?id=7` for one device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DevicePage {
     pub devices: Vec<Device>,
     /// Devices matching the filter, over all pages.
@@ -96,6 +101,7 @@ pub struct DevicePage {
 
 /// The query of `GET /api/v1/devices`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceQuery {
     #[serde(default)]
@@ -115,6 +121,7 @@ pub const MAX_PAGE_SIZE: u64 = 1000;
 
 /// `POST /api/v1/devices`: register a device by its address.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     pub ip: String,
@@ -126,6 +133,7 @@ pub struct NewDevice {
 
 /// `POST /api/v1/online-check/run`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoundReport {
     pub checked: u64,
     pub online: u64,
@@ -138,6 +146,7 @@ pub struct RoundReport {
 
 /// The last scheduled online-check round of a server (in `GET /api/v1/server`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LastRound {
     #[serde(flatten)]
     pub report: RoundReport,
@@ -151,6 +160,7 @@ pub struct LastRound {
 
 /// `POST /api/v1/scans`: `{"broadcast": true}` or `{"ranges": [...]}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewScan {
     #[serde(default)]
@@ -160,6 +170,7 @@ pub struct NewScan {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ScanState {
     Running,
@@ -170,6 +181,7 @@ pub enum ScanState {
 
 /// A device that answered a scan.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScanResult {
     pub ip: String,
     pub mac: String,
@@ -182,6 +194,7 @@ pub struct ScanResult {
 
 /// `GET /api/v1/scans/{id}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Scan {
     pub id: String,
     /// The server it runs (or ran) on: only that one sends and listens for it.
@@ -213,18 +226,21 @@ pub struct Scan {
 /// `GET /api/v1/scans`: the newest scans of every server sharing the database, newest first,
 /// without their results.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScanList {
     pub scans: Vec<Scan>,
 }
 
 /// `POST /api/v1/scans` answers 202 with this.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScanStarted {
     pub id: String,
 }
 
 /// `POST /api/v1/scans/{id}/register`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterFound {
     pub macs: Vec<String>,
@@ -232,6 +248,7 @@ pub struct RegisterFound {
 
 /// What registering found devices did.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Registered {
     pub registered: Vec<Device>,
     /// MACs that were already registered (left as they are).
@@ -239,6 +256,7 @@ pub struct Registered {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobCommand {
     OnlineCheck,
@@ -285,6 +303,7 @@ impl JobCommand {
 
 /// `POST /api/v1/jobs`. `targets` holds device ids, or range strings for a scan.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewJob {
     pub name: String,
@@ -298,6 +317,7 @@ pub struct NewJob {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutionStatus {
     Pending,
@@ -332,6 +352,7 @@ impl ExecutionStatus {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Execution {
     pub id: i64,
     pub status: ExecutionStatus,
@@ -343,6 +364,7 @@ pub struct Execution {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: i64,
     pub name: String,
@@ -358,12 +380,14 @@ pub struct Job {
 
 /// `GET /api/v1/jobs`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobList {
     pub jobs: Vec<Job>,
 }
 
 /// `POST /api/v1/jobs/{id}/enabled` body.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobEnabled {
     pub enabled: bool,
@@ -371,6 +395,7 @@ pub struct JobEnabled {
 
 /// Status transitions of one online-check round, as one live event.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusChange {
     pub id: i64,
     pub status: DeviceStatus,

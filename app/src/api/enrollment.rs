@@ -8,6 +8,7 @@ pub const ENROLLMENT_KEYS_URL: &str = "/api/v1/enrollment/keys";
 
 /// `POST /api/v1/enrollment/keys`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollmentKey {
     /// How many enrollments it authorises.
@@ -20,6 +21,7 @@ pub struct NewEnrollmentKey {
 /// The answer to a new key: `id` and `secret` are what an EST client sends as the HTTP Basic
 /// user name and password. The secret is shown only here.
 #[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedEnrollmentKey {
     pub id: String,
     pub secret: String,
@@ -39,6 +41,7 @@ impl std::fmt::Debug for CreatedEnrollmentKey {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollmentKeyState {
     Active,
@@ -49,6 +52,7 @@ pub enum EnrollmentKeyState {
 
 /// A key as listed: never its secret.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollmentKey {
     pub id: String,
     pub uses: u32,
@@ -61,6 +65,7 @@ pub struct EnrollmentKey {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollmentKeyList {
     pub keys: Vec<EnrollmentKey>,
 }
@@ -76,6 +81,7 @@ pub const DEVICE_CRL_URL: &str = "/device-ca.crl";
 pub const WHOAMI_URL: &str = "/device/v1/whoami";
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceCertificateState {
     Valid,
@@ -106,6 +112,7 @@ impl DeviceCertificateState {
 
 /// A certificate issued to a device.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceCertificate {
     /// Hex, lower case.
     pub serial: String,
@@ -125,12 +132,14 @@ pub struct DeviceCertificate {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceCertificateList {
     pub certificates: Vec<DeviceCertificate>,
 }
 
 /// How a device's certificate reached the server.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PresentedVia {
     /// In the TLS handshake with this server.
@@ -141,6 +150,7 @@ pub enum PresentedVia {
 
 /// `GET /device/v1/whoami`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeviceIdentity {
     pub subject: String,
     pub serial: String,

@@ -18,6 +18,7 @@ pub const TOKEN_MAX_DAYS: u32 = 3650;
 
 /// An administration area: rights are granted per area.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Area {
     NetworkSettings,
@@ -69,6 +70,7 @@ impl Area {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     Read,
@@ -76,6 +78,7 @@ pub enum Access {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Allow,
@@ -84,6 +87,7 @@ pub enum Effect {
 
 /// One right of a user or a group.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Grant {
     pub area: Area,
     pub access: Access,
@@ -92,6 +96,7 @@ pub struct Grant {
 
 /// What a signed-in administrator may do, per area.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Rights {
     pub superuser: bool,
     pub read: Vec<Area>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kinds of device traffic the address settings decide about.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum RequestKind {
     Os12Onboarding,
     Os12Communication,
@@ -56,6 +57,7 @@ impl RequestKind {
 
 /// Where an address came from, so the page can say why it is used.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AddressSource {
     EnrollmentAddress,
     ClusterAddress,
@@ -78,6 +80,7 @@ impl AddressSource {
 
 /// The server's own device-facing address: a configured public address wins over the detected one.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OwnAddress {
     pub public_address: Option<String>,
     pub address: String,
@@ -85,6 +88,7 @@ pub struct OwnAddress {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Endpoint {
     /// A URL, or a description where there is none to give.
     pub target: String,

@@ -12,6 +12,7 @@ pub const BACKUP_FORMAT_VERSION: u32 = 2;
 
 /// The export/import document.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Backup {
     pub format_version: u32,
     pub settings: Value,

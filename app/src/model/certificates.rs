@@ -21,6 +21,7 @@ pub const CERT_NAME_MAX_LEN: usize = 64;
 
 /// The key types Pharos generates.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum KeyAlgorithm {
     #[default]
     #[serde(rename = "ec-p256")]

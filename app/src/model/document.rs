@@ -135,6 +135,7 @@ pub(super) fn set_leaf(v: &mut Value, path: &str, new: Value) -> bool {
 
 /// One changed value between two documents.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Change {
     pub field: Field,
     pub old: Value,

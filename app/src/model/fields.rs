@@ -180,6 +180,21 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
+/// On the wire a field is one of the dotted paths.
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Field {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Field::ALL.iter().map(|field| field.path())))
+            .description(Some("A value of the settings document, by its dotted path"))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Field {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// The whole document, exactly as it travels on the wire.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSettings {
     pub online_check: OnlineCheck,
@@ -18,6 +19,7 @@ pub struct NetworkSettings {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OnlineCheck {
     pub enabled: bool,
@@ -27,6 +29,7 @@ pub struct OnlineCheck {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledJobs {
     pub never_expire: bool,
@@ -34,6 +37,8 @@ pub struct ScheduledJobs {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+// `as`: the API has a `Scan` of its own, the scan run
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = ScanSettings))]
 #[serde(deny_unknown_fields)]
 pub struct Scan {
     pub timeout_ms: u32,
@@ -42,6 +47,7 @@ pub struct Scan {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClusterAddress {
     pub enabled: bool,
@@ -50,6 +56,7 @@ pub struct ClusterAddress {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentAddress {
     pub enabled: bool,
@@ -59,6 +66,7 @@ pub struct EnrollmentAddress {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Distributed {
     pub enabled: bool,
@@ -66,6 +74,7 @@ pub struct Distributed {
 
 /// Standalone servers may share one database (distributed mode); an HA installation always does.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Installation {
     #[default]
@@ -74,6 +83,7 @@ pub enum Installation {
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DatabaseKind {
     Sqlite,
@@ -83,6 +93,7 @@ pub enum DatabaseKind {
 /// What a document is validated against: the same document can be valid on one server and not
 /// on another.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ValidationContext {
     pub installation: Installation,
     pub database: DatabaseKind,

@@ -23,6 +23,13 @@ pub fn log_query(query: Result<Query<AuditQuery>, QueryRejection>) -> Result<Aud
     })
 }
 
+/// The change log, newest first.
+#[utoipa::path(
+    get,
+    path = AUDIT_URL,
+    params(AuditQuery),
+    responses((status = 200, description = "One page of entries", body = AuditPage)),
+)]
 async fn get_audit(
     State(db): State<Db>,
     query: Result<Query<AuditQuery>, QueryRejection>,
@@ -33,3 +40,8 @@ async fn get_audit(
         .map(Json)
         .map_err(ApiError::BadRequest)
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_audit))]
+pub struct Api;

@@ -63,6 +63,14 @@ struct Follow {
     accounts: Arc<dyn Authenticate>,
 }
 
+/// Server-sent events: JSON data tagged by `type`, each administrator receiving only the events
+/// of the areas they may read; `resync` first, and whenever the stream fell behind.
+#[utoipa::path(
+    get,
+    path = EVENTS_URL,
+    tag = "Events",
+    responses((status = 200, description = "An endless stream of events", content_type = "text/event-stream", body = LiveEvent)),
+)]
 async fn events(
     State(state): State<EventsState>,
     Extension(caller): Extension<Caller>,
@@ -120,3 +128,8 @@ async fn events(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(events))]
+pub struct Api;

@@ -6,9 +6,9 @@ use super::{Discovery, RunError, jobs};
 use crate::audit::{self, Actor, Record};
 use crate::http::{ApiError, JsonBody, PathParam, Routes, Rule};
 use app::api::{
-    DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, JOBS_URL, Job, JobEnabled, JobList,
-    NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound, Registered, RoundReport,
-    SCANS_URL, Scan, ScanList, ScanStarted, ScanState,
+    DEVICES_URL, Device, DevicePage, DeviceQuery, DeviceStatus, ErrorBody, JOBS_URL, Job,
+    JobEnabled, JobList, NewDevice, NewJob, NewScan, ONLINE_CHECK_RUN_URL, RegisterFound,
+    Registered, RoundReport, SCANS_URL, Scan, ScanList, ScanStarted, ScanState,
 };
 use app::model::{
     Area, FieldError, JobTargets, normalize_mac, validate_device, validate_job, validate_scan,
@@ -61,6 +61,9 @@ fn created<T: serde::Serialize>(location: String, body: T) -> Response {
         .into_response()
 }
 
+/// The registered devices, a page at a time, filtered by status.
+#[utoipa::path(get, path = DEVICES_URL, params(DeviceQuery),
+    responses((status = 200, description = "One page of devices, with the counts of all", body = DevicePage)))]
 async fn list_devices(
     State(discovery): Discovered,
     query: Result<Query<DeviceQuery>, QueryRejection>,
@@ -74,6 +77,9 @@ async fn list_devices(
     Ok(Json(devices::page(discovery.db(), &query).await?))
 }
 
+/// One device.
+#[utoipa::path(get, path = "/api/v1/devices/{id}", params(("id" = i64, Path, description = "The device's id")),
+    responses((status = 200, description = "The device", body = Device), (status = 404, description = "No such device", body = ErrorBody),))]
 async fn get_device(
     State(discovery): Discovered,
     PathParam(id): PathParam<i64>,
@@ -88,6 +94,14 @@ fn no_device(id: i64) -> ApiError {
     ApiError::NotFound(format!("there is no device {id}"))
 }
 
+/// Registers a device by its address.
+#[utoipa::path(post, path = DEVICES_URL, request_body = NewDevice,
+    responses(
+        (status = 201, description = "The registered device", body = Device,
+            headers(("Location" = String, description = "The device's URL"))),
+        (status = 409, description = "A device with this address, MAC or host name is registered already", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
 async fn register_device(
     State(discovery): Discovered,
     actor: Actor,
@@ -104,6 +118,9 @@ async fn register_device(
     Ok(created(format!("{DEVICES_URL}/{}", device.id), device))
 }
 
+/// Removes a device.
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", params(("id" = i64, Path, description = "The device's id")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such device", body = ErrorBody),))]
 async fn remove_device(
     State(discovery): Discovered,
     actor: Actor,
@@ -116,6 +133,12 @@ async fn remove_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Runs an online-check round now, over every registered device.
+#[utoipa::path(post, path = ONLINE_CHECK_RUN_URL,
+    responses(
+        (status = 200, description = "What the round found", body = RoundReport),
+        (status = 409, description = "The online check is turned off in the settings", body = ErrorBody),
+    ))]
 async fn run_online_check(
     State(discovery): Discovered,
     actor: Actor,
@@ -143,6 +166,14 @@ async fn run_online_check(
     }
 }
 
+/// Starts a scan of address ranges.
+#[utoipa::path(post, path = SCANS_URL, request_body = NewScan,
+    responses(
+        (status = 202, description = "The scan runs", body = ScanStarted,
+            headers(("Location" = String, description = "The scan's URL"))),
+        (status = 409, description = "The scan's reply port cannot be opened", body = ErrorBody),
+        (status = 422, description = "Invalid ranges", body = ErrorBody),
+    ))]
 async fn start_scan(
     State(discovery): Discovered,
     actor: Actor,
@@ -180,6 +211,8 @@ async fn start_scan(
         .into_response())
 }
 
+/// The newest scans of every server.
+#[utoipa::path(get, path = SCANS_URL, responses((status = 200, description = "The scans", body = ScanList)))]
 async fn list_scans(State(discovery): Discovered) -> Result<Json<ScanList>, ApiError> {
     Ok(Json(scan::list(discovery.db()).await?))
 }
@@ -192,6 +225,8 @@ fn no_scan(id: &str) -> ApiError {
 
 /// A scan of any server, as last stored (a running scan's progress is at most a quarter of a
 /// second old).
+#[utoipa::path(get, path = "/api/v1/scans/{id}", params(("id" = String, Path, description = "The scan's id")),
+    responses((status = 200, description = "The scan", body = Scan), (status = 404, description = "No such scan", body = ErrorBody),))]
 async fn get_scan(
     State(discovery): Discovered,
     PathParam(id): PathParam<String>,
@@ -204,6 +239,12 @@ async fn get_scan(
 /// request at its next progress write.
 const REMOTE_CANCEL_WAIT: Duration = Duration::from_secs(5);
 
+/// Cancels a running scan (a scan that ended is answered as it is).
+#[utoipa::path(post, path = "/api/v1/scans/{id}/cancel", params(("id" = String, Path, description = "The scan's id")),
+    responses(
+        (status = 200, description = "The scan", body = Scan), (status = 404, description = "No such scan", body = ErrorBody),
+        (status = 409, description = "The server running it did not stop it in time", body = ErrorBody),
+    ))]
 async fn cancel_scan(
     State(discovery): Discovered,
     actor: Actor,
@@ -262,6 +303,11 @@ async fn cancel_scan(
 }
 
 /// Registers devices a scan (of any server) found.
+#[utoipa::path(post, path = "/api/v1/scans/{id}/register", params(("id" = String, Path, description = "The scan's id")), request_body = RegisterFound,
+    responses(
+        (status = 200, description = "The devices registered, and those that were already", body = Registered), (status = 404, description = "No such scan", body = ErrorBody),
+        (status = 422, description = "MACs that are invalid or did not answer this scan", body = ErrorBody),
+    ))]
 async fn register_found(
     State(discovery): Discovered,
     actor: Actor,
@@ -336,6 +382,8 @@ async fn register_found(
     }))
 }
 
+/// Every job.
+#[utoipa::path(get, path = JOBS_URL, responses((status = 200, description = "The jobs", body = JobList)))]
 async fn list_jobs(State(discovery): Discovered) -> Result<Json<JobList>, ApiError> {
     Ok(Json(jobs::list(discovery.db()).await?))
 }
@@ -344,6 +392,9 @@ fn no_job(id: i64) -> ApiError {
     ApiError::NotFound(format!("there is no job {id}"))
 }
 
+/// One job and its executions.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "The job's id")),
+    responses((status = 200, description = "The job", body = Job), (status = 404, description = "No such job", body = ErrorBody),))]
 async fn get_job(
     State(discovery): Discovered,
     PathParam(id): PathParam<i64>,
@@ -354,6 +405,13 @@ async fn get_job(
         .ok_or_else(|| no_job(id))
 }
 
+/// Creates a job.
+#[utoipa::path(post, path = JOBS_URL, request_body = NewJob,
+    responses(
+        (status = 201, description = "The job", body = Job,
+            headers(("Location" = String, description = "The job's URL"))),
+        (status = 422, description = "Invalid fields, or devices that do not exist", body = ErrorBody),
+    ))]
 async fn create_job(
     State(discovery): Discovered,
     actor: Actor,
@@ -383,6 +441,9 @@ async fn create_job(
     Ok(created(format!("{JOBS_URL}/{}", job.id), job))
 }
 
+/// Enables or disables a job.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/enabled", params(("id" = i64, Path, description = "The job's id")), request_body = JobEnabled,
+    responses((status = 200, description = "The job", body = Job), (status = 404, description = "No such job", body = ErrorBody),))]
 async fn enable_job(
     State(discovery): Discovered,
     actor: Actor,
@@ -396,6 +457,9 @@ async fn enable_job(
     Ok(Json(job))
 }
 
+/// Deletes a job and its executions.
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "The job's id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such job", body = ErrorBody),))]
 async fn delete_job(
     State(discovery): Discovered,
     actor: Actor,
@@ -407,3 +471,24 @@ async fn delete_job(
     discovery.jobs_changed();
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_devices,
+    get_device,
+    register_device,
+    remove_device,
+    run_online_check,
+    start_scan,
+    list_scans,
+    get_scan,
+    cancel_scan,
+    register_found,
+    list_jobs,
+    get_job,
+    create_job,
+    enable_job,
+    delete_job
+))]
+pub struct Api;

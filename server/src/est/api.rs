@@ -10,7 +10,7 @@ use crate::http::{ApiError, Caller, JsonBody, PathParam, Routes, Rule};
 use crate::http::{ClientAddr, body::is_length_limit};
 use app::api::{
     CreatedEnrollmentKey, DEVICE_CERTIFICATES_URL, DEVICE_CRL_URL, DeviceCertificate,
-    DeviceCertificateList, DeviceIdentity, ENROLLMENT_KEYS_URL, EnrollmentKeyList,
+    DeviceCertificateList, DeviceIdentity, ENROLLMENT_KEYS_URL, EnrollmentKeyList, ErrorBody,
     NewEnrollmentKey, WHOAMI_URL,
 };
 use app::model::Area;
@@ -71,10 +71,20 @@ pub fn routes() -> Routes<Arc<Est>> {
         )
 }
 
+/// The device certificates issued.
+#[utoipa::path(get, path = DEVICE_CERTIFICATES_URL, responses((status = 200, description = "The certificates", body = DeviceCertificateList)))]
 async fn list_certificates(State(est): Shared) -> Result<Json<DeviceCertificateList>, ApiError> {
     Ok(Json(est.device_certificates().await?))
 }
 
+/// Revokes a device certificate and every certificate that renewed it.
+#[utoipa::path(post, path = "/api/v1/enrollment/certificates/{serial}/revoke",
+    params(("serial" = String, Path, description = "The serial number, hex")),
+    responses(
+        (status = 200, description = "The revoked certificate", body = DeviceCertificate),
+        (status = 404, description = "No such certificate", body = ErrorBody),
+        (status = 409, description = "It is revoked already", body = ErrorBody),
+    ))]
 async fn revoke_certificate(
     State(est): Shared,
     actor: Actor,
@@ -200,10 +210,18 @@ async fn simplereenroll(
     issued(est.simple_reenroll(&device, &body, source).await)
 }
 
+/// The enrollment keys (never their secrets) and their states.
+#[utoipa::path(get, path = ENROLLMENT_KEYS_URL, responses((status = 200, description = "The keys", body = EnrollmentKeyList)))]
 async fn list_keys(State(est): Shared) -> Result<Json<EnrollmentKeyList>, ApiError> {
     Ok(Json(est.keys().await?))
 }
 
+/// A key devices enroll with; its secret is shown this once.
+#[utoipa::path(post, path = ENROLLMENT_KEYS_URL, request_body = NewEnrollmentKey,
+    responses(
+        (status = 201, description = "The key with its secret", body = CreatedEnrollmentKey),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
 async fn create_key(
     State(est): Shared,
     actor: Actor,
@@ -215,6 +233,9 @@ async fn create_key(
     ))
 }
 
+/// Revokes an enrollment key.
+#[utoipa::path(delete, path = "/api/v1/enrollment/keys/{id}", params(("id" = String, Path, description = "The key's id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such key", body = ErrorBody)))]
 async fn revoke_key(
     State(est): Shared,
     actor: Actor,
@@ -306,3 +327,14 @@ async fn simpleenroll(
             .await,
     )
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_certificates,
+    revoke_certificate,
+    list_keys,
+    create_key,
+    revoke_key
+))]
+pub struct Api;

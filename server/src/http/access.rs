@@ -188,10 +188,22 @@ async fn checked(lookup: Lookup, request: Request, next: Next) -> Response {
     } else {
         request.method().clone()
     };
-    let rule = lookup
-        .get(path.as_str())
+    let rules = lookup.get(path.as_str());
+    let rule = rules
         .and_then(|rules| rules.iter().find(|(m, _)| *m == method))
         .map(|(_, rule)| *rule);
+    if let (None, Some(rules)) = (rule, rules) {
+        // a declared path, another method: what it is, not a missing rule
+        let mut allowed: Vec<&str> = rules.iter().map(|(m, _)| m.as_str()).collect();
+        if allowed.contains(&"GET") {
+            allowed.push("HEAD");
+        }
+        return ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allowed: allowed.join(", "),
+        }
+        .into_response();
+    }
     let Some(rule) = rule else {
         tracing::error!(
             route = path.as_str(),
@@ -281,5 +293,9 @@ mod tests {
         assert_eq!(status("/api/v1/jobs-ish").await, StatusCode::UNAUTHORIZED);
         assert_eq!(status("/api/v1/sneaky").await, StatusCode::FORBIDDEN);
         assert_eq!(status("/api/v1/nothing").await, StatusCode::NOT_FOUND);
+        let request = Request::delete("/api/v1/open").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
     }
 }

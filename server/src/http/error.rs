@@ -29,6 +29,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("send the document as application/json")]
     UnsupportedMediaType,
+    /// The path is routed, not for this method; `allowed` lists the methods that are.
+    #[error("{method} is not allowed here; allowed: {allowed}")]
+    MethodNotAllowed { method: String, allowed: String },
     #[error("the request body is larger than the {0} bytes this request accepts")]
     PayloadTooLarge(usize),
     #[error("sign in first (a session, or an API token in Authorization: Bearer)")]
@@ -78,6 +81,7 @@ impl IntoResponse for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized | ApiError::BadToken | ApiError::SignInFailed(_) => {
                 StatusCode::UNAUTHORIZED
@@ -104,6 +108,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 headers.insert(axum::http::header::RETRY_AFTER, 2.into());
+            }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                if let Ok(allowed) = axum::http::HeaderValue::from_str(allowed) {
+                    headers.insert(axum::http::header::ALLOW, allowed);
+                }
             }
             _ => {}
         }

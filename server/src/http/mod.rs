@@ -8,7 +8,9 @@ pub mod client;
 pub mod conditional;
 mod error;
 pub mod layers;
+pub mod openapi;
 mod path;
+pub mod reference;
 
 pub use access::{RouteRule, Routes, Rule};
 pub use auth::Caller;

@@ -4,9 +4,9 @@ use super::{Settings, Snapshot};
 use crate::audit::Actor;
 use crate::http::conditional::{etag_value, matches, not_modified};
 use crate::http::{ApiError, JsonValue, Routes, Rule, SETTINGS_BODY_LIMIT};
-use app::api::{EXPORT_URL, IMPORT_URL, ImportResult, SETTINGS_URL};
+use app::api::{EXPORT_URL, ErrorBody, IMPORT_URL, ImportResult, SETTINGS_URL};
 use app::model::Area;
-use app::model::{BACKUP_FORMAT_VERSION, Backup, parse_backup, parse_document};
+use app::model::{BACKUP_FORMAT_VERSION, Backup, NetworkSettings, parse_backup, parse_document};
 use axum::{
     Json,
     extract::State,
@@ -42,6 +42,17 @@ fn settings_response(snapshot: &Snapshot) -> Response {
         .into_response()
 }
 
+/// The settings document.
+#[utoipa::path(
+    get,
+    path = SETTINGS_URL,
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag held: 304 when it still names the stored version")),
+    responses(
+        (status = 200, description = "The stored document", body = NetworkSettings,
+            headers(("ETag" = String, description = "The stored version; send it back in If-Match"))),
+        (status = 304, description = "The version named in If-None-Match is still stored"),
+    )
+)]
 async fn get_settings(
     State(settings): State<Arc<Settings>>,
     if_none_match: Option<TypedHeader<IfNoneMatch>>,
@@ -87,6 +98,20 @@ async fn expected_revision(
     Err(ApiError::ChangedBy(settings.updated_by().await?))
 }
 
+/// Replaces the whole document, if it is still the version the client edited.
+#[utoipa::path(
+    put,
+    path = SETTINGS_URL,
+    params(("If-Match" = String, Header, description = "The ETag of the version edited, or `*` for whatever is stored")),
+    request_body = NetworkSettings,
+    responses(
+        (status = 200, description = "The stored document", body = NetworkSettings,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 412, description = "Another version was saved since; `changed_by` names who saved it", body = ErrorBody),
+        (status = 422, description = "Invalid fields, every one listed", body = ErrorBody),
+        (status = 428, description = "If-Match is missing", body = ErrorBody),
+    )
+)]
 async fn put_settings(
     State(settings): State<Arc<Settings>>,
     actor: Actor,
@@ -110,6 +135,12 @@ async fn put_settings(
     Ok(settings_response(&snapshot))
 }
 
+/// A backup of the settings, as a download.
+#[utoipa::path(
+    get,
+    path = EXPORT_URL,
+    responses((status = 200, description = "The backup", body = Backup)),
+)]
 async fn export_settings(State(settings): State<Arc<Settings>>) -> Response {
     let backup = Backup {
         format_version: BACKUP_FORMAT_VERSION,
@@ -125,6 +156,17 @@ async fn export_settings(State(settings): State<Arc<Settings>>) -> Response {
         .into_response()
 }
 
+/// Restores a backup (format 1 is upgraded, format 2 checked strictly).
+#[utoipa::path(
+    post,
+    path = IMPORT_URL,
+    request_body = Backup,
+    responses(
+        (status = 200, description = "The stored document and what the upgrade changed", body = ImportResult,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 422, description = "Invalid fields, every one listed", body = ErrorBody),
+    )
+)]
 async fn import_settings(
     State(settings): State<Arc<Settings>>,
     actor: Actor,
@@ -145,3 +187,8 @@ async fn import_settings(
     };
     Ok(([(header::ETAG, etag_value(&snapshot.tag))], Json(result)).into_response())
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_settings, put_settings, export_settings, import_settings))]
+pub struct Api;

@@ -77,6 +77,9 @@ async fn served_below_a_path_prefix() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(get(&admin, "/login").await.status, StatusCode::NOT_FOUND);
+    // the document names the prefix as its server
+    let doc = get(&raw, &format!("{BASE}/api/v1/openapi.json")).await;
+    assert_eq!(doc.body["servers"][0]["url"], BASE, "{}", doc.text);
 
     // the guard finds the rules of the prefixed routes
     let anonymous = call(

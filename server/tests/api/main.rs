@@ -16,6 +16,7 @@ mod enrollment;
 mod est;
 mod metrics;
 mod nginx;
+mod openapi;
 mod scans;
 mod serving;
 mod settings;

@@ -17,6 +17,14 @@ pub(super) fn cookie(
         .build()
 }
 
+/// Signs in: sets the session cookie and the anti-forgery cookie.
+#[utoipa::path(post, path = LOGIN_URL, request_body = Login,
+    responses(
+        (status = 200, description = "The administrator and their rights; cookies `pharos_session` and `pharos_csrf`", body = Me),
+        (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 403, description = "The account is disabled", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins: the account or the address is locked out for a while", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock-out ends"))),
+    ))]
 pub(super) async fn login(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
@@ -48,6 +56,8 @@ pub(super) async fn login(
     Ok((jar, Json(session.me)).into_response())
 }
 
+/// Signs out: ends the session.
+#[utoipa::path(post, path = LOGOUT_URL, responses((status = 204, description = "Signed out")))]
 pub(super) async fn logout(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
@@ -71,10 +81,19 @@ pub(super) async fn logout(
     Ok((StatusCode::NO_CONTENT, jar).into_response())
 }
 
+/// The signed-in administrator and their rights.
+#[utoipa::path(get, path = ME_URL, responses((status = 200, description = "The administrator", body = Me)))]
 pub(super) async fn me(Extension(caller): Extension<Caller>) -> Result<Json<Me>, ApiError> {
     Ok(Json(signed_in(&caller)?.clone()))
 }
 
+/// Changes the signed-in administrator's own password.
+#[utoipa::path(post, path = PASSWORD_URL, request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 422, description = "The current password is wrong, or the new one too weak", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins: the account or the address is locked out for a while", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock-out ends"))),
+    ))]
 pub(super) async fn change_password(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
@@ -129,6 +148,8 @@ pub(super) async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in administrator's API tokens (never the tokens themselves).
+#[utoipa::path(get, path = TOKENS_URL, responses((status = 200, description = "The tokens", body = TokenList)))]
 pub(super) async fn list_tokens(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
@@ -154,6 +175,13 @@ pub(super) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// A new token, for the signed-in administrator or the one whose HTTP Basic credentials came
 /// with the request (a script's way to get one).
+#[utoipa::path(post, path = TOKENS_URL, request_body = NewToken,
+    responses(
+        (status = 201, description = "The token, shown this once", body = CreatedToken),
+        (status = 403, description = "An API token cannot make tokens; or the account is disabled", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins: the account or the address is locked out for a while", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock-out ends"))),
+    ))]
 pub(super) async fn create_token(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,
@@ -225,6 +253,9 @@ pub(super) async fn create_token(
         .into_response())
 }
 
+/// Revokes one of the signed-in administrator's tokens.
+#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", params(("id" = i64, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such token", body = ErrorBody),))]
 pub(super) async fn revoke_token(
     State(accounts): Shared,
     Extension(caller): Extension<Caller>,

@@ -2,6 +2,13 @@
 
 use super::*;
 
+#[utoipa::path(post, path = GROUPS_URL, request_body = NewGroup,
+    responses(
+        (status = 201, description = "The group", body = Group,
+            headers(("Location" = String, description = "The group's URL"))),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
 pub(super) async fn create_group(
     State(accounts): Shared,
     actor: Actor,
@@ -53,6 +60,13 @@ pub(super) fn check_not_member(me: &Me, group: &Group) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Changes a group's rights or members, if it is still the revision the client read.
+#[utoipa::path(patch, path = "/api/v1/accounts/groups/{id}", params(("id" = i64, Path, description = "The group's id")), request_body = GroupUpdate,
+    responses(
+        (status = 200, description = "The group", body = Group), (status = 404, description = "No such group", body = ErrorBody),
+        (status = 412, description = "The group was changed since that revision", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
 pub(super) async fn update_group(
     State(accounts): Shared,
     actor: Actor,
@@ -137,6 +151,8 @@ pub(super) async fn update_group(
     Ok(Json(find_group(&accounts, id).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/accounts/groups/{id}", params(("id" = i64, Path, description = "The group's id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such group", body = ErrorBody),))]
 pub(super) async fn delete_group(
     State(accounts): Shared,
     actor: Actor,

@@ -7,10 +7,10 @@ use crate::db::rfc3339;
 use crate::http::auth::Via;
 use crate::http::{ApiError, Caller, JsonBody, PathParam, Routes, Rule};
 use app::api::{
-    AccountList, CSRF_COOKIE, CreatedToken, GROUPS_URL, Group, GroupUpdate, LOCKOUTS_URL,
-    LOGIN_URL, LOGOUT_URL, LockoutList, Login, ME_URL, Me, NewGroup, NewToken, NewUser,
-    PASSWORD_URL, PasswordChange, PasswordReset, SECURITY_LOG_URL, SESSION_COOKIE, SecurityPage,
-    TOKENS_URL, TokenList, USERS_URL, User, UserUpdate,
+    AccountList, CSRF_COOKIE, CreatedToken, ErrorBody, GROUPS_URL, Group, GroupUpdate,
+    LOCKOUTS_URL, LOGIN_URL, LOGOUT_URL, LockoutList, Login, ME_URL, Me, NewGroup, NewToken,
+    NewUser, PASSWORD_URL, PasswordChange, PasswordReset, SECURITY_LOG_URL, SESSION_COOKIE,
+    SecurityPage, TOKENS_URL, TokenList, USERS_URL, User, UserUpdate,
 };
 use app::model::{
     Area, FieldError, Grant, SUPERUSER, TOKEN_MAX_DAYS, check_password, validate_group_name,
@@ -142,6 +142,9 @@ fn fields(records: &[Record]) -> String {
         .join(", ")
 }
 
+/// Sign-ins, failures, lock-outs, tokens and account changes, newest first.
+#[utoipa::path(get, path = SECURITY_LOG_URL, params(app::api::AuditQuery),
+    responses((status = 200, description = "One page of entries", body = SecurityPage)))]
 async fn security_log(
     State(accounts): Shared,
     query: Result<Query<app::api::AuditQuery>, QueryRejection>,
@@ -152,3 +155,29 @@ async fn security_log(
         .map(Json)
         .map_err(ApiError::BadRequest)
 }
+
+/// The document of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login,
+    logout,
+    me,
+    change_password,
+    list_tokens,
+    create_token,
+    revoke_token,
+    list_accounts,
+    get_user,
+    create_user,
+    update_user,
+    delete_user,
+    reset_password,
+    unlock_user,
+    create_group,
+    update_group,
+    delete_group,
+    list_lockouts,
+    unlock_address,
+    security_log
+))]
+pub struct Api;

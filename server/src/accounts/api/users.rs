@@ -3,10 +3,14 @@
 
 use super::*;
 
+/// Every account and group.
+#[utoipa::path(get, path = USERS_URL, responses((status = 200, description = "Accounts and groups", body = AccountList)))]
 pub(super) async fn list_accounts(State(accounts): Shared) -> Result<Json<AccountList>, ApiError> {
     Ok(Json(account_list(&accounts).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/accounts/users/{id}", params(("id" = i64, Path, description = "The account's id")),
+    responses((status = 200, description = "The account", body = User), (status = 404, description = "No such account", body = ErrorBody),))]
 pub(super) async fn get_user(
     State(accounts): Shared,
     PathParam(id): PathParam<i64>,
@@ -14,6 +18,14 @@ pub(super) async fn get_user(
     Ok(Json(find_user(&accounts, id).await?))
 }
 
+/// Creates an administrator.
+#[utoipa::path(post, path = USERS_URL, request_body = NewUser,
+    responses(
+        (status = 201, description = "The account", body = User,
+            headers(("Location" = String, description = "The account's URL"))),
+        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
 pub(super) async fn create_user(
     State(accounts): Shared,
     actor: Actor,
@@ -154,6 +166,14 @@ pub(super) async fn check_ids(
     }
 }
 
+/// Changes an account's rights, groups or whether it is disabled, if it is still the revision
+/// the client read.
+#[utoipa::path(patch, path = "/api/v1/accounts/users/{id}", params(("id" = i64, Path, description = "The account's id")), request_body = UserUpdate,
+    responses(
+        (status = 200, description = "The account", body = User), (status = 404, description = "No such account", body = ErrorBody),
+        (status = 412, description = "The account was changed since that revision", body = ErrorBody),
+        (status = 422, description = "Invalid fields (the superuser cannot be restricted)", body = ErrorBody),
+    ))]
 pub(super) async fn update_user(
     State(accounts): Shared,
     actor: Actor,
@@ -257,6 +277,11 @@ pub(super) async fn update_user(
     Ok(Json(find_user(&accounts, id).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/accounts/users/{id}", params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 204, description = "Deleted"), (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "The superuser or one's own account", body = ErrorBody),
+    ))]
 pub(super) async fn delete_user(
     State(accounts): Shared,
     actor: Actor,
@@ -300,6 +325,13 @@ pub(super) async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sets another administrator's password.
+#[utoipa::path(post, path = "/api/v1/accounts/users/{id}/password", params(("id" = i64, Path, description = "The account's id")), request_body = PasswordReset,
+    responses(
+        (status = 204, description = "Set"), (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "One's own account: its password is changed with the current one", body = ErrorBody),
+        (status = 422, description = "The password is too weak", body = ErrorBody),
+    ))]
 pub(super) async fn reset_password(
     State(accounts): Shared,
     actor: Actor,
@@ -314,12 +346,22 @@ pub(super) async fn reset_password(
             "only {SUPERUSER} resets passwords (everyone changes their own on Your account)"
         )));
     }
+    // a reset skips the current password and revokes the account's tokens, the caller's own
+    // included: one's own password is changed where the current one is asked for
+    if user.id == signed_in(&caller)?.id {
+        return Err(ApiError::Conflict(format!(
+            "change your own password on Your account ({PASSWORD_URL}), which asks for the current one"
+        )));
+    }
     accounts
         .reset_password(id, &user.username, reset.password, &actor)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ends an account's lock-out.
+#[utoipa::path(post, path = "/api/v1/accounts/users/{id}/unlock", params(("id" = i64, Path, description = "The account's id")),
+    responses((status = 204, description = "Unlocked (or was not locked)"), (status = 404, description = "No such account", body = ErrorBody),))]
 pub(super) async fn unlock_user(
     State(accounts): Shared,
     actor: Actor,
@@ -330,6 +372,8 @@ pub(super) async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The addresses and accounts locked out now.
+#[utoipa::path(get, path = LOCKOUTS_URL, responses((status = 200, description = "The lock-outs", body = LockoutList)))]
 pub(super) async fn list_lockouts(State(accounts): Shared) -> Result<Json<LockoutList>, ApiError> {
     use app::AccountsBackend;
     crate::accounts::Pages(accounts)
@@ -339,6 +383,9 @@ pub(super) async fn list_lockouts(State(accounts): Shared) -> Result<Json<Lockou
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))
 }
 
+/// Ends an address's lock-out.
+#[utoipa::path(delete, path = "/api/v1/accounts/lockouts/{address}", params(("address" = String, Path, description = "An IPv4 or IPv6 address")),
+    responses((status = 204, description = "Unlocked"), (status = 404, description = "The address is not locked out", body = ErrorBody)))]
 pub(super) async fn unlock_address(
     State(accounts): Shared,
     actor: Actor,
