@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cluster;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod discovery;
 pub mod est;

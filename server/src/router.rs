@@ -10,7 +10,7 @@ use crate::discovery::Discovery;
 use crate::http::{RouteRule, Routes, Rule, auth};
 use crate::status::Status;
 use crate::workers::Workers;
-use crate::{audit, discovery, http, settings, site, status};
+use crate::{audit, dashboard, discovery, http, settings, site, status};
 use axum::{Router, middleware};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -39,6 +39,12 @@ pub enum Auth {
 
 /// The router, and the table of every API route's rights rule.
 pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
+    let overview = Arc::new(dashboard::Overview {
+        db: parts.db.clone(),
+        online: parts.status.online.clone(),
+        registry: parts.status.registry.clone(),
+        tls: parts.tls.clone(),
+    });
     let routes = Routes::new(Rule::Public)
         .get("/healthz", || async { "ok" })
         .merge(settings::api::routes().with_state(parts.status.settings.clone()))
@@ -48,6 +54,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
         .merge(crate::tls::api::routes().with_state(parts.tls.clone()))
         .merge(crate::est::api::routes().with_state(parts.est.clone()))
+        .merge(dashboard::routes().with_state(overview.clone()))
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             accounts: parts.accounts.clone(),
@@ -66,6 +73,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         Arc::new(accounts::Pages(parts.accounts.clone())),
         Arc::new(crate::tls::page::Pages(parts.tls.clone())),
         Arc::new(crate::est::page::Pages(parts.est.clone())),
+        Arc::new(dashboard::Pages(overview)),
         site::leptos_options(parts.config),
         &base,
     );

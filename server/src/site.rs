@@ -2,8 +2,8 @@
 
 use crate::config::Config;
 use app::{
-    AccountsBackend, App, BasePath, CertificatesBackend, DiscoveryBackend, EnrollmentBackend,
-    PageBackend, shell,
+    AccountsBackend, App, BasePath, CertificatesBackend, DashboardBackend, DiscoveryBackend,
+    EnrollmentBackend, PageBackend, shell,
 };
 use axum::{
     Router,
@@ -23,6 +23,7 @@ pub fn routes(
     accounts: Arc<dyn AccountsBackend>,
     certificates: Arc<dyn CertificatesBackend>,
     enrollment: Arc<dyn EnrollmentBackend>,
+    dashboard: Arc<dyn DashboardBackend>,
     options: LeptosOptions,
     base: &str,
 ) -> Router {
@@ -33,6 +34,7 @@ pub fn routes(
         provide_context(accounts.clone());
         provide_context(certificates.clone());
         provide_context(enrollment.clone());
+        provide_context(dashboard.clone());
         provide_context(base.clone());
         // the page's inline scripts (hydration, handed-over data) carry it; the
         // shell puts it in the page's Content-Security-Policy
