@@ -8,6 +8,7 @@
 mod accounts;
 mod base_path;
 mod cluster;
+mod dashboard;
 mod device_certs;
 mod discovery;
 mod distributed;
