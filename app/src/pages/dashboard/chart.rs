@@ -176,6 +176,7 @@ pub(super) fn StatusChart(
             <polygon class="band unknown" points=move || drawn.with(|d| d[2].clone()) />
         </svg>
     }
+    .into_any()
 }
 
 /// The rounds' longest times per bucket as bars, against the response timeout (a dashed line).
@@ -237,6 +238,7 @@ pub(super) fn RoundChart(history: Vec<HistoryPoint>, range: HistoryRange, now: i
             <line class="timeout" x1=LEFT y1=timeout_y x2=RIGHT y2=timeout_y />
         </svg>
     }
+    .into_any()
 }
 
 #[cfg(test)]

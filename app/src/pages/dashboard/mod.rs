@@ -67,6 +67,7 @@ pub fn DashboardPage() -> impl IntoView {
         <h1>"Dashboard"</h1>
         {with_data(data, "dashboard", |dashboard| view! { <Overview dashboard /> }.into_any())}
     }
+    .into_any()
 }
 
 /// The state of the page, shared by its parts.
@@ -101,6 +102,7 @@ fn Overview(dashboard: Dashboard) -> impl IntoView {
         </div>
         {has(|d| d.audit.is_some()).then(|| view! { <Audit state /> })}
     }
+    .into_any()
 }
 
 /// The statuses now, the chart over the range and the online check's rounds.
@@ -162,6 +164,7 @@ fn Devices(state: DashboardState) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -176,6 +179,7 @@ fn Count(
             <dd id=format!("count-{class}")>{value}</dd>
         </div>
     }
+    .into_any()
 }
 
 /// The chart in words, for a screen reader.
@@ -223,6 +227,7 @@ fn RangeTable(buckets: Signal<Vec<chart::Bucket>>, range: HistoryRange) -> impl 
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 fn last_round(round: &Option<crate::api::LastRound>) -> AnyView {
@@ -302,6 +307,7 @@ fn Today(state: DashboardState) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -337,6 +343,7 @@ fn Servers(state: DashboardState) -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -380,6 +387,7 @@ fn Certificates(state: DashboardState) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -415,5 +423,69 @@ fn Audit(state: DashboardState) -> impl IntoView {
                 <a href=crate::url("/audit")>"The whole audit log"</a>
             </p>
         </section>
+    }
+    .into_any()
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::api::{DeviceOverview, HistoryPoint};
+    use crate::pages::render_for_reader;
+
+    #[test]
+    fn the_page_reads_with_numbers_chart_and_sections() {
+        let counts = StatusCounts {
+            online: 8,
+            offline: 3,
+            unknown: 1,
+        };
+        let dashboard = Dashboard {
+            at: "2026-11-30T12:02:00Z".into(),
+            range: HistoryRange::Day,
+            devices: Some(DeviceOverview {
+                counts,
+                history: vec![HistoryPoint {
+                    at: "2026-11-30T11:55:00Z".into(),
+                    counts,
+                    online_min: 7,
+                    online_max: 8,
+                    rounds: 100,
+                    round_ms_max: 1200,
+                    round_ms_mean: 900,
+                    timeout_ms: 1000,
+                }],
+                last_round: None,
+            }),
+            scans_today: Some(vec![StateCount {
+                state: "done".into(),
+                count: 2,
+            }]),
+            jobs_today: None,
+            servers: Some(Vec::new()),
+            certificates: Some(vec![ExpiringCertificate {
+                kind: "device-ca".into(),
+                subject: "CN=Pharos device CA".into(),
+                fingerprint_sha256: "ab".into(),
+                not_after: "2026-12-10T00:00:00Z".into(),
+                days_left: 9,
+            }]),
+            audit: None,
+        };
+        let html = render_for_reader(|| view! { <Overview dashboard /> });
+        for part in [
+            "id=\"count-online\">8<",
+            "id=\"count-offline\">3<",
+            "Now 8 online, 3 offline, 1 unknown.",
+            "polygon class=\"band online\" points=\"",
+            "bar late",
+            "Device CA · 9 days left",
+            "No scheduled round has run on this server yet.",
+            "href=\"/?range=7d\"",
+        ] {
+            assert!(html.contains(part), "{part}: {html}");
+        }
+        // sections left out by the server are not shown at all
+        assert!(!html.contains("Latest changes") && !html.contains("Job runs"));
     }
 }
