@@ -67,16 +67,15 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         #[cfg(feature = "unguarded")]
         Auth::Off => routes.unguarded(),
     };
-    let pages = site::routes(
-        Arc::new(parts.status.clone()),
-        Arc::new(discovery::Pages(parts.discovery.clone())),
-        Arc::new(accounts::Pages(parts.accounts.clone())),
-        Arc::new(crate::tls::page::Pages(parts.tls.clone())),
-        Arc::new(crate::est::page::Pages(parts.est.clone())),
-        Arc::new(dashboard::Pages(overview)),
-        site::leptos_options(parts.config),
-        &base,
-    );
+    let backends = site::Backends {
+        page: Arc::new(parts.status.clone()),
+        discovery: Arc::new(discovery::Pages(parts.discovery.clone())),
+        accounts: Arc::new(accounts::Pages(parts.accounts.clone())),
+        certificates: Arc::new(crate::tls::page::Pages(parts.tls.clone())),
+        enrollment: Arc::new(crate::est::page::Pages(parts.est.clone())),
+        dashboard: Arc::new(dashboard::Pages(overview)),
+    };
+    let pages = site::routes(backends, site::leptos_options(parts.config), &base);
     let identify = auth::Identify {
         accounts: parts.accounts.clone(),
         trusted_proxies: Arc::new(parts.config.trusted_proxies.clone()),

@@ -12,7 +12,7 @@ use crate::tls::{Tls, pki};
 use crate::workers::unix_millis;
 use app::api::{
     AuditQuery, DASHBOARD_AUDIT_ENTRIES, DASHBOARD_URL, Dashboard, DashboardQuery, DeviceOverview,
-    EXPIRY_WARNING_DAYS, Expiry, ExpiringCertificate, HistoryRange, StateCount,
+    EXPIRY_WARNING_DAYS, ExpiringCertificate, Expiry, HistoryRange, StateCount,
 };
 use app::model::{Area, Rights};
 use app::{BoxFuture, DashboardBackend};
@@ -150,9 +150,8 @@ async fn get_dashboard(
     Extension(caller): Extension<Caller>,
     query: Result<Query<DashboardQuery>, QueryRejection>,
 ) -> Result<Json<Dashboard>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::BadRequest(format!("{}; range: 24h or 7d", e.body_text()))
-    })?;
+    let Query(query) =
+        query.map_err(|e| ApiError::BadRequest(format!("{}; range: 24h or 7d", e.body_text())))?;
     let me = caller.me().ok_or(ApiError::Unauthorized)?;
     let range = query.range.unwrap_or_default();
     overview
@@ -166,7 +165,11 @@ async fn get_dashboard(
 pub struct Pages(pub Arc<Overview>);
 
 impl DashboardBackend for Pages {
-    fn dashboard(&self, range: HistoryRange, rights: Rights) -> BoxFuture<Result<Dashboard, String>> {
+    fn dashboard(
+        &self,
+        range: HistoryRange,
+        rights: Rights,
+    ) -> BoxFuture<Result<Dashboard, String>> {
         let overview = self.0.clone();
         Box::pin(async move {
             overview.read(range, &rights).await.map_err(|e| {

@@ -2,8 +2,8 @@
 //! or on demand. Statuses and their changes go to the database and onto the change bus.
 
 use super::devices::{self, Details, Known, RoundWrite};
-use super::{history, round};
 use super::udp::{self, Socket4};
+use super::{history, round};
 use crate::cluster::registry::Share;
 use crate::cluster::{Bus, Registry};
 use crate::db::{Db, DbError};

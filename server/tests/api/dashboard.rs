@@ -76,7 +76,10 @@ async fn rounds_fill_the_current_bucket(db: Db) {
     let current = get(r, "/api/v1/settings/network").await;
     let mut doc = current.body.clone();
     doc["online_check"]["response_timeout_ms"] = json!(300);
-    assert_eq!(super::put(r, &current.etag(), &doc).await.status, StatusCode::OK);
+    assert_eq!(
+        super::put(r, &current.etag(), &doc).await.status,
+        StatusCode::OK
+    );
     register_all(r, &sim).await;
     let asleep = sim.asleep().count() as u64;
     assert!(asleep > 0 && asleep < 30);
@@ -100,17 +103,27 @@ async fn rounds_fill_the_current_bucket(db: Db) {
     assert_eq!(devices["last_round"]["checked"], 30);
     // one row per bucket, however many rounds and devices
     if bucket_of(before, HOUR) == bucket_of(after, HOUR) {
-        assert_eq!(history::rows(&pharos.db, HistoryRange::Week).await.unwrap(), 1);
+        assert_eq!(
+            history::rows(&pharos.db, HistoryRange::Week).await.unwrap(),
+            1
+        );
     }
     if bucket_of(before, FIVE_MINUTES) == bucket_of(after, FIVE_MINUTES) {
-        assert_eq!(history::rows(&pharos.db, HistoryRange::Day).await.unwrap(), 1);
+        assert_eq!(
+            history::rows(&pharos.db, HistoryRange::Day).await.unwrap(),
+            1
+        );
         // both rounds merged into it (besides the one at start, over no devices)
         assert!(last["rounds"].as_u64().unwrap() >= 2, "{last}");
     }
     let week = dashboard(r, "7d").await;
     assert_eq!(week["range"], "7d");
     assert_eq!(
-        week["devices"]["history"].as_array().unwrap().last().unwrap()["counts"],
+        week["devices"]["history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["counts"],
         devices["counts"]
     );
     assert_eq!(
@@ -148,32 +161,51 @@ async fn history_is_downsampled_and_pruned(db: Db) {
     let now = now();
     let hour = bucket_of(now, HOUR);
     // a week and more ago: pruned by the next sample
-    history::record(db, now - 8 * 24 * HOUR, &sample(1, 1, 5)).await.unwrap();
+    history::record(db, now - 8 * 24 * HOUR, &sample(1, 1, 5))
+        .await
+        .unwrap();
     // two days ago: in the week's hourly buckets only
-    history::record(db, now - 48 * HOUR, &sample(9, 1, 5)).await.unwrap();
+    history::record(db, now - 48 * HOUR, &sample(9, 1, 5))
+        .await
+        .unwrap();
     // every minute of the last hour
     for minute in 0..60 {
         let online = 10 + (minute % 7) as u64;
-        history::record(db, hour - HOUR + minute * 60_000, &sample(online, 20 - online, 7))
-            .await
-            .unwrap();
+        history::record(
+            db,
+            hour - HOUR + minute * 60_000,
+            &sample(online, 20 - online, 7),
+        )
+        .await
+        .unwrap();
     }
     // three samples in one five-minute bucket: extremes and sums merge, the last counts win
     let bucket = bucket_of(now, FIVE_MINUTES);
     for (online, ms) in [(5, 40), (3, 90), (7, 20)] {
-        history::record(db, bucket, &sample(online, 10 - online, ms)).await.unwrap();
+        history::record(db, bucket, &sample(online, 10 - online, ms))
+            .await
+            .unwrap();
     }
 
     let day = history::read(db, HistoryRange::Day, now).await.unwrap();
     let week = history::read(db, HistoryRange::Week, now).await.unwrap();
-    assert_eq!(history::rows(db, HistoryRange::Day).await.unwrap(), day.len() as i64);
-    assert_eq!(history::rows(db, HistoryRange::Week).await.unwrap(), week.len() as i64);
+    assert_eq!(
+        history::rows(db, HistoryRange::Day).await.unwrap(),
+        day.len() as i64
+    );
+    assert_eq!(
+        history::rows(db, HistoryRange::Week).await.unwrap(),
+        week.len() as i64
+    );
     // 12 five-minute buckets of the last hour, and the current one (unless it is among them)
     assert!((12..=13).contains(&day.len()), "{}", day.len());
     // the hour of two days ago, the last hour, and the current one (if another)
     assert!((2..=3).contains(&week.len()), "{}", week.len());
     assert_eq!(week[0].counts.online, 9);
-    let last_hour = week.iter().find(|p| p.at == server::db::rfc3339(hour - HOUR)).unwrap();
+    let last_hour = week
+        .iter()
+        .find(|p| p.at == server::db::rfc3339(hour - HOUR))
+        .unwrap();
     assert_eq!(last_hour.rounds, 60);
     assert_eq!((last_hour.online_min, last_hour.online_max), (10, 16));
 

@@ -80,7 +80,11 @@ impl Scale {
 
 /// The outline of a level over the buckets, as steps: flat across each bucket, down to zero
 /// where no round was recorded.
-fn outline(buckets: &[Bucket], scale: &Scale, level: impl Fn(&StatusCounts) -> u64) -> Vec<(f64, f64)> {
+fn outline(
+    buckets: &[Bucket],
+    scale: &Scale,
+    level: impl Fn(&StatusCounts) -> u64,
+) -> Vec<(f64, f64)> {
     let mut line = Vec::with_capacity(buckets.len() * 2);
     let mut end = None;
     for bucket in buckets {
@@ -181,7 +185,11 @@ pub(super) fn StatusChart(
 
 /// The rounds' longest times per bucket as bars, against the response timeout (a dashed line).
 #[component]
-pub(super) fn RoundChart(history: Vec<HistoryPoint>, range: HistoryRange, now: i64) -> impl IntoView {
+pub(super) fn RoundChart(
+    history: Vec<HistoryPoint>,
+    range: HistoryRange,
+    now: i64,
+) -> impl IntoView {
     let timeout = history.last().map_or(0, |p| p.timeout_ms);
     let longest = history.iter().map(|p| p.round_ms_max).max().unwrap_or(0);
     let scale = Scale {

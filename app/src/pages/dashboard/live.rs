@@ -32,9 +32,10 @@ pub(super) fn follow(state: DashboardState) {
 
 fn reread(state: DashboardState) {
     let range = state.dashboard.with_untracked(|d| d.range);
-    state
-        .reads
-        .reread(get_dashboard(range), "dashboard", state.notice, move |dashboard| {
-            state.dashboard.set(dashboard)
-        });
+    state.reads.reread(
+        get_dashboard(range),
+        "dashboard",
+        state.notice,
+        move |dashboard| state.dashboard.set(dashboard),
+    );
 }

@@ -312,7 +312,11 @@ fn Today(state: DashboardState) -> impl IntoView {
 
 #[component]
 fn Servers(state: DashboardState) -> impl IntoView {
-    let servers = move || state.dashboard.with(|d| d.servers.clone().unwrap_or_default());
+    let servers = move || {
+        state
+            .dashboard
+            .with(|d| d.servers.clone().unwrap_or_default())
+    };
     let row = |server: ServerEntry| {
         view! {
             <tr>
@@ -348,15 +352,22 @@ fn Servers(state: DashboardState) -> impl IntoView {
 
 #[component]
 fn Certificates(state: DashboardState) -> impl IntoView {
-    let certificates =
-        move || state.dashboard.with(|d| d.certificates.clone().unwrap_or_default());
+    let certificates = move || {
+        state
+            .dashboard
+            .with(|d| d.certificates.clone().unwrap_or_default())
+    };
     let item = |c: ExpiringCertificate| {
         let when = if c.days_left < 0 {
             "expired".to_owned()
         } else {
             format!("{} days left", c.days_left)
         };
-        let kind = if c.kind == "device-ca" { "Device CA" } else { "Web" };
+        let kind = if c.kind == "device-ca" {
+            "Device CA"
+        } else {
+            "Web"
+        };
         view! {
             <li class=if c.days_left < 0 { "expired" } else { "soon" }>
                 <strong>{c.subject}</strong>
@@ -392,7 +403,11 @@ fn Certificates(state: DashboardState) -> impl IntoView {
 
 #[component]
 fn Audit(state: DashboardState) -> impl IntoView {
-    let entries = move || state.dashboard.with(|d| d.audit.clone().unwrap_or_default());
+    let entries = move || {
+        state
+            .dashboard
+            .with(|d| d.audit.clone().unwrap_or_default())
+    };
     let row = |e: AuditEntry| {
         view! {
             <tr>
@@ -477,7 +492,8 @@ mod rendered {
             "id=\"count-online\">8<",
             "id=\"count-offline\">3<",
             "Now 8 online, 3 offline, 1 unknown.",
-            "polygon class=\"band online\" points=\"",
+            "<polygon points=\"708.8,64.7 ",
+            "class=\"band online\"",
             "bar late",
             "Device CA · 9 days left",
             "No scheduled round has run on this server yet.",
