@@ -6,8 +6,9 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DEVICE_PORT, WOL_PORT } from '../playwright.config';
+import { ready } from './devsim';
+import { open } from './hydrated';
 
 // The dashboard (the start page) over simulated devices on 127.89.0.1–127.89.0.12, a quarter of
 // them asleep; the server checks them every second (see playwright.config.ts). The devices are
@@ -25,14 +26,6 @@ let registered: number[] = [];
 let awake = 0;
 /** The counts once the simulated devices were checked. */
 let checked: Counts;
-
-async function ready(child: ChildProcess) {
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    if (line.startsWith('ready ')) break;
-  }
-  child.stdout!.resume();
-}
 
 async function stopSimulator() {
   if (simulator && simulator.exitCode === null) {
@@ -104,13 +97,6 @@ test.afterAll(async () => {
 test.beforeEach(async ({ page }) => {
   await signIn(page);
 });
-
-async function open(page: Page, path: string) {
-  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
-  await page.goto(path);
-  await wasm;
-  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
-}
 
 const chart = (page: Page) => page.locator('svg.chart.history');
 

@@ -2,19 +2,17 @@
 //! pruned, fleet-wide when servers share the devices; and sections only for those who may read
 //! them. Devices are simulated on 127.x addresses.
 
-use super::devsim::Simulator;
-use super::{Db, Env, get, post_json};
+use super::{Db, Env, get};
 use crate::accounts::{as_user, create_user};
+use crate::discovery::{register_all, simulator};
+use crate::distributed::start;
 use crate::on_both_databases;
 use app::api::{HistoryRange, StatusCounts};
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use server::discovery::history::{self, Sample};
-use std::net::Ipv4Addr;
-use std::path::Path;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 const FIVE_MINUTES: i64 = 300_000;
 const HOUR: i64 = 3_600_000;
@@ -24,31 +22,6 @@ on_both_databases!(
     history_is_downsampled_and_pruned,
     sections_follow_rights,
 );
-
-fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
-    Simulator::start(
-        Path::new(env!("CARGO_BIN_EXE_pharos-devsim")),
-        count,
-        Ipv4Addr::from(first),
-        extra,
-    )
-}
-
-async fn start(env: &Env, name: &str, sim: &Simulator) -> server::Pharos {
-    let mut config = env.config(name, "standalone");
-    config.device_port = sim.port;
-    config.wake_on_lan_port = sim.wol_port;
-    config.heartbeat_interval_secs = 1;
-    config.heartbeat_timeout_secs = 3;
-    crate::launch(config, CancellationToken::new()).await
-}
-
-async fn register_all(router: &Router, sim: &Simulator) {
-    for device in &sim.devices {
-        let reply = post_json(router, "/api/v1/devices", json!({ "ip": device["ip"] })).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    }
-}
 
 async fn dashboard(router: &Router, range: &str) -> Value {
     let reply = get(router, &format!("/api/v1/dashboard?range={range}")).await;
@@ -80,7 +53,7 @@ async fn rounds_fill_the_current_bucket(db: Db) {
         super::put(r, &current.etag(), &doc).await.status,
         StatusCode::OK
     );
-    register_all(r, &sim).await;
+    register_all(r, &sim, false).await;
     let asleep = sim.asleep().count() as u64;
     assert!(asleep > 0 && asleep < 30);
 
@@ -255,7 +228,7 @@ async fn shared_rounds_record_the_whole_fleet() {
     let sim = simulator(40, [127, 62, 0, 1], &[]);
     let a = start(&env, "a", &sim).await;
     let b = start(&env, "b", &sim).await;
-    register_all(&a.router, &sim).await;
+    register_all(&a.router, &sim, false).await;
     for app in [&a, &b] {
         app.status.registry.refresh().await.unwrap();
     }

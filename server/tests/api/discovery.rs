@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
+pub(crate) fn simulator(count: usize, first: [u8; 4], extra: &[&str]) -> Simulator {
     Simulator::start(
         Path::new(env!("CARGO_BIN_EXE_pharos-devsim")),
         count,
@@ -50,7 +50,7 @@ async fn start(
 }
 
 /// Registers every simulated device by its address (and its MAC, with `with_mac`).
-async fn register_all(router: &Router, sim: &Simulator, with_mac: bool) -> Vec<i64> {
+pub(crate) async fn register_all(router: &Router, sim: &Simulator, with_mac: bool) -> Vec<i64> {
     let mut ids = Vec::new();
     for device in &sim.devices {
         let mut body = json!({ "ip": device["ip"] });

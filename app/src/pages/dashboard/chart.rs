@@ -139,6 +139,20 @@ pub(super) fn bands(buckets: &[Bucket], range: HistoryRange, now: i64) -> [Strin
     ]
 }
 
+/// The time axis under a chart: the range's start and now.
+#[component]
+fn TimeAxis(range: HistoryRange) -> impl IntoView {
+    view! {
+        <line class="axis" x1=LEFT y1=BOTTOM x2=RIGHT y2=BOTTOM />
+        <text class="tick" x=LEFT y=HEIGHT - 4.0>
+            {format!("{} ago", range.label())}
+        </text>
+        <text class="tick" x=RIGHT y=HEIGHT - 4.0 text-anchor="end">
+            "now"
+        </text>
+    }
+}
+
 /// The stacked chart of the device statuses over the range.
 #[component]
 pub(super) fn StatusChart(
@@ -161,7 +175,6 @@ pub(super) fn StatusChart(
                 {format!("Devices online, offline and unknown over the last {}", range.label())}
             </title>
             <desc id="history-desc">{summary}</desc>
-            <line class="axis" x1=LEFT y1=BOTTOM x2=RIGHT y2=BOTTOM />
             <line class="axis" x1=LEFT y1=TOP x2=LEFT y2=BOTTOM />
             <text class="tick" x=LEFT - 6.0 y=TOP + 8.0 text-anchor="end">
                 {most}
@@ -169,12 +182,7 @@ pub(super) fn StatusChart(
             <text class="tick" x=LEFT - 6.0 y=BOTTOM text-anchor="end">
                 "0"
             </text>
-            <text class="tick" x=LEFT y=HEIGHT - 4.0>
-                {format!("{} ago", range.label())}
-            </text>
-            <text class="tick" x=RIGHT y=HEIGHT - 4.0 text-anchor="end">
-                "now"
-            </text>
+            <TimeAxis range />
             <polygon class="band online" points=move || drawn.with(|d| d[0].clone()) />
             <polygon class="band offline" points=move || drawn.with(|d| d[1].clone()) />
             <polygon class="band unknown" points=move || drawn.with(|d| d[2].clone()) />
@@ -232,16 +240,10 @@ pub(super) fn RoundChart(
                     "The longest round took {longest} ms; the response timeout is {timeout} ms."
                 )}
             </desc>
-            <line class="axis" x1=LEFT y1=BOTTOM x2=RIGHT y2=BOTTOM />
             <text class="tick" x=LEFT - 6.0 y=timeout_y + 4.0 text-anchor="end">
                 {format!("{timeout} ms")}
             </text>
-            <text class="tick" x=LEFT y=HEIGHT - 4.0>
-                {format!("{} ago", range.label())}
-            </text>
-            <text class="tick" x=RIGHT y=HEIGHT - 4.0 text-anchor="end">
-                "now"
-            </text>
+            <TimeAxis range />
             {bars}
             <line class="timeout" x1=LEFT y1=timeout_y x2=RIGHT y2=timeout_y />
         </svg>

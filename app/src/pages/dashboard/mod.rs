@@ -12,7 +12,9 @@ use crate::api::{
     AuditEntry, Dashboard, EXPIRY_WARNING_DAYS, ExpiringCertificate, HistoryRange, ServerEntry,
     StateCount, StatusCounts,
 };
-use crate::components::{Notice, NoticeArea, PageSource, page_resource, use_me, with_data};
+use crate::components::{
+    ColumnHeads, Notice, NoticeArea, PageSource, page_resource, use_me, with_data,
+};
 use crate::model::Rights;
 use chart::{RoundChart, StatusChart};
 use leptos::prelude::*;
@@ -213,14 +215,7 @@ fn RangeTable(buckets: Signal<Vec<chart::Bucket>>, range: HistoryRange) -> impl 
     view! {
         <table class="range-table">
             <caption>{format!("Devices over the last {}", range.label())}</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Now"</th>
-                    <th scope="col">"Fewest"</th>
-                    <th scope="col">"Most"</th>
-                </tr>
-            </thead>
+            <ColumnHeads names=&["Status", "Now", "Fewest", "Most"] />
             <tbody>
                 {row("Online", |c| c.online)} {row("Offline", |c| c.offline)}
                 {row("Unknown", |c| c.unknown)}
@@ -336,13 +331,7 @@ fn Servers(state: DashboardState) -> impl IntoView {
         <section class="dashboard-servers" aria-labelledby="servers-heading">
             <h2 id="servers-heading">"Servers"</h2>
             <table class="servers">
-                <thead>
-                    <tr>
-                        <th scope="col">"Server"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Last heartbeat"</th>
-                    </tr>
-                </thead>
+                <ColumnHeads names=&["Server", "State", "Last heartbeat"] />
                 <tbody>{move || servers().into_iter().map(row).collect_view()}</tbody>
             </table>
         </section>
@@ -423,15 +412,7 @@ fn Audit(state: DashboardState) -> impl IntoView {
         <section class="dashboard-audit" aria-labelledby="audit-heading">
             <h2 id="audit-heading">"Latest changes"</h2>
             <table class="audit-latest">
-                <thead>
-                    <tr>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"Area"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Field"</th>
-                    </tr>
-                </thead>
+                <ColumnHeads names=&["When", "Who", "Area", "Action", "Field"] />
                 <tbody>{move || entries().into_iter().map(row).collect_view()}</tbody>
             </table>
             <p>
