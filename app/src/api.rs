@@ -8,10 +8,12 @@ use serde_json::Value;
 
 mod accounts;
 mod certificates;
+mod dashboard;
 mod discovery;
 mod enrollment;
 pub use accounts::*;
 pub use certificates::*;
+pub use dashboard::*;
 pub use discovery::*;
 pub use enrollment::*;
 

@@ -20,8 +20,8 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 use pages::{
-    AccountPage, AccountsPage, AuditPage, CertificatesPage, DevicesPage, EnrollmentPage, Home,
-    JobsPage, LoginPage, NetworkSettingsPage, NotFound, ScansPage,
+    AccountPage, AccountsPage, AuditPage, CertificatesPage, DashboardPage, DevicesPage,
+    EnrollmentPage, JobsPage, LoginPage, NetworkSettingsPage, NotFound, ScansPage,
 };
 
 /// Where the server renders page data from (memory, never a query); provided as context.
@@ -63,6 +63,17 @@ pub trait AccountsBackend: Send + Sync {
 pub trait CertificatesBackend: Send + Sync {
     fn certificates(&self) -> BoxFuture<Result<api::WebCertificates, String>>;
     fn cluster_check(&self) -> BoxFuture<Result<api::ClusterCheck, String>>;
+}
+
+/// Where the server renders the dashboard (the start page) from; provided as context. Only the
+/// sections `rights` may read are filled in.
+#[cfg(feature = "ssr")]
+pub trait DashboardBackend: Send + Sync {
+    fn dashboard(
+        &self,
+        range: api::HistoryRange,
+        rights: model::Rights,
+    ) -> BoxFuture<Result<api::Dashboard, String>>;
 }
 
 /// Where the server renders the device enrollment page from (the database); provided as
@@ -131,7 +142,7 @@ pub fn App() -> impl IntoView {
             <layout::TopBar />
             <main id="main" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=StaticSegment("") view=Home />
+                    <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("settings"), StaticSegment("network"))
                         view=NetworkSettingsPage

@@ -6,8 +6,9 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DEVICE_PORT, WOL_PORT } from '../playwright.config';
+import { ready } from './devsim';
+import { open } from './hydrated';
 
 // Discovery against simulated devices on loopback addresses (127.88.0.1–127.88.0.20), a fifth of
 // them asleep; the server under test sends only to 127.0.0.0/8 (see playwright.config.ts). The
@@ -26,22 +27,6 @@ let originalSettings: unknown;
 
 const awake = () => fleet.filter((d) => !d.asleep);
 const asleep = () => fleet.filter((d) => d.asleep);
-
-/** Resolves once the simulator says it listens; fails if it exits first. */
-async function ready(child: ChildProcess) {
-  const lines = createInterface({ input: child.stdout! });
-  const seen = (async () => {
-    for await (const line of lines) {
-      if (line.startsWith('ready ')) return;
-    }
-    throw new Error('the device simulator exited before it was ready');
-  })();
-  const late = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error('the device simulator did not get ready in 30 s')), 30_000).unref(),
-  );
-  await Promise.race([seen, late]);
-  child.stdout!.resume(); // its counters at exit go nowhere, and never block it
-}
 
 async function changeSettings(change: (doc: any) => void) {
   const current = await api.get(SETTINGS);
@@ -94,13 +79,6 @@ test.afterAll(async () => {
 test.beforeEach(async ({ page }) => {
   await signIn(page);
 });
-
-async function open(page: Page, path: string) {
-  const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm') && r.ok());
-  await page.goto(path);
-  await wasm;
-  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
-}
 
 /** The row of the devices table that lists `ip`. */
 const deviceRow = (page: Page, ip: string) =>

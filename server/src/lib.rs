@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod discovery;
 pub mod est;

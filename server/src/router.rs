@@ -11,7 +11,7 @@ use crate::http::openapi::{self, Publication};
 use crate::http::{RouteRule, Routes, Rule, auth};
 use crate::status::Status;
 use crate::workers::Workers;
-use crate::{audit, discovery, http, settings, site, status};
+use crate::{audit, dashboard, discovery, http, settings, site, status};
 use axum::{Router, middleware};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -43,6 +43,12 @@ pub enum Auth {
 /// The router, and the table of every API route's rights rule.
 pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
     let publication = Publication::default();
+    let overview = Arc::new(dashboard::Overview {
+        db: parts.db.clone(),
+        online: parts.status.online.clone(),
+        registry: parts.status.registry.clone(),
+        tls: parts.tls.clone(),
+    });
     let routes = Routes::new(Rule::Public)
         .get("/healthz", || async { "ok" })
         .merge(openapi::routes(publication.clone()))
@@ -63,6 +69,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
                 allow: parts.config.metrics_allow.clone(),
             })),
         )
+        .merge(dashboard::routes().with_state(overview.clone()))
         .merge(events::routes().with_state(events::EventsState {
             bus: parts.bus.clone(),
             accounts: parts.accounts.clone(),
@@ -76,15 +83,15 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         Auth::Off => routes.unguarded(),
     };
     openapi::publish(&publication, document(), &table, &base);
-    let pages = site::routes(
-        Arc::new(parts.status.clone()),
-        Arc::new(discovery::Pages(parts.discovery.clone())),
-        Arc::new(accounts::Pages(parts.accounts.clone())),
-        Arc::new(crate::tls::page::Pages(parts.tls.clone())),
-        Arc::new(crate::est::page::Pages(parts.est.clone())),
-        site::leptos_options(parts.config),
-        &base,
-    );
+    let backends = site::Backends {
+        page: Arc::new(parts.status.clone()),
+        discovery: Arc::new(discovery::Pages(parts.discovery.clone())),
+        accounts: Arc::new(accounts::Pages(parts.accounts.clone())),
+        certificates: Arc::new(crate::tls::page::Pages(parts.tls.clone())),
+        enrollment: Arc::new(crate::est::page::Pages(parts.est.clone())),
+        dashboard: Arc::new(dashboard::Pages(overview)),
+    };
+    let pages = site::routes(backends, site::leptos_options(parts.config), &base);
     let identify = auth::Identify {
         accounts: parts.accounts.clone(),
         trusted_proxies: Arc::new(parts.config.trusted_proxies.clone()),
@@ -126,6 +133,7 @@ fn document() -> utoipa::openapi::OpenApi {
         crate::tls::api::Api::openapi(),
         crate::est::api::Api::openapi(),
         events::Api::openapi(),
+        dashboard::Api::openapi(),
     ] {
         doc.merge(part);
     }

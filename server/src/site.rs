@@ -2,8 +2,8 @@
 
 use crate::config::Config;
 use app::{
-    AccountsBackend, App, BasePath, CertificatesBackend, DiscoveryBackend, EnrollmentBackend,
-    PageBackend, shell,
+    AccountsBackend, App, BasePath, CertificatesBackend, DashboardBackend, DiscoveryBackend,
+    EnrollmentBackend, PageBackend, shell,
 };
 use axum::{
     Router,
@@ -17,22 +17,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 
-pub fn routes(
-    backend: Arc<dyn PageBackend>,
-    discovery: Arc<dyn DiscoveryBackend>,
-    accounts: Arc<dyn AccountsBackend>,
-    certificates: Arc<dyn CertificatesBackend>,
-    enrollment: Arc<dyn EnrollmentBackend>,
-    options: LeptosOptions,
-    base: &str,
-) -> Router {
+/// Where each area's pages read their data while the server renders them.
+#[derive(Clone)]
+pub struct Backends {
+    pub page: Arc<dyn PageBackend>,
+    pub discovery: Arc<dyn DiscoveryBackend>,
+    pub accounts: Arc<dyn AccountsBackend>,
+    pub certificates: Arc<dyn CertificatesBackend>,
+    pub enrollment: Arc<dyn EnrollmentBackend>,
+    pub dashboard: Arc<dyn DashboardBackend>,
+}
+
+pub fn routes(backends: Backends, options: LeptosOptions, base: &str) -> Router {
     let base = BasePath(base.to_owned());
     let context = move || {
-        provide_context(backend.clone());
-        provide_context(discovery.clone());
-        provide_context(accounts.clone());
-        provide_context(certificates.clone());
-        provide_context(enrollment.clone());
+        provide_context(backends.page.clone());
+        provide_context(backends.discovery.clone());
+        provide_context(backends.accounts.clone());
+        provide_context(backends.certificates.clone());
+        provide_context(backends.enrollment.clone());
+        provide_context(backends.dashboard.clone());
         provide_context(base.clone());
         // the page's inline scripts (hydration, handed-over data) carry it; the
         // shell puts it in the page's Content-Security-Policy

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod accounts;
 pub mod certificates;
+pub mod dashboard;
 pub mod discovery;
 pub mod enrollment;
 mod events;

@@ -5,6 +5,7 @@
 pub mod api;
 mod commands;
 pub mod devices;
+pub mod history;
 pub mod jobs;
 mod online;
 mod page;

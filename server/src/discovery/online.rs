@@ -2,11 +2,11 @@
 //! or on demand. Statuses and their changes go to the database and onto the change bus.
 
 use super::devices::{self, Details, Known, RoundWrite};
-use super::round;
 use super::udp::{self, Socket4};
+use super::{history, round};
 use crate::cluster::registry::Share;
 use crate::cluster::{Bus, Registry};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::metrics::{self, Metrics};
 use crate::settings::Settings;
 use crate::workers::Workers;
@@ -139,6 +139,7 @@ impl OnlineCheck {
                             .online_check
                             .response_timeout_ms,
                     );
+                    self.record_history(&report, timeout_ms).await;
                     self.last.store(Some(Arc::new(LastRound {
                         report,
                         at: crate::db::rfc3339(round::unix_millis()),
@@ -152,6 +153,28 @@ impl OnlineCheck {
             }
         } else {
             self.forget().await
+        }
+    }
+
+    /// Adds a scheduled round to the fleet's history. The round stands if this fails: a gap
+    /// in a chart is no reason to check again.
+    async fn record_history(&self, report: &RoundReport, timeout_ms: u64) {
+        let counts = {
+            let cache = self.devices.lock().await;
+            fleet_counts(&self.db, &self.bus, cache.as_deref().unwrap_or_default()).await
+        };
+        let sample = counts.map(|counts| history::Sample {
+            counts,
+            round_ms: report.duration_ms.round() as u64,
+            timeout_ms,
+            checked: report.checked,
+        });
+        let recorded = match sample {
+            Ok(sample) => history::record(&self.db, round::unix_millis(), &sample).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "the round was not added to the device history");
         }
     }
 
@@ -304,15 +327,9 @@ impl OnlineCheck {
             if !complete {
                 changes.clear();
             }
-            // sharing the devices, this server knows only its share's statuses for sure
-            let counts = if self.bus.shared() {
-                match devices::counts(&self.db).await {
-                    Ok(counts) => counts,
-                    Err(e) => return Err(anyhow::Error::new(e).context("counting").into()),
-                }
-            } else {
-                counts_of(all)
-            };
+            let counts = fleet_counts(&self.db, &self.bus, all)
+                .await
+                .context("counting")?;
             self.bus.publish(LiveEvent::DeviceStatus {
                 changes,
                 complete,
@@ -369,6 +386,16 @@ enum Scope<'a> {
     Only(&'a [i64]),
     /// This server's share among the live servers (the scheduled rounds).
     Share(&'a Share),
+}
+
+/// Every device's status: sharing the devices, this server knows only its share's for sure, and
+/// the database has them all.
+async fn fleet_counts(db: &Db, bus: &Bus, devices: &[Known]) -> Result<StatusCounts, DbError> {
+    if bus.shared() {
+        devices::counts(db).await
+    } else {
+        Ok(counts_of(devices))
+    }
 }
 
 fn counts_of(devices: &[Known]) -> StatusCounts {

@@ -25,7 +25,7 @@ fn json_headers() -> [(&'static str, &'static str); 1] {
 }
 
 /// Creates an account with these grants (`[area, access, effect]`); its id.
-async fn create_user(router: &Router, name: &str, grants: &[(&str, &str, &str)]) -> i64 {
+pub(crate) async fn create_user(router: &Router, name: &str, grants: &[(&str, &str, &str)]) -> i64 {
     let reply = call(
         router,
         Method::POST,
@@ -68,7 +68,7 @@ async fn set_grants(
 }
 
 /// The raw router (no credentials added) of a started server, signed in as `user`.
-async fn as_user(admin: &Router, user: &str) -> Router {
+pub(crate) async fn as_user(admin: &Router, user: &str) -> Router {
     let token = token_for(admin, user, PASSWORD).await;
     signed_in(admin.clone(), token)
 }

@@ -315,7 +315,7 @@ async fn executions_are_claimed_once_and_lapsed_leases_fail() {
     assert!(reason.contains("lease ran out"), "{reason}");
 }
 
-async fn start(env: &Env, name: &str, sim: &Simulator) -> server::Pharos {
+pub(crate) async fn start(env: &Env, name: &str, sim: &Simulator) -> server::Pharos {
     let mut config = env.config(name, "standalone");
     config.device_port = sim.port;
     config.wake_on_lan_port = sim.wol_port;

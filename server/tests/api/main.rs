@@ -9,6 +9,7 @@ mod accounts;
 mod base_path;
 mod cli;
 mod cluster;
+mod dashboard;
 mod device_certs;
 mod discovery;
 mod distributed;
