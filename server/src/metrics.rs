@@ -13,7 +13,7 @@ use crate::tls::Tls;
 use app::model::Area;
 use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
@@ -23,6 +23,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
@@ -443,7 +444,18 @@ pub async fn measure(
     next: Next,
 ) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // any token is a method to HTTP: one series per made-up method would grow without bound
+    let method = match *request.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => request.method().as_str(),
+        _ => "other",
+    }
+    .to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -469,6 +481,7 @@ pub struct Parts {
     pub tls: Arc<Tls>,
     /// Who may scrape without signing in.
     pub allow: Vec<IpNet>,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 pub fn routes() -> Routes<Arc<Parts>> {
@@ -479,8 +492,11 @@ pub fn routes() -> Routes<Arc<Parts>> {
 async fn metrics(
     State(parts): State<Arc<Parts>>,
     Extension(caller): Extension<Caller>,
+    peer: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !may_scrape(&parts, &caller) {
+    let peer = peer.map(|Extension(axum::extract::ConnectInfo(addr))| addr.ip().to_canonical());
+    if !may_scrape(&parts, &caller, peer, &headers) {
         return Err(match caller.me() {
             Some(_) => ApiError::Forbidden(
                 "reading the metrics needs the Read right on Network Settings".into(),
@@ -500,14 +516,21 @@ async fn metrics(
 }
 
 /// From an allowed address, or by an administrator who may read the Server Network Settings
-/// (an API token for a scrape job).
-fn may_scrape(parts: &Parts, caller: &Caller) -> bool {
-    let allowed = caller.client.addr.is_some_and(|addr| {
-        parts
-            .allow
-            .iter()
-            .any(|net| net.contains(&addr.to_canonical()))
-    });
+/// (an API token for a scrape job). A request a proxy forwarded counts by the client's address
+/// only if the proxy is trusted: else every client behind a proxy on an allowed address would
+/// pass as that address.
+fn may_scrape(parts: &Parts, caller: &Caller, peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+    let forwarded =
+        headers.contains_key("x-forwarded-for") || headers.contains_key(header::FORWARDED);
+    let believed = !forwarded
+        || peer.is_some_and(|peer| parts.trusted_proxies.iter().any(|net| net.contains(&peer)));
+    let allowed = believed
+        && caller.client.addr.is_some_and(|addr| {
+            parts
+                .allow
+                .iter()
+                .any(|net| net.contains(&addr.to_canonical()))
+        });
     allowed
         || caller
             .me()

@@ -67,6 +67,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
                 discovery: parts.discovery.clone(),
                 tls: parts.tls.clone(),
                 allow: parts.config.metrics_allow.clone(),
+                trusted_proxies: parts.config.trusted_proxies.clone(),
             })),
         )
         .merge(dashboard::routes().with_state(overview.clone()))

@@ -1,14 +1,14 @@
 //! `pharos backup` and `pharos restore`: the whole database, consistent while servers write.
 //! SQLite copies itself with `VACUUM INTO` (one read transaction); PostgreSQL's `pg_dump` reads
-//! one snapshot. A restore keeps what the database held beside it before replacing it.
+//! one snapshot. Neither touches the database it copies (no migration, nothing created). A
+//! restore keeps what the database held beside it, and puts it back if the restore fails.
 
 use super::{Failed, Outcome};
 use crate::config::Config;
-use crate::db::{Backend, Db};
-use crate::on_backend;
+use crate::db::Db;
 use app::model::DatabaseKind;
-use sqlx::ConnectOptions;
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tokio::process::Command;
@@ -22,6 +22,32 @@ pub async fn connect(config: &Config) -> Result<Db, Failed> {
         .map_err(|e| Failed(format!("{e:#} ({})", url.redacted())))
 }
 
+/// The configured database as it is: not created if missing, not migrated.
+enum Existing {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+async fn existing(config: &Config) -> Result<Existing, Failed> {
+    let url = config.database_url()?;
+    let missing = |e: sqlx::Error| Failed(format!("opening {}: {e}", url.redacted()));
+    Ok(match config.database_kind()? {
+        DatabaseKind::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url.expose())?.create_if_missing(false);
+            Existing::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .map_err(missing)?,
+            )
+        }
+        DatabaseKind::Postgres => {
+            Existing::Postgres(PgPool::connect(url.expose()).await.map_err(missing)?)
+        }
+    })
+}
+
 /// Beside `file`, for writing before the rename that makes it appear whole.
 fn partial(file: &Path) -> PathBuf {
     let name = file
@@ -29,6 +55,13 @@ fn partial(file: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     file.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+/// A backup holds password hashes and sealed keys: for its owner only.
+fn private(file: &Path) -> Outcome {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Failed(format!("restricting {}: {e}", file.display())))
 }
 
 pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
@@ -40,36 +73,25 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
     }
     let temporary = partial(file);
     let _ = std::fs::remove_file(&temporary);
-    let written = match config.database_kind()? {
-        DatabaseKind::Sqlite => {
-            let db = connect(config).await?;
+    let written = match existing(config).await? {
+        Existing::Sqlite(pool) => {
             let path = temporary
                 .to_str()
                 .ok_or_else(|| Failed("the backup's path is not valid UTF-8".into()))?
                 .to_owned();
-            let copied = match &db.pool {
-                Backend::Sqlite(pool) => sqlx::query("VACUUM INTO $1")
-                    .bind(path)
-                    .execute(pool)
-                    .await
-                    .map(|_| ()),
-                Backend::Postgres(_) => unreachable!("an SQLite URL"),
-            };
-            db.close().await;
-            copied.map_err(Failed::from)
+            let copied = sqlx::query("VACUUM INTO $1")
+                .bind(path)
+                .execute(&pool)
+                .await;
+            pool.close().await;
+            copied.map(|_| ()).map_err(Failed::from)
         }
-        DatabaseKind::Postgres => {
-            let url = config.database_url()?;
-            pg_tool(
-                "pg_dump",
-                &["--format=custom", "--no-owner", "--file"],
-                &temporary,
-                url.expose(),
-            )
-            .await
+        Existing::Postgres(pool) => {
+            pool.close().await;
+            pg_dump(config, &temporary).await
         }
     };
-    if let Err(e) = written {
+    if let Err(e) = written.and_then(|()| private(&temporary)) {
         let _ = std::fs::remove_file(&temporary);
         return Err(Failed(format!("the backup failed: {}", e.0)));
     }
@@ -77,26 +99,53 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
         .map_err(|e| Failed(format!("moving the backup to {}: {e}", file.display())))?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "Backed up the database to {} ({size} bytes).",
-        file.display()
+        "Backed up the database to {} ({size} bytes). The key that seals its private keys is not \
+         in it: keep {} (or PHAROS_SECRET_KEY) with it.",
+        file.display(),
+        config.data_dir.join(crate::tls::KEY_FILE).display()
     );
     Ok(())
 }
 
-/// Runs `pg_dump` or `pg_restore` with `args`, then `path`, on the database at `url`.
-async fn pg_tool(tool: &str, args: &[&str], path: &Path, url: &str) -> Outcome {
-    let out = Command::new(tool)
-        .args(args)
-        .arg(path)
-        .arg("--dbname")
-        .arg(url)
-        .output()
-        .await
-        .map_err(|e| {
-            Failed(format!(
-                "{tool} (PostgreSQL's client tools, of the server's version or newer) is needed: {e}"
-            ))
-        })?;
+/// The database URL without its password, and the password (given to the PostgreSQL tools in
+/// their environment, not on a command line every local user can read).
+fn pg_credentials(config: &Config) -> Result<(String, Option<String>), Failed> {
+    let url = config.database_url()?;
+    let mut parsed = url::Url::parse(url.expose())
+        .map_err(|e| Failed(format!("reading {}: {e}", url.redacted())))?;
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let _ = parsed.set_password(None);
+    Ok((parsed.to_string(), password))
+}
+
+async fn pg_dump(config: &Config, to: &Path) -> Outcome {
+    pg_tool(
+        config,
+        "pg_dump",
+        &["--format=custom", "--no-owner", "--file"],
+        to,
+    )
+    .await?;
+    private(to)
+}
+
+/// Runs `pg_dump` or `pg_restore` with `args`, then `path`, on the configured database.
+async fn pg_tool(config: &Config, tool: &str, args: &[&str], path: &Path) -> Outcome {
+    let (url, password) = pg_credentials(config)?;
+    let mut command = Command::new(tool);
+    command.args(args).arg(path).arg("--dbname").arg(url);
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let out = command.output().await.map_err(|e| {
+        Failed(format!(
+            "{tool} (PostgreSQL's client tools, of the server's version or newer) is needed: {e}"
+        ))
+    })?;
     if !out.status.success() {
         return Err(Failed(format!(
             "{tool}: {}",
@@ -153,61 +202,48 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
     })?;
     let db = connect(config).await?;
     let running = running_servers(&db, config).await?;
+    db.close().await;
     if !running.is_empty() {
-        db.close().await;
         return Err(Failed(format!(
             "servers are running on this database ({}): stop them before restoring; nothing \
              changed",
             running.join(", ")
         )));
     }
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let stamp = crate::workers::unix_millis();
     let kept = match kind {
-        DatabaseKind::Sqlite => {
-            db.close().await;
-            restore_sqlite(config, file, stamp).await?
-        }
-        DatabaseKind::Postgres => {
-            let kept = config
-                .data_dir
-                .join(format!("pharos-before-restore-{stamp}.dump"));
-            std::fs::create_dir_all(&config.data_dir)?;
-            let url = config.database_url()?;
-            pg_tool(
-                "pg_dump",
-                &["--format=custom", "--no-owner", "--file"],
-                &kept,
-                url.expose(),
-            )
-            .await
-            .map_err(|e| {
-                Failed(format!(
-                    "keeping the database before the restore failed: {}",
-                    e.0
-                ))
-            })?;
-            let replaced = replace_postgres(&db, file, url.expose()).await;
-            if let Err(e) = replaced {
-                // back to what it held
-                let back = replace_postgres(&db, &kept, url.expose()).await;
-                db.close().await;
-                return Err(Failed(match back {
-                    Ok(()) => format!("the restore failed, and the database is as before: {}", e.0),
-                    Err(again) => format!(
-                        "the restore failed ({}), and so did putting back what the database \
-                         held ({}): it is kept in {}",
-                        e.0,
-                        again.0,
-                        kept.display()
-                    ),
-                }));
-            }
-            db.close().await;
-            kept
-        }
+        DatabaseKind::Sqlite => restore_sqlite(config, file, stamp).await?,
+        DatabaseKind::Postgres => restore_postgres(config, file, stamp).await?,
     };
-    // the backup may be of an older version of Pharos
-    connect(config).await?.close().await;
+    // the backup may be of an older version of Pharos: migrated now, or put back
+    let migrated = match connect(config).await {
+        Ok(db) => {
+            let stopped = stop_servers(&db).await;
+            db.close().await;
+            stopped
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = migrated {
+        let back = match kind {
+            DatabaseKind::Sqlite => put_back_sqlite(config, &kept),
+            DatabaseKind::Postgres => replace_postgres(config, &kept).await,
+        };
+        return Err(Failed(match back {
+            Ok(()) => format!(
+                "the restored database cannot be used by this version of Pharos ({}); the \
+                 database is as before",
+                e.0
+            ),
+            Err(again) => format!(
+                "the restored database cannot be used by this version of Pharos ({}), and \
+                 putting back what it held failed ({}): that is kept in {}",
+                e.0,
+                again.0,
+                kept.display()
+            ),
+        }));
+    }
     eprintln!(
         "Restored {}. What the database held before is kept in {}.",
         file.display(),
@@ -216,11 +252,22 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
     Ok(())
 }
 
+/// The servers a restored database names ran when it was copied, and none runs now: they
+/// count as stopped (else they would look alive until their heartbeats age).
+async fn stop_servers(db: &Db) -> Outcome {
+    crate::on_backend!(&db.pool, pool => {
+        sqlx::query("UPDATE servers SET stopped_at = last_heartbeat WHERE stopped_at IS NULL")
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
 /// The names of the servers whose heartbeat is fresh.
 async fn running_servers(db: &Db, config: &Config) -> Result<Vec<String>, Failed> {
     let now = db.now_millis().await?;
     let since = now - i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX);
-    let names: Vec<(String,)> = on_backend!(&db.pool, pool => {
+    let names: Vec<(String,)> = crate::on_backend!(&db.pool, pool => {
         sqlx::query_as(
             "SELECT name FROM servers WHERE stopped_at IS NULL AND last_heartbeat >= $1 ORDER BY name",
         )
@@ -231,53 +278,138 @@ async fn running_servers(db: &Db, config: &Config) -> Result<Vec<String>, Failed
     Ok(names.into_iter().map(|(n,)| n).collect())
 }
 
-/// Empties the database and loads the archive into it, in one transaction.
-async fn replace_postgres(db: &Db, archive: &Path, url: &str) -> Outcome {
-    if let Backend::Postgres(pool) = &db.pool {
-        sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-            .execute(pool)
-            .await?;
+/// Keeps what the database holds (a dump in the data directory), then loads the archive; puts
+/// the kept one back if that fails.
+async fn restore_postgres(config: &Config, file: &Path, stamp: i64) -> Result<PathBuf, Failed> {
+    let kept = config
+        .data_dir
+        .join(format!("pharos-before-restore-{stamp}.dump"));
+    pg_dump(config, &kept).await.map_err(|e| {
+        Failed(format!(
+            "keeping the database before the restore failed ({}); nothing changed",
+            e.0
+        ))
+    })?;
+    if let Err(e) = replace_postgres(config, file).await {
+        return Err(Failed(match replace_postgres(config, &kept).await {
+            Ok(()) => format!("the restore failed, and the database is as before: {}", e.0),
+            Err(again) => format!(
+                "the restore failed ({}), and so did putting back what the database held ({}): \
+                 it is kept in {}",
+                e.0,
+                again.0,
+                kept.display()
+            ),
+        }));
     }
+    Ok(kept)
+}
+
+/// Empties the database and loads the archive into it (in one transaction).
+async fn replace_postgres(config: &Config, archive: &Path) -> Outcome {
+    let Existing::Postgres(pool) = existing(config).await? else {
+        unreachable!("a PostgreSQL URL");
+    };
+    let emptied = sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    emptied?;
     pg_tool(
+        config,
         "pg_restore",
         &["--no-owner", "--single-transaction", "--exit-on-error"],
         archive,
-        url,
     )
     .await
 }
 
-async fn restore_sqlite(config: &Config, file: &Path, stamp: i64) -> Result<PathBuf, Failed> {
+fn sqlite_path(config: &Config) -> Result<PathBuf, Failed> {
     let url = config.database_url()?;
-    let target = SqliteConnectOptions::from_str(url.expose())?
+    Ok(SqliteConnectOptions::from_str(url.expose())?
         .get_filename()
-        .to_owned();
+        .to_owned())
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Copies the backup in beside the database and checks it, then swaps the two: the database
+/// moves aside (with its write-ahead log folded in), the copy takes its place.
+async fn restore_sqlite(config: &Config, file: &Path, stamp: i64) -> Result<PathBuf, Failed> {
+    let target = sqlite_path(config)?;
     check_sqlite(file).await?;
-    let kept = target.with_file_name(format!(
-        "{}.before-restore-{stamp}",
-        target.file_name().unwrap_or_default().to_string_lossy()
-    ));
+    let incoming = partial(&target);
+    std::fs::copy(file, &incoming)
+        .and_then(|_| std::fs::File::open(&incoming)?.sync_all())
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&incoming);
+            Failed(format!(
+                "copying {} beside the database: {e}; nothing changed",
+                file.display()
+            ))
+        })?;
+    private(&incoming)?;
+    let kept = with_suffix(&target, &format!(".before-restore-{stamp}"));
     if target.exists() {
-        // its write-ahead log folded into it, so that the one file holds everything
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&target)
-            .connect()
-            .await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut conn)
-            .await?;
-        drop(conn);
+        if let Err(e) = fold_wal(&target).await {
+            let _ = std::fs::remove_file(&incoming);
+            return Err(Failed(format!("{}; nothing changed", e.0)));
+        }
         std::fs::rename(&target, &kept)?;
         for suffix in ["-wal", "-shm"] {
-            let mut side = target.clone().into_os_string();
-            side.push(suffix);
-            let _ = std::fs::remove_file(side);
+            let side = with_suffix(&target, suffix);
+            if side.exists() {
+                let _ = std::fs::rename(&side, with_suffix(&kept, suffix));
+            }
         }
     }
-    let temporary = partial(&target);
-    std::fs::copy(file, &temporary)?;
-    std::fs::rename(&temporary, &target)?;
+    if let Err(e) = std::fs::rename(&incoming, &target) {
+        let _ = put_back_sqlite(config, &kept);
+        return Err(Failed(format!(
+            "putting the backup in place failed ({e}); the database is as before"
+        )));
+    }
     Ok(kept)
+}
+
+/// Moves the kept database back in place.
+fn put_back_sqlite(config: &Config, kept: &Path) -> Outcome {
+    let target = sqlite_path(config)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let side = with_suffix(kept, suffix);
+        if side.exists() {
+            std::fs::rename(&side, with_suffix(&target, suffix))?;
+        } else if !suffix.is_empty() {
+            let _ = std::fs::remove_file(with_suffix(&target, suffix));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the database's write-ahead log into the database file, completely, so that the file
+/// alone holds every commit.
+async fn fold_wal(path: &Path) -> Outcome {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .connect()
+        .await?;
+    let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    if busy != 0 || log != done {
+        return Err(Failed(format!(
+            "the database at {} is in use (its write-ahead log could not be written back)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A backup is whole and not of a newer Pharos.

@@ -142,8 +142,8 @@ impl Bus {
         });
     }
 
-    /// Joins as the command line: like a server, but outside distributed mode its changes
-    /// notify every server's own channel.
+    /// Joins as the command line: its changes reach every running server, distributed or not
+    /// (a message, and a notification on each server's own channel).
     pub fn join_tool(&self, name: &str, shared: bool) {
         let _ = self.link.set(Link {
             server: name.to_owned(),
@@ -200,7 +200,11 @@ impl Bus {
         let (Backend::Postgres(tx), Some(link)) = (tx, self.link.get()) else {
             return Ok(());
         };
-        if link.shared {
+        if link.tool {
+            // whatever mode the running servers are in: distributed ones read the messages,
+            // the others listen on their own channels
+            messages::send(tx, &link.server, topic, version, payload).await?;
+        } else if link.shared {
             return messages::send(tx, &link.server, topic, version, payload).await;
         }
         let payload = match version {

@@ -300,6 +300,8 @@ impl OnlineCheck {
                 updated.push((i, device));
             }
         }
+        // the datagrams went out and came back whether or not the round is stored
+        self.record(&outcome, online, timeout);
         // the other servers' pages hear of the changes through the database
         let message = (self.bus.shared() && !changes.is_empty()).then(|| {
             (changes.len() <= MAX_LISTED_CHANGES)
@@ -312,7 +314,6 @@ impl OnlineCheck {
             all[i] = device;
         }
         let checked = outcome.answers.len() as u64;
-        self.record(&outcome, online, timeout);
         tracing::debug!(
             checked,
             online,

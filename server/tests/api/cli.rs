@@ -291,8 +291,38 @@ async fn a_backup_during_writes_restores_whole(db: Db) {
         }
     }
     assert_eq!(registered, devices);
+    // a restore over data keeps it, and that can be restored in turn
+    let reply = post(
+        &restored.router,
+        "/api/v1/devices",
+        json!({ "ip": "127.99.0.1" }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     restored.stop().await;
-    assert!(Path::new(&file).exists());
+    let out = pharos(&fresh, "one", &["restore", file.to_str().unwrap()], None).await;
+    assert!(out.status.success(), "{}", said(&out));
+    let kept = said(&out)
+        .split("is kept in ")
+        .nth(1)
+        .and_then(|rest| rest.trim().strip_suffix('.'))
+        .expect("the kept copy named")
+        .to_owned();
+    assert!(Path::new(&kept).exists(), "{kept}");
+    let again = fresh.start().await;
+    let one = get(&again.router, "/api/v1/devices?limit=100000").await;
+    assert!(!one.text.contains("127.99.0.1"), "the backup's state");
+    again.stop().await;
+    let out = pharos(&fresh, "one", &["restore", &kept], None).await;
+    assert!(out.status.success(), "{}", said(&out));
+    let again = fresh.start().await;
+    let one = get(&again.router, "/api/v1/devices?limit=100000").await;
+    assert!(one.text.contains("127.99.0.1"), "the kept state is back");
+    again.stop().await;
+    // a backup is for its owner's eyes only
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
 }
 
 async fn settings_commands_follow_the_api_rules(db: Db) {

@@ -46,6 +46,13 @@ impl Scrape {
     /// none yet: a family shows a series once it was used).
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let found = self.all(name, labels);
+        assert_eq!(found.len(), 1, "{name} {labels:?} names one series");
+        found[0]
+    }
+
+    /// The same, 0 for a series not shown yet.
+    fn value_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found = self.all(name, labels);
         assert!(found.len() <= 1, "{name} {labels:?} names one series");
         found.first().copied().unwrap_or(0.0)
     }
@@ -96,7 +103,7 @@ async fn counters_follow_known_work(db: Db) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let after = Scrape::of(r).await;
     let moved = |name: &str, labels: &[(&str, &str)]| {
-        after.value(name, labels) - before.value(name, labels)
+        after.value(name, labels) - before.value_or_zero(name, labels)
     };
     let check = [("purpose", "online_check")];
     assert_eq!(moved("pharos_online_check_rounds_total", &[]), 1.0);
@@ -207,13 +214,15 @@ async fn counters_follow_known_work(db: Db) {
     pharos.stop().await;
 }
 
-/// A request as it comes from `peer` (no credentials).
-async fn from(router: &Router, peer: &str) -> StatusCode {
+/// A request as it comes from `peer` (no credentials), forwarded for `client` if given.
+async fn from(router: &Router, peer: &str, client: Option<&str>) -> StatusCode {
     let mut request = Request::builder()
         .uri("/metrics")
-        .header(ANONYMOUS.0, ANONYMOUS.1)
-        .body(Body::empty())
-        .unwrap();
+        .header(ANONYMOUS.0, ANONYMOUS.1);
+    if let Some(client) = client {
+        request = request.header("x-forwarded-for", client);
+    }
+    let mut request = request.body(Body::empty()).unwrap();
     let addr: SocketAddr = format!("{peer}:40000").parse().unwrap();
     request.extensions_mut().insert(ConnectInfo(addr));
     let response = router.clone().oneshot(request).await.unwrap();
@@ -226,11 +235,23 @@ async fn only_allowed_callers_read_the_metrics(db: Db) {
     let env = Env::new(db).await;
     let mut config = env.config("one", "standalone");
     config.metrics_allow = vec!["127.0.0.2/32".parse().unwrap()];
+    config.trusted_proxies = vec!["127.0.0.4/32".parse().unwrap()];
     let pharos = crate::launch(config, tokio_util::sync::CancellationToken::new()).await;
     let r = &pharos.router;
     // from an allowed address without signing in; from another one, not
-    assert_eq!(from(r, "127.0.0.2").await, StatusCode::OK);
-    assert_eq!(from(r, "127.0.0.3").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(from(r, "127.0.0.2", None).await, StatusCode::OK);
+    assert_eq!(from(r, "127.0.0.3", None).await, StatusCode::UNAUTHORIZED);
+    // forwarded by a proxy on the allowed address that is not trusted: whoever is behind it
+    // does not pass as the proxy
+    assert_eq!(
+        from(r, "127.0.0.2", Some("192.0.2.7")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // a trusted proxy forwarding for an allowed client does
+    assert_eq!(
+        from(r, "127.0.0.4", Some("127.0.0.2")).await,
+        StatusCode::OK
+    );
     // an administrator without the Read right on Network Settings: refused
     let reply = post(
         r,

@@ -237,10 +237,13 @@ impl ScanRun {
                     self.sent.fetch_add(1, Ordering::Relaxed);
                     self.metrics.datagrams(metrics::SCAN, 1, 0);
                 }
-                Err(e) => match &mut failed {
-                    Some((count, _)) => *count += 1,
-                    None => failed = Some((1, format!("{ip}: {e}"))),
-                },
+                Err(e) => {
+                    self.metrics.datagrams(metrics::SCAN, 0, 1);
+                    match &mut failed {
+                        Some((count, _)) => *count += 1,
+                        None => failed = Some((1, format!("{ip}: {e}"))),
+                    }
+                }
             }
             true
         };
