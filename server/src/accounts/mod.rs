@@ -9,6 +9,7 @@
 
 pub mod api;
 mod page;
+mod recovery;
 pub(crate) mod secret;
 pub mod security;
 mod sessions;
@@ -19,17 +20,15 @@ pub use page::Pages;
 pub use secret::generated_password;
 pub use secret::same as same_secret;
 
-use crate::audit::{self, Actor, Record};
 use crate::cluster::Bus;
 use crate::cluster::bus::{Remote, Topic};
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::ApiError;
 use crate::http::auth::{Authenticate, Lookup, SignedIn, Unknown, Via};
 use crate::workers::Workers;
 use anyhow::Context;
 use app::api::{LiveEvent, Me};
-use app::model::{Area, FieldError, SUPERUSER};
+use app::model::SUPERUSER;
 use moka::sync::Cache;
 use secret::Secret;
 use std::sync::Arc;
@@ -191,70 +190,6 @@ impl Accounts {
 
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    /// Sets an account's password (checked against the rules), ends its sessions and revokes its
-    /// tokens: whoever knew the old password may have made some.
-    pub async fn reset_password(
-        &self,
-        id: i64,
-        username: &str,
-        password: String,
-        actor: &Actor,
-    ) -> Result<(), ApiError> {
-        app::model::check_password(&password, username)
-            .map_err(|e| ApiError::Invalid(vec![FieldError::new("password", e)]))?;
-        let hash = secret::hash_password(password).await?;
-        let mut tx = self.db.begin().await?;
-        store::set_password(&mut tx, id, &hash).await?;
-        audit::record(
-            &mut tx,
-            actor,
-            Area::Accounts,
-            "reset password",
-            &[Record::new(
-                format!("accounts.users.{username}.password"),
-                "(hidden)",
-                "(a new one, hidden)",
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        sessions::end_sessions(&self.db, id, None).await?;
-        sessions::revoke_tokens(&self.db, id).await?;
-        self.changed().await;
-        security::record(
-            &self.db,
-            security::Event {
-                event: "password_reset",
-                username: Some(username),
-                actor: Some(&actor.name),
-                source: actor.source.clone(),
-                ..Default::default()
-            },
-        )
-        .await;
-        Ok(())
-    }
-
-    /// Lifts an account's lock-out after failed sign-ins; `false` if it was not locked out.
-    pub async fn unlock_user(&self, username: &str, actor: &Actor) -> Result<bool, DbError> {
-        if !throttle::clear(&self.db, &throttle::user_key(username), now()).await? {
-            return Ok(false);
-        }
-        self.changed().await;
-        security::record(
-            &self.db,
-            security::Event {
-                event: "unlocked",
-                username: Some(username),
-                actor: Some(&actor.name),
-                source: actor.source.clone(),
-                detail: Some("the account".into()),
-            },
-        )
-        .await;
-        Ok(true)
     }
 
     pub fn policy(&self) -> Policy {
