@@ -163,6 +163,8 @@ async fn start_with(
         registry.clone(),
         settings.clone(),
         &workers,
+        // the command line may change them beside this server; on PostgreSQL it says so
+        matches!(db.pool, Backend::Sqlite(_)).then(|| config.settings_poll()),
     )
     .await
     .context("starting certificates")?;

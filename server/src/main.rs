@@ -15,6 +15,10 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = <server::cli::Cli as clap::Parser>::parse();
     match cli.command {
+        None | Some(server::cli::Command::Serve) if cli.target.url.is_some() => {
+            eprintln!("pharos: --url goes with a command (see pharos --help); a server serves");
+            std::process::exit(2);
+        }
         None | Some(server::cli::Command::Serve) => serve().await,
         Some(command) => {
             // the commands' own messages are the output; the library's logs only warnings
@@ -25,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
                         .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error")),
                 )
                 .init();
-            if let Err(server::cli::Failed(message)) = server::cli::run(command).await {
+            if let Err(server::cli::Failed(message)) = server::cli::run(&cli.target, command).await {
                 eprintln!("pharos: {message}");
                 std::process::exit(1);
             }

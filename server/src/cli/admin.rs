@@ -1,49 +1,45 @@
 //! `pharos admin`: a password reset and a lock-out lifted, as the Accounts page does them.
 
+use super::remote::{Remote, Target};
 use super::{AdminCommand, Failed, Outcome, actor};
 use crate::accounts::{Accounts, store_credentials};
 use crate::cluster::Bus;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::ApiError;
+use app::api::{AccountList, PasswordReset, USERS_URL};
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
-pub async fn run(config: &Config, command: AdminCommand) -> Outcome {
-    let db = super::backup::connect(config).await?;
-    let accounts = open(&db, config).await?;
+pub async fn run(target: &Target, command: AdminCommand) -> Outcome {
+    if let Some(remote) = target.remote()? {
+        return through_api(&remote, command).await;
+    }
+    let config = super::config()?;
+    let db = super::backup::connect(&config).await?;
+    let done = on_database(&db, &config, command).await;
+    db.close().await;
+    done
+}
+
+async fn on_database(db: &Db, config: &Config, command: AdminCommand) -> Outcome {
+    let accounts = open(db, config)?;
     match command {
         AdminCommand::ResetPassword { username, generate } => {
-            let id = account(&db, &username).await?;
-            let password = if generate {
-                crate::accounts::generated_password()
-            } else {
-                read_password(&username)?
-            };
+            let id = account(db, &username).await?;
+            let password = new_password(&username, generate)?;
             match accounts
                 .reset_password(id, &username, password.clone(), &actor())
                 .await
             {
                 Ok(()) => {}
-                Err(ApiError::Invalid(errors)) => {
-                    let reasons: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-                    return Err(Failed(format!(
-                        "the password was not changed: {}",
-                        reasons.join("; ")
-                    )));
-                }
+                Err(ApiError::Invalid(errors)) => return Err(not_changed(errors)),
                 Err(e) => return Err(Failed(format!("the password was not changed: {e}"))),
             }
-            if generate {
-                println!("{password}");
-            }
-            eprintln!(
-                "The password of \"{username}\" is reset; its sessions ended and its API tokens \
-                 were revoked."
-            );
+            reset_done(&username, &password, generate);
         }
         AdminCommand::Unlock { username } => {
-            account(&db, &username).await?;
+            account(db, &username).await?;
             if accounts.unlock_user(&username, &actor()).await? {
                 eprintln!("\"{username}\" may sign in again.");
             } else {
@@ -51,21 +47,80 @@ pub async fn run(config: &Config, command: AdminCommand) -> Outcome {
             }
         }
     }
-    db.close().await;
     Ok(())
+}
+
+/// The same through the API: the superuser's token resets passwords, Accounts rights unlock.
+async fn through_api(remote: &Remote, command: AdminCommand) -> Outcome {
+    let username = match &command {
+        AdminCommand::ResetPassword { username, .. } | AdminCommand::Unlock { username } => {
+            username.clone()
+        }
+    };
+    let list: AccountList = remote.get(USERS_URL).await?.json()?;
+    let id = list
+        .users
+        .iter()
+        .find(|u| u.username == username)
+        .map(|u| u.id)
+        .ok_or_else(|| Failed(format!("there is no account \"{username}\"")))?;
+    match command {
+        AdminCommand::ResetPassword { generate, .. } => {
+            let password = new_password(&username, generate)?;
+            let reset = PasswordReset {
+                password: password.clone(),
+            };
+            match remote
+                .post(&format!("{USERS_URL}/{id}/password"), &reset)
+                .await
+            {
+                Ok(_) => reset_done(&username, &password, generate),
+                Err(super::remote::Refusal::Invalid(errors)) => return Err(not_changed(errors)),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        AdminCommand::Unlock { .. } => {
+            remote
+                .post_empty(&format!("{USERS_URL}/{id}/unlock"))
+                .await?;
+            eprintln!("\"{username}\" may sign in again.");
+        }
+    }
+    Ok(())
+}
+
+fn new_password(username: &str, generate: bool) -> Result<String, Failed> {
+    if generate {
+        Ok(crate::accounts::generated_password())
+    } else {
+        read_password(username)
+    }
+}
+
+fn not_changed(errors: Vec<app::model::FieldError>) -> Failed {
+    let reasons: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+    Failed(format!(
+        "the password was not changed: {}",
+        reasons.join("; ")
+    ))
+}
+
+fn reset_done(username: &str, password: &str, generated: bool) {
+    if generated {
+        println!("{password}");
+    }
+    eprintln!(
+        "The password of \"{username}\" is reset; its sessions ended and its API tokens were \
+         revoked."
+    );
 }
 
 /// The accounts, telling running servers of changes as a server would: through the database
 /// on PostgreSQL. On SQLite a running server reads the changed account at its next check of a
 /// sign-in (at most 30 s later).
-async fn open(db: &Db, config: &Config) -> Result<Arc<Accounts>, Failed> {
+fn open(db: &Db, config: &Config) -> Result<Arc<Accounts>, Failed> {
     let bus = Bus::new();
-    let ctx = app::model::ValidationContext {
-        installation: config.installation,
-        database: db.kind(),
-    };
-    let settings = crate::settings::Settings::load(db.clone(), bus.clone(), ctx).await?;
-    super::join_bus(&bus, &settings);
+    super::join_bus(&bus);
     Accounts::open(db.clone(), bus, config, Default::default())
         .map_err(|e| Failed(format!("{e:#}")))
 }

@@ -5,11 +5,16 @@
 
 mod admin;
 mod backup;
+mod certs;
+mod check;
+pub mod remote;
 mod settings;
 
 use crate::audit::Actor;
 use crate::config::Config;
+use app::model::FieldError;
 use clap::{CommandFactory, Parser, Subcommand};
+use remote::Target;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -21,9 +26,12 @@ use std::path::PathBuf;
         Without a command it serves. The commands read the server's configuration (pharos.toml \
         or the file in PHAROS_CONFIG, then PHAROS_* variables) and work on its database \
         directly, with or without a server running; changes are audited as made by the \
-        command line's user."
+        command line's user. With --url they work through a running server's API instead, \
+        signed in with an API token, and are audited as that token's account (command line)."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub target: Target,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -41,9 +49,15 @@ pub enum Command {
     /// Distributed mode: several standalone servers sharing one PostgreSQL database
     #[command(subcommand)]
     Distributed(DistributedCommand),
+    /// The web certificates servers present, and the device CA's chain
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Administrator accounts, for recovery without a browser
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Look for what would stop devices from reaching the servers: configuration, database,
+    /// certificates, addresses. Exits 1 when it finds a problem
+    Check,
     /// Copy the whole database to FILE, consistent while servers write to it (SQLite: a copy of
     /// the database file; PostgreSQL: a pg_dump archive)
     Backup {
@@ -108,6 +122,61 @@ pub enum DistributedCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum CertsCommand {
+    /// The web certificates: what they are, until when, which servers present them
+    List {
+        /// Print the list as JSON (what GET /api/v1/certificates/web answers)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the device CA's chain (PEM): what a device's client certificate is checked against,
+    /// e.g. for a TLS-terminating proxy in front of the servers
+    ExportClientChain {
+        /// Where to (default: standard output)
+        file: Option<PathBuf>,
+    },
+    /// Make a server certificate signed by a CA of the list; its fingerprint is printed
+    CreateSigned {
+        /// The signing CA's SHA-256 fingerprint (see `pharos certs list`)
+        #[arg(long)]
+        issuer: String,
+        /// Whose certificate it is, by server id (repeatable); default every server
+        #[arg(long = "server", value_name = "ID")]
+        servers: Vec<String>,
+        /// A DNS name or IP address it is for (repeatable); default the servers' own names and
+        /// addresses, localhost and the cluster address
+        #[arg(long = "hostname", value_name = "NAME")]
+        hostnames: Vec<String>,
+        /// How long it is valid, in days (default a year, never beyond the issuer)
+        #[arg(long)]
+        days: Option<u32>,
+        /// The key: ec-p256 (default), ec-p384, rsa-2048, rsa-3072 or rsa-4096
+        #[arg(long, default_value = "ec-p256", value_parser = key_algorithm)]
+        algorithm: app::model::KeyAlgorithm,
+        /// Assign it to those servers at once
+        #[arg(long)]
+        assign: bool,
+    },
+    /// Have servers present a certificate from their next connection on
+    Assign {
+        /// The certificate's SHA-256 fingerprint (see `pharos certs list`)
+        fingerprint: String,
+        /// A server, by id (repeatable)
+        #[arg(long = "server", value_name = "ID", required_unless_present = "all")]
+        servers: Vec<String>,
+        /// Every server, also those that join later
+        #[arg(long, conflicts_with = "servers")]
+        all: bool,
+    },
+}
+
+/// A key algorithm as the API names it.
+fn key_algorithm(text: &str) -> Result<app::model::KeyAlgorithm, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| "one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096".to_owned())
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Set an account's password. It is read from standard input (one line), or asked for on a
     /// terminal. The account's sessions end and its API tokens are revoked
@@ -134,45 +203,82 @@ impl<E: std::fmt::Display> From<E> for Failed {
 pub type Outcome = Result<(), Failed>;
 
 /// Runs a command other than `serve`.
-pub async fn run(command: Command) -> Outcome {
+pub async fn run(target: &Target, command: Command) -> Outcome {
     match command {
         Command::Serve => unreachable!("main serves"),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pharos", &mut std::io::stdout());
             Ok(())
         }
-        Command::Settings(command) => settings::run(&config()?, command).await,
-        Command::ClusterAddress(command) => settings::cluster_address(&config()?, command).await,
-        Command::Distributed(command) => settings::distributed(&config()?, command).await,
-        Command::Admin(command) => admin::run(&config()?, command).await,
-        Command::Backup { file, force } => backup::backup(&config()?, &file, force).await,
-        Command::Restore { file } => backup::restore(&config()?, &file).await,
+        Command::Settings(command) => settings::run(target, command).await,
+        Command::ClusterAddress(command) => settings::cluster_address(target, command).await,
+        Command::Distributed(command) => settings::distributed(target, command).await,
+        Command::Certs(command) => certs::run(target, command).await,
+        Command::Admin(command) => admin::run(target, command).await,
+        Command::Check => check::run(target).await,
+        Command::Backup { file, force } => {
+            on_database_only(target, "backup")?;
+            backup::backup(&config()?, &file, force).await
+        }
+        Command::Restore { file } => {
+            on_database_only(target, "restore")?;
+            backup::restore(&config()?, &file).await
+        }
     }
+}
+
+/// `backup` and `restore` copy the database itself, which no API hands out or replaces.
+fn on_database_only(target: &Target, command: &str) -> Outcome {
+    if target.url.is_some() {
+        return Err(Failed(format!(
+            "`pharos {command}` works on the database, not through a server's API: run it \
+             without --url where the server's configuration (PHAROS_DATABASE_URL) is"
+        )));
+    }
+    Ok(())
 }
 
 fn config() -> Result<Config, Failed> {
     Config::load().map_err(|e| Failed(format!("{e:#}")))
 }
 
-/// Who the command line's changes are audited as: the operating system's user.
-pub fn actor() -> Actor {
-    let user = std::env::var("USER")
+/// The operating system's user running the command.
+fn os_user() -> String {
+    std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The mark of an audit entry made from the command line.
+pub const COMMAND_LINE: &str = " (command line)";
+
+/// Who the command line's changes on the database are audited as: the operating system's user.
+pub fn actor() -> Actor {
     Actor {
-        name: format!("{user} (command line)"),
+        name: format!("{}{COMMAND_LINE}", os_user()),
         source: gethostname::gethostname().into_string().ok(),
     }
 }
 
 /// Joins `bus` as the command line, so that changes reach running servers as a server's would:
-/// in distributed mode (or on an HA installation) through the database's messages, else
-/// through every server's own notifications on PostgreSQL. (On SQLite the server looks for
-/// changed settings every `settings_poll_millis`.)
-fn join_bus(bus: &crate::cluster::Bus, settings: &crate::settings::Settings) {
-    use app::model::{DatabaseKind, Installation};
-    let ctx = settings.ctx;
-    let shared = ctx.database == DatabaseKind::Postgres
-        && (ctx.installation == Installation::Ha || settings.distributed_running);
-    bus.join_tool(&format!("cli-{}", uuid::Uuid::new_v4().simple()), shared);
+/// on PostgreSQL through a message of the database and every server's own notifications,
+/// whatever mode they run in. (On SQLite the server looks for changed settings every
+/// `settings_poll_millis`.)
+fn join_bus(bus: &crate::cluster::Bus) {
+    bus.join_tool(&format!("cli-{}", uuid::Uuid::new_v4().simple()));
+}
+
+/// The rules' messages, a line per field.
+fn refused(errors: Vec<FieldError>) -> Failed {
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            if e.field.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.field, e.message)
+            }
+        })
+        .collect();
+    Failed(format!("nothing changed:\n  {}", lines.join("\n  ")))
 }

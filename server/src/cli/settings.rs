@@ -1,22 +1,132 @@
 //! `pharos settings`, `pharos cluster-address`, `pharos distributed`: the Server Network Settings
 //! document, changed under the same rules, with the same messages, as through the API.
 
-use super::{ClusterAddressCommand, DistributedCommand, Failed, Outcome, SettingsCommand, actor};
+use super::remote::{Remote, Target};
+use super::{
+    ClusterAddressCommand, DistributedCommand, Failed, Outcome, SettingsCommand, actor, refused,
+};
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::settings::Settings;
+use app::api::{EXPORT_URL, IMPORT_URL, ImportResult, SETTINGS_URL};
 use app::model::{
-    BACKUP_FORMAT_VERSION, Backup, FieldError, Installation, ValidationContext, parse_backup,
-    parse_document,
+    BACKUP_FORMAT_VERSION, Backup, Installation, ValidationContext, parse_backup, parse_document,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-pub async fn run(config: &Config, command: SettingsCommand) -> Outcome {
-    let (db, settings) = open(config).await?;
-    let done = match command {
+/// Where the settings are changed: on the database, or through a server's API.
+enum Store {
+    Local { db: Db, settings: Arc<Settings> },
+    Remote(Remote),
+}
+
+/// The version a change is made against.
+enum Version {
+    Revision(i64),
+    Etag(Option<String>),
+}
+
+impl Store {
+    async fn open(target: &Target) -> Result<Store, Failed> {
+        if let Some(remote) = target.remote()? {
+            return Ok(Store::Remote(remote));
+        }
+        let (db, settings) = open(&super::config()?).await?;
+        Ok(Store::Local { db, settings })
+    }
+
+    /// The document as stored now.
+    async fn current(&self) -> Result<(Value, Version), Failed> {
+        match self {
+            Store::Local { settings, .. } => {
+                let current = settings.snapshot();
+                Ok((
+                    current.view.to_value(),
+                    Version::Revision(current.stored.revision),
+                ))
+            }
+            Store::Remote(remote) => {
+                let answer = remote.get(SETTINGS_URL).await?;
+                Ok((answer.json()?, Version::Etag(answer.etag)))
+            }
+        }
+    }
+
+    /// Stores `doc` if the stored one is still `version`: the new document.
+    async fn replace(&self, version: Version, doc: &Value) -> Result<Value, Failed> {
+        match (self, version) {
+            (Store::Local { settings, .. }, Version::Revision(revision)) => {
+                let new = parse_document(doc, settings.ctx).map_err(refused)?;
+                match settings.replace(Some(revision), new, &actor()).await {
+                    Ok((snapshot, _)) => Ok(snapshot.view.to_value()),
+                    Err(DbError::Conflict) => Err(Failed(
+                        "the settings were changed meanwhile by someone else; nothing changed, \
+                         try again"
+                            .into(),
+                    )),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            (Store::Remote(remote), Version::Etag(etag)) => {
+                let answer = remote.put(SETTINGS_URL, doc, etag.as_deref()).await?;
+                answer.json()
+            }
+            _ => unreachable!("a version comes from its own store"),
+        }
+    }
+
+    /// The backup document (what the page's Export saves).
+    async fn export(&self) -> Result<Value, Failed> {
+        match self {
+            Store::Local { settings, .. } => Ok(serde_json::to_value(Backup {
+                format_version: BACKUP_FORMAT_VERSION,
+                settings: settings.snapshot().view.to_value(),
+            })
+            .expect("a backup serializes")),
+            Store::Remote(remote) => remote.get(EXPORT_URL).await?.json(),
+        }
+    }
+
+    /// Replaces the settings with a backup document: the new document, and whether the
+    /// distributed section was kept.
+    async fn import(&self, document: &Value) -> Result<(Value, bool), Failed> {
+        match self {
+            Store::Local { settings, .. } => {
+                let restore = parse_backup(document, settings.ctx).map_err(refused)?;
+                let (snapshot, _) = settings
+                    .restore(restore.settings, restore.keeps_distributed, &actor())
+                    .await?;
+                Ok((snapshot.view.to_value(), restore.keeps_distributed))
+            }
+            Store::Remote(remote) => {
+                let result: ImportResult = remote.post(IMPORT_URL, document).await?.json()?;
+                Ok((
+                    result.settings.to_value(),
+                    result.kept.iter().any(|k| k == "distributed"),
+                ))
+            }
+        }
+    }
+
+    async fn close(self) {
+        if let Store::Local { db, .. } = self {
+            db.close().await;
+        }
+    }
+}
+
+pub async fn run(target: &Target, command: SettingsCommand) -> Outcome {
+    let store = Store::open(target).await?;
+    let done = settings(&store, command).await;
+    store.close().await;
+    done
+}
+
+async fn settings(store: &Store, command: SettingsCommand) -> Outcome {
+    match command {
         SettingsCommand::Show => {
-            println!("{}", pretty(&settings.snapshot().view.to_value()));
+            println!("{}", pretty(&store.current().await?.0));
             Ok(())
         }
         SettingsCommand::Set { assignments } => {
@@ -24,7 +134,7 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Outcome {
                 .iter()
                 .map(|a| assignment(a))
                 .collect::<Result<_, _>>()?;
-            edit(&settings, |doc| {
+            edit(store, |doc| {
                 for (path, value) in &changes {
                     let pointer = format!("/{}", path.replace('.', "/"));
                     match doc.pointer_mut(&pointer) {
@@ -47,11 +157,7 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Outcome {
             .await
         }
         SettingsCommand::Export { file } => {
-            let backup = Backup {
-                format_version: BACKUP_FORMAT_VERSION,
-                settings: settings.snapshot().view.to_value(),
-            };
-            let text = pretty(&serde_json::to_value(backup).expect("a backup serializes"));
+            let text = pretty(&store.export().await?);
             match file {
                 Some(file) => std::fs::write(&file, text + "\n")
                     .map_err(|e| Failed(format!("writing {}: {e}", file.display()))),
@@ -70,25 +176,20 @@ pub async fn run(config: &Config, command: SettingsCommand) -> Outcome {
                     file.display()
                 ))
             })?;
-            let restore = parse_backup(&document, settings.ctx).map_err(refused)?;
-            let before = settings.snapshot().view.clone();
-            let (snapshot, _) = settings
-                .restore(restore.settings, restore.keeps_distributed, &actor())
-                .await?;
-            report(&before.to_value(), &snapshot.view.to_value());
-            if restore.keeps_distributed {
+            let (before, _) = store.current().await?;
+            let (after, kept_distributed) = store.import(&document).await?;
+            report(&before, &after);
+            if kept_distributed {
                 eprintln!("The distributed section was kept as it was (another installation's).");
             }
             Ok(())
         }
-    };
-    db.close().await;
-    done
+    }
 }
 
-pub async fn cluster_address(config: &Config, command: ClusterAddressCommand) -> Outcome {
-    let (db, settings) = open(config).await?;
-    let done = edit(&settings, |doc| {
+pub async fn cluster_address(target: &Target, command: ClusterAddressCommand) -> Outcome {
+    let store = Store::open(target).await?;
+    let done = edit(&store, |doc| {
         let section = doc
             .get_mut("cluster_address")
             .expect("the document has a cluster address");
@@ -105,26 +206,27 @@ pub async fn cluster_address(config: &Config, command: ClusterAddressCommand) ->
         Ok(())
     })
     .await;
-    db.close().await;
+    store.close().await;
     done
 }
 
-pub async fn distributed(config: &Config, command: DistributedCommand) -> Outcome {
-    if config.installation == Installation::Ha {
+pub async fn distributed(target: &Target, command: DistributedCommand) -> Outcome {
+    // through the API, the server's rules say it
+    if target.url.is_none() && super::config()?.installation == Installation::Ha {
         return Err(Failed(
             "a High Availability installation always shares its database; distributed mode is \
              for standalone servers"
                 .into(),
         ));
     }
-    let (db, settings) = open(config).await?;
+    let store = Store::open(target).await?;
     let on = matches!(command, DistributedCommand::Enable);
-    let done = edit(&settings, |doc| {
+    let done = edit(&store, |doc| {
         doc["distributed"]["enabled"] = Value::Bool(on);
         Ok(())
     })
     .await;
-    db.close().await;
+    store.close().await;
     done?;
     eprintln!(
         "Servers {} distributed mode when they start next.",
@@ -142,7 +244,7 @@ async fn open(config: &Config) -> Result<(Db, Arc<Settings>), Failed> {
         database: db.kind(),
     };
     let settings = Settings::load(db.clone(), bus.clone(), ctx).await?;
-    super::join_bus(&bus, &settings);
+    super::join_bus(&bus);
     Ok((db, Arc::new(settings)))
 }
 
@@ -158,43 +260,15 @@ fn assignment(text: &str) -> Result<(String, Value), Failed> {
     Ok((path.trim().to_owned(), value))
 }
 
-/// Changes the stored document with `change`, checks it under the API's rules and stores it if
-/// the stored one did not change meanwhile.
-async fn edit(settings: &Settings, change: impl FnOnce(&mut Value) -> Outcome) -> Outcome {
-    let current = settings.snapshot();
-    let before = current.view.to_value();
+/// Changes the stored document with `change`; it is checked under the API's rules and stored
+/// if the stored one did not change meanwhile.
+async fn edit(store: &Store, change: impl FnOnce(&mut Value) -> Outcome) -> Outcome {
+    let (before, version) = store.current().await?;
     let mut doc = before.clone();
     change(&mut doc)?;
-    let new = parse_document(&doc, settings.ctx).map_err(refused)?;
-    match settings
-        .replace(Some(current.stored.revision), new, &actor())
-        .await
-    {
-        Ok((snapshot, _)) => {
-            report(&before, &snapshot.view.to_value());
-            Ok(())
-        }
-        Err(DbError::Conflict) => Err(Failed(
-            "the settings were changed meanwhile by someone else; nothing changed, try again"
-                .into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The rules' messages, a line per field.
-fn refused(errors: Vec<FieldError>) -> Failed {
-    let lines: Vec<String> = errors
-        .iter()
-        .map(|e| {
-            if e.field.is_empty() {
-                e.message.clone()
-            } else {
-                format!("{}: {}", e.field, e.message)
-            }
-        })
-        .collect();
-    Failed(format!("nothing changed:\n  {}", lines.join("\n  ")))
+    let after = store.replace(version, &doc).await?;
+    report(&before, &after);
+    Ok(())
 }
 
 /// What changed, a line per field, on standard error.

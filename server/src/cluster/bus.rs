@@ -144,10 +144,10 @@ impl Bus {
 
     /// Joins as the command line: its changes reach every running server, distributed or not
     /// (a message, and a notification on each server's own channel).
-    pub fn join_tool(&self, name: &str, shared: bool) {
+    pub fn join_tool(&self, name: &str) {
         let _ = self.link.set(Link {
             server: name.to_owned(),
-            shared,
+            shared: false,
             tool: true,
         });
     }

@@ -94,6 +94,24 @@ impl Registry {
         })
     }
 
+    /// Reads the list without registering: for the command line, which is not a server.
+    pub async fn observe(
+        db: Db,
+        bus: Bus,
+        identity: Identity,
+        heartbeat_timeout: Duration,
+    ) -> Result<Registry, DbError> {
+        let view = read(&db).await?;
+        Ok(Registry {
+            db,
+            bus,
+            identity,
+            timeout: i64::try_from(heartbeat_timeout.as_millis()).unwrap_or(i64::MAX),
+            view: ArcSwap::from_pointee(view),
+            refreshing: tokio::sync::Mutex::new(()),
+        })
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

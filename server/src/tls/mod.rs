@@ -29,7 +29,7 @@ use app::api::{
     Servers, WebCertificate, WebCertificates,
 };
 use app::model::{Area, FieldError, KeyAlgorithm, certificates as rules};
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 pub use device::DeviceCa;
 use first_start::{ensure_ca, make_own_certificate, own_names};
 use pki::{Facts, Profile, Signer};
@@ -63,7 +63,9 @@ pub struct Tls {
     sealer: Sealer,
     registry: Arc<Registry>,
     settings: Arc<Settings>,
-    presented: ArcSwap<Presented>,
+    /// What this server presents; nothing for the command line, which changes certificates
+    /// without serving.
+    presented: ArcSwapOption<Presented>,
     /// The device CA, for the listener's client certificates and for enrollment.
     device: ArcSwapOption<DeviceCa>,
     /// The notifications this server sent for its own changes and has not heard back yet: it
@@ -78,7 +80,10 @@ pub struct Tls {
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tls")
-            .field("presenting", &self.presented.load().fingerprint)
+            .field(
+                "presenting",
+                &self.presented.load().as_ref().map(|p| p.fingerprint.clone()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +146,7 @@ impl Tls {
         registry: Arc<Registry>,
         settings: Arc<Settings>,
         workers: &Workers,
+        poll: Option<std::time::Duration>,
     ) -> anyhow::Result<Arc<Tls>> {
         let sealer = Sealer::load(
             config.secret_key.as_ref().map(|k| k.expose()),
@@ -184,41 +190,81 @@ impl Tls {
             sealer,
             registry,
             settings,
-            presented: ArcSwap::from_pointee(presented),
+            presented: ArcSwapOption::from_pointee(presented),
             device: ArcSwapOption::from_pointee(device),
             own_notices: std::sync::Mutex::new(Vec::new()),
             reloading: tokio::sync::Mutex::new(()),
             enabled: config.tls,
         });
-        tls.follow(workers, remote);
+        tls.follow(workers, remote, poll);
         Ok(tls)
+    }
+
+    /// The certificates as the command line sees them: what the servers stored, changed under
+    /// the same rules, with nothing presented and nothing made. The database must have been
+    /// started by a server once, and `config` must give the servers' secret key.
+    pub async fn open(
+        db: Db,
+        bus: bus::Bus,
+        config: &Config,
+        registry: Arc<Registry>,
+        settings: Arc<Settings>,
+    ) -> anyhow::Result<Arc<Tls>> {
+        let sealer = Sealer::existing(
+            config.secret_key.as_ref().map(|k| k.expose()),
+            &config.data_dir,
+        )?;
+        let device = match store::role(&db, store::ROLE_DEVICE_CA).await? {
+            Some(_) => Some(Arc::new(DeviceCa::load(&db, &sealer).await?)),
+            None => None,
+        };
+        Ok(Arc::new(Tls {
+            db,
+            bus,
+            sealer,
+            registry,
+            settings,
+            presented: ArcSwapOption::empty(),
+            device: ArcSwapOption::new(device),
+            own_notices: std::sync::Mutex::new(Vec::new()),
+            reloading: tokio::sync::Mutex::new(()),
+            enabled: config.tls,
+        }))
     }
 
     fn server_id(&self) -> &str {
         &self.registry.identity().id
     }
 
+    /// What this server presents (a server always presents something; [`Tls::open`], which
+    /// presents nothing, is for the command line, which does not serve).
+    fn presenting(&self) -> Arc<Presented> {
+        self.presented
+            .load_full()
+            .expect("a server presents a certificate from its start")
+    }
+
     /// The fingerprint of the self-signed root of what this server presents.
     pub fn root_fingerprint(&self) -> String {
-        self.presented.load().root_fingerprint.clone()
+        self.presenting().root_fingerprint.clone()
     }
 
     pub fn presented_fingerprint(&self) -> String {
-        self.presented.load().fingerprint.clone()
+        self.presenting().fingerprint.clone()
     }
 
     /// The certificates in use here with when they expire (Unix milliseconds): what this server
     /// presents (`web`), the CAs above it in its chain (`web_chain`), the device CA
     /// (`device_ca`).
     pub fn expiries(&self) -> Vec<(&'static str, String, i64)> {
-        let presented = self.presented.load();
-        let mut expiries: Vec<_> = presented
-            .key
-            .cert
+        let mut expiries: Vec<_> = self
+            .presented
+            .load_full()
             .iter()
+            .flat_map(|presented| presented.key.cert.clone())
             .enumerate()
             .filter_map(|(i, der)| {
-                let facts = pki::facts(der).ok()?;
+                let facts = pki::facts(&der).ok()?;
                 let role = if i == 0 { "web" } else { "web_chain" };
                 Some((role, facts.subject, facts.not_after))
             })
@@ -237,7 +283,7 @@ impl Tls {
     }
 
     pub fn ca_pem(&self) -> String {
-        self.presented.load().root_pem.clone()
+        self.presenting().root_pem.clone()
     }
 
     /// The TLS configuration of the listener: TLS 1.2 and 1.3, HTTP/2 and 1.1, and the
@@ -255,11 +301,15 @@ impl Tls {
     /// Reads what is assigned to this server and presents it from the next connection on.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _one = self.reloading.lock().await;
+        let Some(before) = self.presented.load_full() else {
+            // the command line presents nothing
+            return Ok(());
+        };
         let presented = load_presented(&self.db, &self.sealer, self.server_id()).await?;
-        if presented.fingerprint != self.presented.load().fingerprint {
+        if presented.fingerprint != before.fingerprint {
             tracing::info!(certificate = %presented.fingerprint, "now presenting");
         }
-        self.presented.store(Arc::new(presented));
+        self.presented.store(Some(Arc::new(presented)));
         // a CA that cannot be read now keeps the one read before
         match DeviceCa::load(&self.db, &self.sealer).await {
             Ok(device) => self.device.store(Some(Arc::new(device))),
@@ -268,12 +318,41 @@ impl Tls {
         Ok(())
     }
 
-    /// Picks up changes made on any server sharing the database.
-    fn follow(self: &Arc<Self>, workers: &Workers, mut remote: broadcast::Receiver<Remote>) {
+    /// Picks up changes made on any server sharing the database, and every `poll` those
+    /// nothing tells of (the command line's on SQLite).
+    fn follow(
+        self: &Arc<Self>,
+        workers: &Workers,
+        mut remote: broadcast::Receiver<Remote>,
+        poll: Option<std::time::Duration>,
+    ) {
         let tls = self.clone();
         workers.spawn("certificates-follower", async move {
+            let mut ticker = poll.map(tokio::time::interval);
+            if let Some(ticker) = ticker.as_mut() {
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
             loop {
-                match remote.recv().await {
+                let tick = async {
+                    match ticker.as_mut() {
+                        Some(ticker) => {
+                            ticker.tick().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
+                let signal = tokio::select! {
+                    () = tick => {
+                        match tls.stale().await {
+                            Ok(false) => {}
+                            Ok(true) => tls.changed().await,
+                            Err(e) => tracing::warn!(error = %e, "looking for changed certificates"),
+                        }
+                        continue;
+                    }
+                    signal = remote.recv() => signal,
+                };
+                match signal {
                     Ok(Remote::Changed(Topic::Certificates, Some(notice)))
                         if tls.heard_own(notice) => {}
                     Ok(Remote::Changed(Topic::Certificates, _))
@@ -317,6 +396,20 @@ impl Tls {
         tx.commit().await?;
         self.changed().await;
         Ok(())
+    }
+
+    /// Whether what this server presents, or the device CA, is no longer what the database
+    /// says: a cheap look (two small queries), for the poll.
+    async fn stale(&self) -> Result<bool, DbError> {
+        let assignments = store::assignments(&self.db).await?;
+        let presented = self.presented.load_full();
+        let presenting = presented.as_ref().map(|p| p.fingerprint.as_str());
+        if effective(&assignments, self.server_id()) != presenting {
+            return Ok(true);
+        }
+        let device_ca = store::role(&self.db, store::ROLE_DEVICE_CA).await?;
+        let device = self.device.load_full();
+        Ok(device_ca.as_deref() != device.as_ref().map(|d| d.fingerprint.as_str()))
     }
 
     /// Whether `notice` is this server's own (then forgotten: it comes back once).
@@ -455,6 +548,6 @@ struct Resolver(Arc<Tls>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.presented.load().key.clone())
+        Some(self.0.presenting().key.clone())
     }
 }

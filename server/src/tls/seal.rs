@@ -39,6 +39,20 @@ impl Sealer {
         Sealer::from_bytes(&bytes)
     }
 
+    /// The key as [`Sealer::load`] finds it, never made: for the command line, which must open
+    /// what the servers sealed.
+    pub fn existing(given: Option<&str>, data_dir: &Path) -> anyhow::Result<Sealer> {
+        let path = data_dir.join(KEY_FILE);
+        if given.is_none() && !path.exists() {
+            anyhow::bail!(
+                "PHAROS_SECRET_KEY is not set and {} does not exist: give the command the \
+                 server's data directory (PHAROS_DATA_DIR) or its secret key",
+                path.display()
+            );
+        }
+        Sealer::load(given, data_dir)
+    }
+
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Sealer> {
         let key = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| anyhow::anyhow!("the secret key must be {KEY_LEN} bytes"))?;

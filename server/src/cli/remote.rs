@@ -1,0 +1,267 @@
+//! `--url`: the commands through a running server's API, signed in with an API token. The
+//! server applies its own rules and audits the change as the token's account, marked as made
+//! from the command line.
+
+use super::Failed;
+use app::api::ErrorBody;
+use reqwest::{Method, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// What the command line says it is; the server marks the audit entries of such requests.
+pub const USER_AGENT_PREFIX: &str = "pharos-cli/";
+
+/// Where the token comes from when no `--token-file` is given.
+pub const TOKEN_VARIABLE: &str = "PHAROS_TOKEN";
+
+/// How long one request may take (connection, TLS, answer).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Remote {
+    client: reqwest::Client,
+    base: Url,
+    token: String,
+}
+
+/// A successful answer.
+pub struct Answer {
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failed> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Failed(format!("the server's answer is not what this version reads: {e}")))
+    }
+}
+
+/// Why a request failed: a refusal with the server's messages, or no answer at all.
+pub enum Refusal {
+    /// 422: the rules' messages, a field each.
+    Invalid(Vec<app::model::FieldError>),
+    /// 412: the document changed since it was read.
+    Changed,
+    Other(Failed),
+}
+
+impl From<Refusal> for Failed {
+    fn from(refusal: Refusal) -> Failed {
+        match refusal {
+            Refusal::Invalid(errors) => super::refused(errors),
+            Refusal::Changed => Failed(
+                "it was changed meanwhile by someone else; nothing changed, try again".into(),
+            ),
+            Refusal::Other(failed) => failed,
+        }
+    }
+}
+
+impl Remote {
+    /// The client of the server at `url`, with the token from `token_file` or `PHAROS_TOKEN`,
+    /// trusting the system's CAs and `ca_file` (PEM, e.g. the server's own root from `/ca.pem`).
+    pub fn new(url: &Url, token_file: Option<&Path>, ca_file: Option<&Path>) -> Result<Remote, Failed> {
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(Failed(format!("--url must be an https:// (or http://) URL, not {url}")));
+        }
+        let token = match token_file {
+            Some(file) => std::fs::read_to_string(file)
+                .map_err(|e| Failed(format!("reading the token in {}: {e}", file.display())))?,
+            None => std::env::var(TOKEN_VARIABLE).map_err(|_| {
+                Failed(format!(
+                    "--url needs an API token: put it in {TOKEN_VARIABLE} or in a file given with \
+                     --token-file (Account > API tokens makes one)"
+                ))
+            })?,
+        };
+        let token = token.trim().to_owned();
+        if token.is_empty() {
+            return Err(Failed("the API token is empty".into()));
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(format!(
+                "{USER_AGENT_PREFIX}{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                super::os_user()
+            ))
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(file) = ca_file {
+            let pem = std::fs::read(file)
+                .map_err(|e| Failed(format!("reading {}: {e}", file.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Failed(format!("{} holds no PEM certificate: {e}", file.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(Failed(format!("{} holds no PEM certificate", file.display())));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Failed(format!("setting up HTTPS: {e}")))?;
+        // the base path stays: https://host/pharos + /api/v1/… = https://host/pharos/api/v1/…
+        let mut base = url.clone();
+        base.set_path(url.path().trim_end_matches('/'));
+        Ok(Remote {
+            client,
+            base,
+            token,
+        })
+    }
+
+    /// The server's URL, as given.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Answer, Refusal> {
+        self.send(Method::GET, path, None::<&()>, None).await
+    }
+
+    pub async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Answer, Refusal> {
+        self.send(Method::POST, path, Some(body), None).await
+    }
+
+    /// A POST without a body.
+    pub async fn post_empty(&self, path: &str) -> Result<Answer, Refusal> {
+        self.send(Method::POST, path, None::<&()>, None).await
+    }
+
+    pub async fn put<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        etag: Option<&str>,
+    ) -> Result<Answer, Refusal> {
+        self.send(Method::PUT, path, Some(body), etag).await
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        if_match: Option<&str>,
+    ) -> Result<Answer, Refusal> {
+        let url = self.url(path);
+        let mut request = self
+            .client
+            .request(method, &url)
+            .bearer_auth(&self.token)
+            .header(header::ACCEPT, "application/json");
+        if let Some(etag) = if_match {
+            request = request.header(header::IF_MATCH, etag);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            Refusal::Other(Failed(format!("no answer from {}: {}", self.base, chain(&e))))
+        })?;
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Refusal::Other(Failed(format!("reading the answer of {url}: {e}"))))?;
+        if status.is_success() {
+            return Ok(Answer {
+                etag,
+                body: bytes.to_vec(),
+            });
+        }
+        let errors = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|body| body.errors)
+            .unwrap_or_default();
+        Err(match status {
+            StatusCode::UNPROCESSABLE_ENTITY if !errors.is_empty() => Refusal::Invalid(errors),
+            StatusCode::PRECONDITION_FAILED => Refusal::Changed,
+            _ => {
+                let reason = if errors.is_empty() {
+                    String::from_utf8_lossy(&bytes).chars().take(300).collect()
+                } else {
+                    errors
+                        .iter()
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                let hint = match status {
+                    StatusCode::UNAUTHORIZED => {
+                        " (the token is unknown, expired or revoked)".to_owned()
+                    }
+                    StatusCode::NOT_FOUND if errors.is_empty() => {
+                        format!(" (is {} a Pharos server, with its base path?)", self.base)
+                    }
+                    _ => String::new(),
+                };
+                Refusal::Other(Failed(format!(
+                    "the server answered {status}{hint}: {reason}; nothing changed"
+                )))
+            }
+        })
+    }
+}
+
+/// An error with its causes: reqwest's own message hides what failed (the TLS verification,
+/// the refused connection).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The global options that choose the API over the database.
+#[derive(clap::Args, Debug, Default)]
+pub struct Target {
+    /// Work through the API of the running server at URL (e.g. https://pharos.example:8443)
+    /// instead of on the database. The token comes from PHAROS_TOKEN or --token-file
+    #[arg(long, global = true, env = "PHAROS_URL", value_name = "URL")]
+    pub url: Option<Url>,
+    /// With --url: a file holding the API token
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// With --url: trust the CA certificates in FILE (PEM; e.g. the server's root, from
+    /// /ca.pem) beside the system's
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// The server's client with `--url`; nothing without it (the database, then). Token and CA
+    /// options without `--url` are a mistake said out loud.
+    pub fn remote(&self) -> Result<Option<Remote>, Failed> {
+        match &self.url {
+            Some(url) => Remote::new(url, self.token_file.as_deref(), self.ca_file.as_deref()).map(Some),
+            None if self.token_file.is_some() || self.ca_file.is_some() => Err(Failed(
+                "--token-file and --ca-file go with --url; without it the command works on the \
+                 configured database"
+                    .into(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
