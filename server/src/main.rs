@@ -29,7 +29,8 @@ async fn main() -> anyhow::Result<()> {
                         .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error")),
                 )
                 .init();
-            if let Err(server::cli::Failed(message)) = server::cli::run(&cli.target, command).await {
+            if let Err(server::cli::Failed(message)) = server::cli::run(&cli.target, command).await
+            {
                 eprintln!("pharos: {message}");
                 std::process::exit(1);
             }

@@ -7,9 +7,9 @@ use crate::db::{Db, DbError, Tx, rfc3339};
 use crate::on_backend;
 use app::api::{AuditEntry, AuditPage, AuditQuery};
 use app::model::Area;
+use headers::HeaderMapExt;
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
-use headers::HeaderMapExt;
 
 /// Who made a change.
 #[derive(Clone, Debug)]
@@ -215,14 +215,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Actor {
         let me = caller.me().ok_or(crate::http::ApiError::Unauthorized)?;
         // the command line with --url says so: its changes read as made from it (the account
         // is the token's either way)
-        let from_command_line = parts
-            .headers
-            .typed_get::<headers::UserAgent>()
-            .is_some_and(|agent| {
-                agent
-                    .as_str()
-                    .starts_with(crate::cli::remote::USER_AGENT_PREFIX)
-            });
+        let from_command_line =
+            parts
+                .headers
+                .typed_get::<headers::UserAgent>()
+                .is_some_and(|agent| {
+                    agent
+                        .as_str()
+                        .starts_with(crate::cli::remote::USER_AGENT_PREFIX)
+                });
         Ok(Actor {
             name: if from_command_line {
                 format!("{}{}", me.username, crate::cli::COMMAND_LINE)

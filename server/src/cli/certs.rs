@@ -78,7 +78,9 @@ async fn certs(store: &Store, command: CertsCommand) -> Outcome {
                 assign,
             };
             let fingerprint = match store {
-                Store::Local { tls, .. } => tls.create_signed(&actor(), request).await.map_err(api)?,
+                Store::Local { tls, .. } => {
+                    tls.create_signed(&actor(), request).await.map_err(api)?
+                }
                 Store::Remote(remote) => {
                     let created: Created = remote.post(WEB_SIGNED_URL, &request).await?.json()?;
                     created.fingerprint_sha256
@@ -173,7 +175,11 @@ fn describe(list: &WebCertificates) -> String {
                 format!("{} days left", cert.days_left)
             },
             cert.key_algorithm,
-            if cert.has_key { "" } else { ", no private key here" }
+            if cert.has_key {
+                ""
+            } else {
+                ", no private key here"
+            }
         );
         if !cert.sans.is_empty() {
             out += &format!("  names: {}\n", cert.sans.join(", "));
@@ -239,8 +245,13 @@ async fn open() -> Result<(Db, Arc<Tls>), Failed> {
             port: 0,
         },
     };
-    let registry = Registry::observe(db.clone(), bus.clone(), identity, config.heartbeat_timeout())
-        .await?;
+    let registry = Registry::observe(
+        db.clone(),
+        bus.clone(),
+        identity,
+        config.heartbeat_timeout(),
+    )
+    .await?;
     let tls = Tls::open(db.clone(), bus, &config, Arc::new(registry), settings)
         .await
         .map_err(|e| Failed(format!("{e:#}")))?;

@@ -87,10 +87,7 @@ pub async fn run(target: &Target) -> Outcome {
             plural(warnings)
         )));
     }
-    println!(
-        "No problem found ({warnings} warning{}).",
-        plural(warnings)
-    );
+    println!("No problem found ({warnings} warning{}).", plural(warnings));
     Ok(())
 }
 
@@ -107,7 +104,10 @@ async fn on_database(findings: &mut Findings) -> Option<Facts> {
             return None;
         }
     };
-    findings.ok(format!("configuration read; data directory {}", config.data_dir.display()));
+    findings.ok(format!(
+        "configuration read; data directory {}",
+        config.data_dir.display()
+    ));
     configuration(&config, findings);
     let kind = config.database_kind().ok()?;
     let url = config.database_url().ok()?;
@@ -210,16 +210,20 @@ async fn read_database(
             port: 0,
         },
     };
-    let registry =
-        match Registry::observe(db.clone(), bus.clone(), identity, config.heartbeat_timeout())
-            .await
-        {
-            Ok(registry) => Arc::new(registry),
-            Err(e) => {
-                findings.problem(format!("the servers cannot be read: {e}"));
-                return None;
-            }
-        };
+    let registry = match Registry::observe(
+        db.clone(),
+        bus.clone(),
+        identity,
+        config.heartbeat_timeout(),
+    )
+    .await
+    {
+        Ok(registry) => Arc::new(registry),
+        Err(e) => {
+            findings.problem(format!("the servers cannot be read: {e}"));
+            return None;
+        }
+    };
     let servers = registry.servers().1;
     let tls = match Tls::open(db.clone(), bus, config, registry, settings.clone()).await {
         Ok(tls) => tls,
@@ -278,7 +282,10 @@ async fn through_api(remote: &Remote, findings: &mut Findings) -> Option<Facts> 
     let host = own.public_address.as_deref().unwrap_or(&own.address);
     reach(
         findings,
-        &format!("this server's own address for devices ({host}:{})", own.port),
+        &format!(
+            "this server's own address for devices ({host}:{})",
+            own.port
+        ),
         host,
         own.port,
     )
@@ -329,9 +336,11 @@ async fn judge(facts: &Facts, findings: &mut Findings) {
         ));
     }
     for server in &alive {
-        let presented = facts.certificates.certificates.iter().find(|c| {
-            c.assigned_to.iter().any(|s| s.id == server.id)
-        });
+        let presented = facts
+            .certificates
+            .certificates
+            .iter()
+            .find(|c| c.assigned_to.iter().any(|s| s.id == server.id));
         let Some(cert) = presented else {
             findings.problem(format!(
                 "the server \"{}\" presents no certificate of the list",
@@ -418,30 +427,25 @@ fn device_ca(chain: &str, findings: &mut Findings) {
 
 /// Whether `host:port` resolves and accepts a connection from here.
 async fn reach(findings: &mut Findings, what: &str, host: &str, port: u16) {
-    let addresses: Vec<std::net::SocketAddr> = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio::net::lookup_host((host, port)),
-    )
-    .await
-    {
-        Ok(Ok(addresses)) => addresses.collect(),
-        Ok(Err(e)) => {
-            findings.problem(format!("{what}: the name does not resolve ({e})"));
-            return;
-        }
-        Err(_) => {
-            findings.problem(format!("{what}: no answer from the name service"));
-            return;
-        }
-    };
+    let addresses: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(addresses)) => addresses.collect(),
+            Ok(Err(e)) => {
+                findings.problem(format!("{what}: the name does not resolve ({e})"));
+                return;
+            }
+            Err(_) => {
+                findings.problem(format!("{what}: no answer from the name service"));
+                return;
+            }
+        };
     if addresses.iter().all(|a| a.ip().is_loopback()) {
         findings.warn(format!(
             "{what} is a loopback address: only this machine reaches it"
         ));
     }
     for address in &addresses {
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await
-        {
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await {
             Ok(Ok(_)) => {
                 findings.ok(format!("{what} accepts connections (at {address})"));
                 return;

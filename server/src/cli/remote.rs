@@ -7,7 +7,6 @@ use app::api::ErrorBody;
 use reqwest::{Method, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
@@ -35,8 +34,11 @@ pub struct Answer {
 
 impl Answer {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failed> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Failed(format!("the server's answer is not what this version reads: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Failed(format!(
+                "the server's answer is not what this version reads: {e}"
+            ))
+        })
     }
 }
 
@@ -64,9 +66,15 @@ impl From<Refusal> for Failed {
 impl Remote {
     /// The client of the server at `url`, with the token from `token_file` or `PHAROS_TOKEN`,
     /// trusting the system's CAs and `ca_file` (PEM, e.g. the server's own root from `/ca.pem`).
-    pub fn new(url: &Url, token_file: Option<&Path>, ca_file: Option<&Path>) -> Result<Remote, Failed> {
+    pub fn new(
+        url: &Url,
+        token_file: Option<&Path>,
+        ca_file: Option<&Path>,
+    ) -> Result<Remote, Failed> {
         if !matches!(url.scheme(), "https" | "http") {
-            return Err(Failed(format!("--url must be an https:// (or http://) URL, not {url}")));
+            return Err(Failed(format!(
+                "--url must be an https:// (or http://) URL, not {url}"
+            )));
         }
         let token = match token_file {
             Some(file) => std::fs::read_to_string(file)
@@ -93,11 +101,13 @@ impl Remote {
         if let Some(file) = ca_file {
             let pem = std::fs::read(file)
                 .map_err(|e| Failed(format!("reading {}: {e}", file.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Failed(format!("{} holds no PEM certificate: {e}", file.display()))
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Failed(format!("{} holds no PEM certificate: {e}", file.display())))?;
             if certs.is_empty() {
-                return Err(Failed(format!("{} holds no PEM certificate", file.display())));
+                return Err(Failed(format!(
+                    "{} holds no PEM certificate",
+                    file.display()
+                )));
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
@@ -167,7 +177,11 @@ impl Remote {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            Refusal::Other(Failed(format!("no answer from {}: {}", self.base, chain(&e))))
+            Refusal::Other(Failed(format!(
+                "no answer from {}: {}",
+                self.base,
+                chain(&e)
+            )))
         })?;
         let status = response.status();
         let etag = response
@@ -255,7 +269,9 @@ impl Target {
     /// options without `--url` are a mistake said out loud.
     pub fn remote(&self) -> Result<Option<Remote>, Failed> {
         match &self.url {
-            Some(url) => Remote::new(url, self.token_file.as_deref(), self.ca_file.as_deref()).map(Some),
+            Some(url) => {
+                Remote::new(url, self.token_file.as_deref(), self.ca_file.as_deref()).map(Some)
+            }
             None if self.token_file.is_some() || self.ca_file.is_some() => Err(Failed(
                 "--token-file and --ca-file go with --url; without it the command works on the \
                  configured database"

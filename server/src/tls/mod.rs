@@ -82,7 +82,11 @@ impl std::fmt::Debug for Tls {
         f.debug_struct("Tls")
             .field(
                 "presenting",
-                &self.presented.load().as_ref().map(|p| p.fingerprint.clone()),
+                &self
+                    .presented
+                    .load()
+                    .as_ref()
+                    .map(|p| p.fingerprint.clone()),
             )
             .finish_non_exhaustive()
     }

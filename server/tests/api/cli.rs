@@ -18,16 +18,31 @@ on_both_databases!(
     a_backup_during_writes_restores_whole
 );
 
-/// `pharos ARGS` on `env`'s database (configured only through `PHAROS_*`), with `input` on its
-/// standard input.
-async fn pharos(env: &Env, data_dir: &str, args: &[&str], input: Option<&str>) -> Output {
+/// `pharos ARGS` on `env`'s database (configured only through `PHAROS_*`, with the servers'
+/// secret key), with `input` on its standard input.
+pub async fn pharos(env: &Env, data_dir: &str, args: &[&str], input: Option<&str>) -> Output {
+    pharos_with(env, data_dir, args, input, &[]).await
+}
+
+/// [`pharos`] with more environment variables.
+pub async fn pharos_with(
+    env: &Env,
+    data_dir: &str,
+    args: &[&str],
+    input: Option<&str>,
+    vars: &[(&str, &str)],
+) -> Output {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pharos"))
         .args(args)
         .current_dir(env.dir.path())
         .env_remove("PHAROS_CONFIG")
+        .env_remove("PHAROS_TOKEN")
+        .env_remove("PHAROS_URL")
         .env("PHAROS_DATA_DIR", env.dir.path().join(data_dir))
         .env("PHAROS_DATABASE_URL", env.database_url())
+        .env("PHAROS_SECRET_KEY", crate::TEST_SECRET_KEY)
         .env("USER", "operator")
+        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -41,7 +56,7 @@ async fn pharos(env: &Env, data_dir: &str, args: &[&str], input: Option<&str>) -
     child.wait_with_output().await.unwrap()
 }
 
-fn said(out: &Output) -> String {
+pub fn said(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -50,7 +65,7 @@ fn said(out: &Output) -> String {
 }
 
 /// Signs in with a password: the status.
-async fn sign_in(router: &Router, user: &str, password: &str) -> StatusCode {
+pub async fn sign_in(router: &Router, user: &str, password: &str) -> StatusCode {
     call(
         router,
         Method::POST,
@@ -76,6 +91,8 @@ async fn help_and_completions() {
         "admin",
         "backup",
         "restore",
+        "certs",
+        "check",
         "completions",
     ] {
         assert!(help.contains(command), "{help}");

@@ -8,6 +8,8 @@
 mod accounts;
 mod base_path;
 mod cli;
+mod cli_certs;
+mod cli_remote;
 mod cluster;
 mod dashboard;
 mod device_certs;

@@ -1,0 +1,233 @@
+//! The command line with `--url`: the same commands through a running server's HTTPS API,
+//! signed in with an API token, never touching the database itself.
+
+use super::cli::{pharos, pharos_with, said};
+use super::{ADMIN_PASSWORD, Db, Env, get, token_for};
+use serde_json::Value;
+use std::process::Output;
+use tokio_util::sync::CancellationToken;
+
+/// A database URL nothing answers at: the commands with `--url` must not need one.
+const NO_DATABASE: &str = "postgres://nobody@127.0.0.1:1/none";
+
+#[tokio::test]
+async fn commands_through_the_api() {
+    let env = Env::new(Db::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = env.config("one", "standalone");
+    config.tls = true;
+    config.listen = addr;
+    config.public_address = Some("127.0.0.1".into());
+    let shutdown = CancellationToken::new();
+    let server = crate::launch(config, shutdown.clone()).await;
+    let r = server.router.clone();
+    let tls = server.tls.clone();
+    let token = token_for(&r, "admin", ADMIN_PASSWORD).await;
+    let ca = env.dir.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem()).unwrap();
+    let serving = tokio::spawn(server::serve(server, listener));
+    let url = format!("https://{addr}");
+    let ca = ca.to_str().unwrap().to_owned();
+    let client = Client {
+        url: url.clone(),
+        ca: ca.clone(),
+    };
+    let remote = |args: &[&str], token: &str| {
+        let all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let token = token.to_owned();
+        let (client, env) = (&client, &env);
+        async move { client.run(env, &all, &token).await }
+    };
+    let ok = |out: &Output| assert!(out.status.success(), "{}", said(out));
+
+    // settings: the served document; a change applied and audited as the token's account
+    let out = remote(&["settings", "show"], &token).await;
+    ok(&out);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown, get(&r, "/api/v1/settings/network").await.body);
+    let out = remote(
+        &["settings", "set", "online_check.response_timeout_ms=2500"],
+        &token,
+    )
+    .await;
+    ok(&out);
+    assert!(
+        said(&out).contains("online_check.response_timeout_ms: 1000 -> 2500"),
+        "{}",
+        said(&out)
+    );
+    let served = get(&r, "/api/v1/settings/network").await.body;
+    assert_eq!(served["online_check"]["response_timeout_ms"], 2500);
+    let log = get(&r, "/api/v1/audit?limit=3").await;
+    assert!(log.text.contains("admin (command line)"), "{}", log.text);
+    // a refusal says what the same command says on the database, and changes nothing
+    let through_api = remote(
+        &["settings", "set", "online_check.response_timeout_ms=-5"],
+        &token,
+    )
+    .await;
+    assert_eq!(through_api.status.code(), Some(1), "{}", said(&through_api));
+    let on_database = pharos(
+        &env,
+        "cli",
+        &["settings", "set", "online_check.response_timeout_ms=-5"],
+        None,
+    )
+    .await;
+    assert_eq!(on_database.status.code(), Some(1));
+    assert_eq!(said(&through_api), said(&on_database));
+    assert_eq!(get(&r, "/api/v1/settings/network").await.body, served);
+    let out = remote(
+        &["cluster-address", "set", "pharos.test", "--port", "8443"],
+        &token,
+    )
+    .await;
+    ok(&out);
+    assert_eq!(
+        get(&r, "/api/v1/settings/network").await.body["cluster_address"]["host"],
+        "pharos.test"
+    );
+    ok(&remote(&["cluster-address", "clear"], &token).await);
+    let export = env.dir.path().join("export.json");
+    let export_arg = export.to_str().unwrap();
+    ok(&remote(&["settings", "export", export_arg], &token).await);
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    assert_eq!(
+        exported["settings"],
+        get(&r, "/api/v1/settings/network").await.body
+    );
+    ok(&remote(&["settings", "import", export_arg], &token).await);
+
+    // certificates: the list, the device CA's chain, a certificate made and presented at once
+    let out = remote(&["certs", "list", "--json"], &token).await;
+    ok(&out);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed["certificates"],
+        get(&r, "/api/v1/certificates/web").await.body["certificates"]
+    );
+    let out = remote(&["certs", "export-client-chain"], &token).await;
+    ok(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        get(&r, "/api/v1/certificates/client-chain").await.text
+    );
+    let root = tls.root_fingerprint();
+    let root = root.as_str();
+    let out = remote(
+        &[
+            "certs",
+            "create-signed",
+            "--issuer",
+            root,
+            "--hostname",
+            "127.0.0.1",
+            "--assign",
+        ],
+        &token,
+    )
+    .await;
+    ok(&out);
+    let made = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(tls.presented_fingerprint(), made);
+    let out = remote(&["certs", "assign", root, "--all"], &token).await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(said(&out).contains("is a CA certificate"), "{}", said(&out));
+
+    // accounts
+    let out = remote(&["admin", "unlock", "admin"], &token).await;
+    ok(&out);
+    let out = remote(&["admin", "unlock", "nobody"], &token).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("there is no account \"nobody\""),
+        "{}",
+        said(&out)
+    );
+
+    // check: the server reached with its certificate verified, its device address answering
+    let out = remote(&["check"], &token).await;
+    ok(&out);
+    let text = said(&out);
+    assert!(text.contains("reached the server \"one\""), "{text}");
+    assert!(
+        text.contains(&format!(
+            "this server's own address for devices (127.0.0.1:{}) accepts connections",
+            addr.port()
+        )),
+        "{text}"
+    );
+
+    // what goes wrong is said, with exit 1
+    let out = remote(&["settings", "show"], "not-a-token").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("401") && said(&out).contains("token"),
+        "{}",
+        said(&out)
+    );
+    let out = pharos_with(
+        &env,
+        "nowhere",
+        &["--url", &url, "settings", "show"],
+        None,
+        &[("PHAROS_TOKEN", &token)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "an unknown CA: {}", said(&out));
+    assert!(
+        said(&out).to_lowercase().contains("certificate"),
+        "{}",
+        said(&out)
+    );
+    let out = pharos_with(
+        &env,
+        "nowhere",
+        &["--url", &url, "settings", "show"],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(said(&out).contains("needs an API token"), "{}", said(&out));
+    let out = remote(&["backup", "/tmp/never"], &token).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("works on the database"),
+        "{}",
+        said(&out)
+    );
+    let out = pharos(&env, "cli", &["--ca-file", &ca, "settings", "show"], None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(said(&out).contains("go with --url"), "{}", said(&out));
+    let out = pharos(&env, "cli", &["--url", &url], None).await;
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+
+    shutdown.cancel();
+    serving.await.unwrap().unwrap();
+}
+
+/// The command line pointed at a server.
+struct Client {
+    url: String,
+    ca: String,
+}
+
+impl Client {
+    async fn run(&self, env: &Env, args: &[String], token: &str) -> Output {
+        let mut all = vec!["--url", self.url.as_str(), "--ca-file", self.ca.as_str()];
+        all.extend(args.iter().map(String::as_str));
+        pharos_with(
+            env,
+            "nowhere",
+            &all,
+            None,
+            &[
+                ("PHAROS_TOKEN", token),
+                ("PHAROS_DATABASE_URL", NO_DATABASE),
+            ],
+        )
+        .await
+    }
+}
