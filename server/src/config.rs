@@ -297,12 +297,17 @@ fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>,
 }
 
 /// `PHAROS_*` variables that configure nothing (a typo, most likely), for a warning at start.
-/// Variables of the tools around Pharos (`PHAROS_CONFIG`, `PHAROS_TEST_*`) are not counted.
+/// Variables of the tools around Pharos (`PHAROS_CONFIG`, `PHAROS_TOKEN`, `PHAROS_TEST_*`) are
+/// not counted.
 pub fn unknown_env_vars() -> Vec<String> {
     std::env::vars()
         .filter_map(|(name, _)| {
             let key = name.strip_prefix("PHAROS_")?.to_ascii_lowercase();
-            let known = KEYS.contains(&key.as_str()) || key == "config" || key.starts_with("test_");
+            // PHAROS_TOKEN: the command line's API token with --url
+            let known = KEYS.contains(&key.as_str())
+                || key == "config"
+                || key == "token"
+                || key.starts_with("test_");
             (!known).then_some(name)
         })
         .collect()

@@ -134,7 +134,7 @@ pub struct StateCount {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExpiringCertificate {
-    /// `web` or `device-ca`.
+    /// `web` or `device_ca` (the role names of the metrics).
     pub kind: String,
     pub subject: String,
     pub fingerprint_sha256: String,

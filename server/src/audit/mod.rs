@@ -118,13 +118,17 @@ where
         .filter(|u| !u.is_empty())
     {
         let user = user.to_lowercase();
+        // the account's changes made from the command line too ("alice (command line)")
+        let from_command_line = format!("{user}{}", crate::cli::COMMAND_LINE);
         sql.push(" AND (");
         for (i, column) in user_columns.iter().enumerate() {
             if i > 0 {
                 sql.push(" OR ");
             }
             sql.push(format!("LOWER({column}) = "))
-                .push_bind(user.clone());
+                .push_bind(user.clone())
+                .push(format!(" OR LOWER({column}) = "))
+                .push_bind(from_command_line.clone());
         }
         sql.push(")");
     }
@@ -213,10 +217,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Actor {
             .get::<crate::http::Caller>()
             .ok_or(crate::http::ApiError::Unauthorized)?;
         let me = caller.me().ok_or(crate::http::ApiError::Unauthorized)?;
-        // the command line with --url says so: its changes read as made from it (the account
-        // is the token's either way)
-        let from_command_line =
-            parts
+        // the command line with --url (which signs in with a token) says so: its changes read
+        // as made from it; the account is the token's either way
+        let with_token = caller
+            .signed_in
+            .as_ref()
+            .is_some_and(|s| matches!(s.via, crate::http::auth::Via::Token { .. }));
+        let from_command_line = with_token
+            && parts
                 .headers
                 .typed_get::<headers::UserAgent>()
                 .is_some_and(|agent| {

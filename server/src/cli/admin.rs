@@ -58,12 +58,14 @@ async fn through_api(remote: &Remote, command: AdminCommand) -> Outcome {
         }
     };
     let list: AccountList = remote.get(USERS_URL).await?.json()?;
-    let id = list
+    // found as the server finds names at sign-in (case and spaces aside)
+    let key = app::model::username_key(&username);
+    let user = list
         .users
         .iter()
-        .find(|u| u.username == username)
-        .map(|u| u.id)
+        .find(|u| app::model::username_key(&u.username) == key)
         .ok_or_else(|| Failed(format!("there is no account \"{username}\"")))?;
+    let id = user.id;
     match command {
         AdminCommand::ResetPassword { generate, .. } => {
             let password = new_password(&username, generate)?;
@@ -80,6 +82,10 @@ async fn through_api(remote: &Remote, command: AdminCommand) -> Outcome {
             }
         }
         AdminCommand::Unlock { .. } => {
+            if user.locked_until.is_none() {
+                eprintln!("\"{username}\" was not locked out; nothing changed.");
+                return Ok(());
+            }
             remote
                 .post_empty(&format!("{USERS_URL}/{id}/unlock"))
                 .await?;

@@ -13,8 +13,19 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tokio::process::Command;
 
-/// The configured database, migrated to this version of Pharos.
+/// The configured database, if a server of this version has started on it: the command line
+/// creates and migrates nothing.
 pub async fn connect(config: &Config) -> Result<Db, Failed> {
+    let url = config.database_url()?;
+    let kind = config.database_kind()?;
+    Db::existing(url.expose(), kind)
+        .await
+        .map_err(|e| Failed(format!("{e:#} ({})", url.redacted())))
+}
+
+/// The configured database, created if missing and migrated to this version (what `restore`
+/// makes of it: a backup of an older Pharos is upgraded as a server's start would).
+async fn migrated(config: &Config) -> Result<Db, Failed> {
     let url = config.database_url()?;
     let kind = config.database_kind()?;
     Db::connect(url.expose(), kind)
@@ -133,7 +144,7 @@ async fn pg_dump(config: &Config, to: &Path) -> Outcome {
     private(to)
 }
 
-/// Runs `pg_dump` or `pg_restore` with `args`, then `path`, on the configured database.
+/// Runs `tool` (`pg_dump`) with `args`, then `path`, on the configured database.
 async fn pg_tool(config: &Config, tool: &str, args: &[&str], path: &Path) -> Outcome {
     let (url, password) = pg_credentials(config)?;
     let mut command = Command::new(tool);
@@ -200,7 +211,7 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
             "{e:#}: stop the server before restoring; nothing changed"
         ))
     })?;
-    let db = connect(config).await?;
+    let db = migrated(config).await?;
     let running = running_servers(&db, config).await?;
     db.close().await;
     if !running.is_empty() {
@@ -216,7 +227,7 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
         DatabaseKind::Postgres => restore_postgres(config, file, stamp).await?,
     };
     // the backup may be of an older version of Pharos: migrated now, or put back
-    let migrated = match connect(config).await {
+    let upgraded = match migrated(config).await {
         Ok(db) => {
             let stopped = stop_servers(&db).await;
             db.close().await;
@@ -224,7 +235,7 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
         }
         Err(e) => Err(e),
     };
-    if let Err(e) = migrated {
+    if let Err(e) = upgraded {
         let back = match kind {
             DatabaseKind::Sqlite => put_back_sqlite(config, &kept),
             DatabaseKind::Postgres => replace_postgres(config, &kept).await,
@@ -305,23 +316,57 @@ async fn restore_postgres(config: &Config, file: &Path, stamp: i64) -> Result<Pa
     Ok(kept)
 }
 
-/// Empties the database and loads the archive into it (in one transaction).
+/// Empties the database and loads the archive into it, in one transaction: `pg_restore` turns
+/// the archive into SQL (a private temporary file, whole before anything runs), and `psql` runs
+/// the emptying and that SQL between one BEGIN and COMMIT, stopping at the first error. A
+/// failure leaves the database as it was.
 async fn replace_postgres(config: &Config, archive: &Path) -> Outcome {
-    let Existing::Postgres(pool) = existing(config).await? else {
-        unreachable!("a PostgreSQL URL");
+    let (url, password) = pg_credentials(config)?;
+    let needed = |tool: &str, e: std::io::Error| {
+        Failed(format!(
+            "{tool} (PostgreSQL's client tools, of the server's version or newer) is needed: {e}"
+        ))
     };
-    let emptied = sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        .execute(&pool)
-        .await;
-    pool.close().await;
-    emptied?;
-    pg_tool(
-        config,
-        "pg_restore",
-        &["--no-owner", "--single-transaction", "--exit-on-error"],
-        archive,
-    )
-    .await
+    let failed = |tool: &str, out: &std::process::Output| {
+        Failed(format!(
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    };
+    // (made readable by its owner only)
+    let script = tempfile::NamedTempFile::new()?;
+    let written = Command::new("pg_restore")
+        .args(["--no-owner", "--exit-on-error", "--file"])
+        .arg(script.path())
+        .arg(archive)
+        .output()
+        .await
+        .map_err(|e| needed("pg_restore", e))?;
+    if !written.status.success() {
+        return Err(failed("pg_restore", &written));
+    }
+    let mut load = Command::new("psql");
+    load.args([
+        "--no-psqlrc",
+        "--quiet",
+        "--single-transaction",
+        "--set",
+        "ON_ERROR_STOP=1",
+        "--command",
+        "DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+        "--file",
+    ])
+    .arg(script.path())
+    .arg("--dbname")
+    .arg(url);
+    if let Some(password) = password {
+        load.env("PGPASSWORD", password);
+    }
+    let loaded = load.output().await.map_err(|e| needed("psql", e))?;
+    if !loaded.status.success() {
+        return Err(failed("psql", &loaded));
+    }
+    Ok(())
 }
 
 fn sqlite_path(config: &Config) -> Result<PathBuf, Failed> {

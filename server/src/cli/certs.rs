@@ -7,7 +7,7 @@ use crate::cluster::{Bus, Identity, Registry};
 use crate::db::Db;
 use crate::http::ApiError;
 use crate::settings::Settings;
-use crate::tls::Tls;
+use crate::tls::{Tls, pki};
 use app::api::{
     AllServers, Assign, CLIENT_CHAIN_URL, Created, NewSigned, Servers, WEB_CERTIFICATES_URL,
     WEB_SIGNED_URL, WebCertificate, WebCertificates,
@@ -102,6 +102,12 @@ async fn certs(store: &Store, command: CertsCommand) -> Outcome {
             all,
         } => {
             let servers = chosen(servers, all);
+            // as the server reads it; anything else names no certificate (nor another route)
+            let fingerprint = pki::normalize_fingerprint(&fingerprint).ok_or_else(|| {
+                Failed(format!(
+                    "no web certificate has the SHA-256 fingerprint {fingerprint}; nothing changed"
+                ))
+            })?;
             match store {
                 Store::Local { tls, .. } => tls
                     .assign(&actor(), &fingerprint, &servers)
@@ -135,6 +141,9 @@ fn chosen(ids: Vec<String>, all: bool) -> Servers {
 fn api(e: ApiError) -> Failed {
     match e {
         ApiError::Invalid(errors) => refused(errors),
+        // the command line's user is the operator: the whole reason, not the API's "internal
+        // error"
+        ApiError::Internal(e) => Failed(format!("{e:#}; nothing changed")),
         other => Failed(format!("{other}; nothing changed")),
     }
 }
@@ -222,8 +231,8 @@ fn day(time: &str) -> &str {
 }
 
 /// The certificates as stored, read and changed as a server would, without serving: the
-/// running servers hear of a change through the database (PostgreSQL) or when they next read
-/// it (SQLite: at their next start or change).
+/// running servers hear of a change through the database (PostgreSQL) or look for it every
+/// `settings_poll_millis` (SQLite).
 async fn open() -> Result<(Db, Arc<Tls>), Failed> {
     let config = super::config()?;
     let db = super::backup::connect(&config).await?;

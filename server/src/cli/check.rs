@@ -109,8 +109,13 @@ async fn on_database(findings: &mut Findings) -> Option<Facts> {
         config.data_dir.display()
     ));
     configuration(&config, findings);
-    let kind = config.database_kind().ok()?;
-    let url = config.database_url().ok()?;
+    let (kind, url) = match (config.database_kind(), config.database_url()) {
+        (Ok(kind), Ok(url)) => (kind, url),
+        (Err(e), _) | (_, Err(e)) => {
+            findings.problem(format!("the database is not configured right: {e:#}"));
+            return None;
+        }
+    };
     if kind == DatabaseKind::Sqlite
         && let Some(path) = sqlite_file(url.expose())
         && !std::path::Path::new(&path).exists()
@@ -164,8 +169,12 @@ fn configuration(config: &Config, findings: &mut Findings) {
             }
         }
     }
-    let probe = tempfile::NamedTempFile::new_in(&config.data_dir);
-    if let Err(e) = probe {
+    if !config.data_dir.exists() {
+        findings.warn(format!(
+            "the data directory {} does not exist (a server makes it at its first start)",
+            config.data_dir.display()
+        ));
+    } else if let Err(e) = tempfile::NamedTempFile::new_in(&config.data_dir) {
         findings.problem(format!(
             "the data directory {} is not writable: {e}",
             config.data_dir.display()
@@ -225,7 +234,11 @@ async fn read_database(
         }
     };
     let servers = registry.servers().1;
-    let tls = match Tls::open(db.clone(), bus, config, registry, settings.clone()).await {
+    let opened = match Tls::open(db.clone(), bus, config, registry, settings.clone()).await {
+        Ok(tls) => tls.keys_open().await.map(|()| tls),
+        Err(e) => Err(e),
+    };
+    let tls = match opened {
         Ok(tls) => tls,
         Err(e) => {
             findings.problem(format!(
@@ -266,9 +279,14 @@ async fn through_api(remote: &Remote, findings: &mut Findings) -> Option<Facts> 
         }
     };
     findings.ok(format!(
-        "reached the server \"{}\" at {} (its certificate verified)",
+        "reached the server \"{}\" at {}{}",
         status.server.name,
-        remote.base()
+        remote.base(),
+        if remote.https() {
+            " (its certificate verified)"
+        } else {
+            " (plain HTTP, on this machine)"
+        }
     ));
     if let Some(distributed) = &status.distributed
         && distributed.restart_required
@@ -352,6 +370,24 @@ async fn judge(facts: &Facts, findings: &mut Findings) {
             "the certificate the server \"{}\" presents ({})",
             server.name, cert.subject
         );
+        // devices that come to the server by one of its own names or addresses check that the
+        // certificate names it (through a cluster address, the cluster check below says it)
+        let own: Vec<&String> = std::iter::once(&server.name)
+            .chain(server.addresses.iter())
+            .collect();
+        if !own
+            .iter()
+            .any(|name| cert.sans.iter().any(|san| pki::covers(san, name)))
+        {
+            findings.warn(format!(
+                "{what} names none of the server's own names and addresses ({}): devices \
+                 reaching it by one of them refuse it",
+                own.iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if cert.days_left < 0 {
             findings.problem(format!(
                 "{what} expired on {}: devices refuse it; renew it",
@@ -445,12 +481,11 @@ async fn reach(findings: &mut Findings, what: &str, host: &str, port: u16) {
         ));
     }
     for address in &addresses {
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await {
-            Ok(Ok(_)) => {
-                findings.ok(format!("{what} accepts connections (at {address})"));
-                return;
-            }
-            Ok(Err(_)) | Err(_) => {}
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address)).await;
+        if let Ok(Ok(_)) = connected {
+            findings.ok(format!("{what} accepts connections (at {address})"));
+            return;
         }
     }
     let tried: Vec<String> = addresses.iter().map(ToString::to_string).collect();

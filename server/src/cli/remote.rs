@@ -71,9 +71,28 @@ impl Remote {
         token_file: Option<&Path>,
         ca_file: Option<&Path>,
     ) -> Result<Remote, Failed> {
-        if !matches!(url.scheme(), "https" | "http") {
+        match url.scheme() {
+            "https" => {}
+            // the token would cross the network readable by anyone on the way
+            "http" if loopback(url) => {}
+            "http" => {
+                return Err(Failed(format!(
+                    "--url {url}: the API token would cross the network unencrypted; use https:// \
+                     (http:// only for this machine's own addresses)"
+                )));
+            }
+            _ => return Err(Failed(format!("--url must be an https:// URL, not {url}"))),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Failed(
+                "--url carries no credentials: the API token signs in (PHAROS_TOKEN or \
+                 --token-file)"
+                    .into(),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
             return Err(Failed(format!(
-                "--url must be an https:// (or http://) URL, not {url}"
+                "--url is the server's address and base path only, without ?… or #…: {url}"
             )));
         }
         let token = match token_file {
@@ -126,6 +145,11 @@ impl Remote {
         })
     }
 
+    /// Whether the server is reached over HTTPS (its certificate verified).
+    pub fn https(&self) -> bool {
+        self.base.scheme() == "https"
+    }
+
     /// The server's URL, as given.
     pub fn base(&self) -> &Url {
         &self.base
@@ -165,6 +189,7 @@ impl Remote {
         if_match: Option<&str>,
     ) -> Result<Answer, Refusal> {
         let url = self.url(path);
+        let changing = method != Method::GET;
         let mut request = self
             .client
             .request(method, &url)
@@ -184,6 +209,11 @@ impl Remote {
             )))
         })?;
         let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let etag = response
             .headers()
             .get(header::ETAG)
@@ -202,33 +232,60 @@ impl Remote {
         let errors = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|body| body.errors)
             .unwrap_or_default();
+        let said = errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
         Err(match status {
             StatusCode::UNPROCESSABLE_ENTITY if !errors.is_empty() => Refusal::Invalid(errors),
             StatusCode::PRECONDITION_FAILED => Refusal::Changed,
+            StatusCode::UNAUTHORIZED => Refusal::Other(Failed(format!(
+                "the server answered {status}: the token is unknown, expired or revoked; nothing \
+                 changed"
+            ))),
+            // a refusal of the server's own, said as the command says it on the database
+            _ if status.is_client_error() && !errors.is_empty() => {
+                Refusal::Other(Failed(format!("{said}; nothing changed")))
+            }
+            _ if status.is_redirection() => Refusal::Other(Failed(format!(
+                "the server answered {status}, to {}: give --url as the server's own address \
+                 (with its base path); nothing changed",
+                location.as_deref().unwrap_or("nowhere said")
+            ))),
+            _ if status.is_client_error() => Refusal::Other(Failed(format!(
+                "the server answered {status} (is {} a Pharos server, with its base path?); \
+                 nothing changed",
+                self.base
+            ))),
+            // a proxy's 502/504 may come after the server committed
             _ => {
-                let reason = if errors.is_empty() {
+                let reason = if said.is_empty() {
                     String::from_utf8_lossy(&bytes).chars().take(300).collect()
                 } else {
-                    errors
-                        .iter()
-                        .map(|e| e.message.clone())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                let hint = match status {
-                    StatusCode::UNAUTHORIZED => {
-                        " (the token is unknown, expired or revoked)".to_owned()
-                    }
-                    StatusCode::NOT_FOUND if errors.is_empty() => {
-                        format!(" (is {} a Pharos server, with its base path?)", self.base)
-                    }
-                    _ => String::new(),
+                    said
                 };
                 Refusal::Other(Failed(format!(
-                    "the server answered {status}{hint}: {reason}; nothing changed"
+                    "the server answered {status}: {reason}{}",
+                    if changing {
+                        "; the change may or may not have been made (look again before trying \
+                         again)"
+                    } else {
+                        ""
+                    }
                 )))
             }
         })
+    }
+}
+
+/// Whether the URL names this machine (a loopback address or `localhost`).
+fn loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -253,7 +310,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub struct Target {
     /// Work through the API of the running server at URL (e.g. https://pharos.example:8443)
     /// instead of on the database. The token comes from PHAROS_TOKEN or --token-file
-    #[arg(long, global = true, env = "PHAROS_URL", value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub url: Option<Url>,
     /// With --url: a file holding the API token
     #[arg(long, global = true, value_name = "FILE")]

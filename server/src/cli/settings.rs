@@ -190,18 +190,17 @@ async fn settings(store: &Store, command: SettingsCommand) -> Outcome {
 pub async fn cluster_address(target: &Target, command: ClusterAddressCommand) -> Outcome {
     let store = Store::open(target).await?;
     let done = edit(&store, |doc| {
-        let section = doc
-            .get_mut("cluster_address")
-            .expect("the document has a cluster address");
         match &command {
             ClusterAddressCommand::Set { host, port } => {
-                section["enabled"] = Value::Bool(true);
-                section["host"] = Value::String(host.clone());
+                *field(doc, "cluster_address.enabled")? = Value::Bool(true);
+                *field(doc, "cluster_address.host")? = Value::String(host.clone());
                 if let Some(port) = port {
-                    section["port"] = Value::from(*port);
+                    *field(doc, "cluster_address.port")? = Value::from(*port);
                 }
             }
-            ClusterAddressCommand::Clear => section["enabled"] = Value::Bool(false),
+            ClusterAddressCommand::Clear => {
+                *field(doc, "cluster_address.enabled")? = Value::Bool(false);
+            }
         }
         Ok(())
     })
@@ -222,7 +221,7 @@ pub async fn distributed(target: &Target, command: DistributedCommand) -> Outcom
     let store = Store::open(target).await?;
     let on = matches!(command, DistributedCommand::Enable);
     let done = edit(&store, |doc| {
-        doc["distributed"]["enabled"] = Value::Bool(on);
+        *field(doc, "distributed.enabled")? = Value::Bool(on);
         Ok(())
     })
     .await;
@@ -246,6 +245,18 @@ async fn open(config: &Config) -> Result<(Db, Arc<Settings>), Failed> {
     let settings = Settings::load(db.clone(), bus.clone(), ctx).await?;
     super::join_bus(&bus);
     Ok((db, Arc::new(settings)))
+}
+
+/// The field at a dotted path of the document (the server's, with `--url`, may be of another
+/// version).
+fn field<'a>(doc: &'a mut Value, path: &str) -> Result<&'a mut Value, Failed> {
+    doc.pointer_mut(&format!("/{}", path.replace('.', "/")))
+        .ok_or_else(|| {
+            Failed(format!(
+                "the settings document has no \"{path}\" (a Pharos of another version?); \
+                 nothing changed"
+            ))
+        })
 }
 
 /// `path=value`: the value as JSON where it reads as JSON, else as a string.

@@ -109,7 +109,7 @@ impl Overview {
         if days_left < EXPIRY_WARNING_DAYS {
             let facts = pki::facts(&ca.der).map_err(anyhow::Error::msg)?;
             expiring.push(ExpiringCertificate {
-                kind: "device-ca".into(),
+                kind: "device_ca".into(),
                 subject: facts.subject,
                 fingerprint_sha256: ca.fingerprint.clone(),
                 not_after: rfc3339(ca.not_after),

@@ -67,11 +67,21 @@ pub struct Db {
 impl Db {
     /// Connects (creating an SQLite file if needed) and applies the migrations.
     pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<Db> {
+        Db::open(url, kind, Upgrade::Migrate).await
+    }
+
+    /// Connects to the database as it is, for the command line: nothing is created or
+    /// migrated, and a database whose schema is not this version's is refused with what to do.
+    pub async fn existing(url: &str, kind: DatabaseKind) -> anyhow::Result<Db> {
+        Db::open(url, kind, Upgrade::AsItIs).await
+    }
+
+    async fn open(url: &str, kind: DatabaseKind, upgrade: Upgrade) -> anyhow::Result<Db> {
         let pool = match kind {
             DatabaseKind::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
                     .context("reading the SQLite database URL")?
-                    .create_if_missing(true)
+                    .create_if_missing(upgrade == Upgrade::Migrate)
                     // WAL lets readers go on while one writer commits; FULL keeps every
                     // committed change across a power loss.
                     .journal_mode(SqliteJournalMode::Wal)
@@ -87,10 +97,17 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("opening the SQLite database")?;
-                sqlx::migrate!("../migrations/sqlite")
-                    .run(&pool)
-                    .await
-                    .context("applying the database migrations")?;
+                let migrator = sqlx::migrate!("../migrations/sqlite");
+                match upgrade {
+                    Upgrade::Migrate => migrator
+                        .run(&pool)
+                        .await
+                        .context("applying the database migrations")?,
+                    Upgrade::AsItIs => {
+                        let applied = applied(sqlx::query_scalar(APPLIED).fetch_all(&pool).await);
+                        same_version(&migrator, applied)?;
+                    }
+                }
                 Pool::Sqlite(pool)
             }
             DatabaseKind::Postgres => {
@@ -106,10 +123,17 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("connecting to PostgreSQL")?;
-                sqlx::migrate!("../migrations/postgres")
-                    .run(&pool)
-                    .await
-                    .context("applying the database migrations")?;
+                let migrator = sqlx::migrate!("../migrations/postgres");
+                match upgrade {
+                    Upgrade::Migrate => migrator
+                        .run(&pool)
+                        .await
+                        .context("applying the database migrations")?,
+                    Upgrade::AsItIs => {
+                        let applied = applied(sqlx::query_scalar(APPLIED).fetch_all(&pool).await);
+                        same_version(&migrator, applied)?;
+                    }
+                }
                 Pool::Postgres(pool)
             }
         };
@@ -145,6 +169,57 @@ impl Db {
     pub async fn close(&self) {
         on_backend!(&self.pool, pool => pool.close().await)
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Upgrade {
+    /// Apply the migrations this version has and the database lacks (a server's start).
+    Migrate,
+    /// Use the database only if its schema is this version's.
+    AsItIs,
+}
+
+const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+
+/// The versions of the migrations applied, or none if the database has no migrations table
+/// (no Pharos server has started on it).
+fn applied(read: Result<Vec<i64>, sqlx::Error>) -> anyhow::Result<Option<Vec<i64>>> {
+    match read {
+        Ok(versions) => Ok(Some(versions)),
+        // SQLite: "no such table: …", PostgreSQL: "relation … does not exist"
+        Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Ok(None),
+        Err(e) => Err(e).context("reading the database's version"),
+    }
+}
+
+/// Whether the database's schema is the one of `migrator`, said in plain words if not.
+fn same_version(
+    migrator: &sqlx::migrate::Migrator,
+    applied: anyhow::Result<Option<Vec<i64>>>,
+) -> anyhow::Result<()> {
+    let Some(applied) = applied? else {
+        anyhow::bail!(
+            "the database has no Pharos tables: no server has started on it (check the database \
+             URL)"
+        );
+    };
+    let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    if let Some(newer) = applied.iter().find(|v| !known.contains(v)) {
+        anyhow::bail!(
+            "the database is of a newer Pharos (its migration {newer} is unknown to this one): \
+             use the command line of the servers' version"
+        );
+    }
+    let missing = known.iter().filter(|v| !applied.contains(v)).count();
+    if missing > 0 {
+        anyhow::bail!(
+            "the database is of an older Pharos ({missing} migration{} behind this one): start a \
+             server of this version on it once (it upgrades the database), or use the command \
+             line of the servers' version",
+            if missing == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
 }
 
 /// The id stored at the database's first start (created by whichever server comes first).

@@ -218,10 +218,9 @@ impl Tls {
             config.secret_key.as_ref().map(|k| k.expose()),
             &config.data_dir,
         )?;
-        let device = match store::role(&db, store::ROLE_DEVICE_CA).await? {
-            Some(_) => Some(Arc::new(DeviceCa::load(&db, &sealer).await?)),
-            None => None,
-        };
+        // what only reads (the list, the client chain) works without the key that opens it;
+        // what signs says why it cannot
+        let device = DeviceCa::load(&db, &sealer).await.ok().map(Arc::new);
         Ok(Arc::new(Tls {
             db,
             bus,
@@ -234,6 +233,12 @@ impl Tls {
             reloading: tokio::sync::Mutex::new(()),
             enabled: config.tls,
         }))
+    }
+
+    /// Whether the secret key opens the stored private keys (it does if it opens the device
+    /// CA's): why not, if not.
+    pub async fn keys_open(&self) -> anyhow::Result<()> {
+        DeviceCa::load(&self.db, &self.sealer).await.map(|_| ())
     }
 
     fn server_id(&self) -> &str {
@@ -336,6 +341,9 @@ impl Tls {
             if let Some(ticker) = ticker.as_mut() {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
+            // what the database said when a reload could not follow it: not tried again (nor
+            // warned of) every poll until it says something else
+            let mut unfollowable: Option<String> = None;
             loop {
                 let tick = async {
                     match ticker.as_mut() {
@@ -348,8 +356,13 @@ impl Tls {
                 let signal = tokio::select! {
                     () = tick => {
                         match tls.stale().await {
-                            Ok(false) => {}
-                            Ok(true) => tls.changed().await,
+                            Ok(None) => unfollowable = None,
+                            Ok(Some(state)) if unfollowable.as_ref() == Some(&state) => {}
+                            Ok(Some(_)) => {
+                                tls.changed().await;
+                                // still not what the database says: the reload could not
+                                unfollowable = tls.stale().await.ok().flatten();
+                            }
                             Err(e) => tracing::warn!(error = %e, "looking for changed certificates"),
                         }
                         continue;
@@ -402,18 +415,17 @@ impl Tls {
         Ok(())
     }
 
-    /// Whether what this server presents, or the device CA, is no longer what the database
-    /// says: a cheap look (two small queries), for the poll.
-    async fn stale(&self) -> Result<bool, DbError> {
+    /// What the database says this server presents and which the device CA is, if that is not
+    /// what this server uses: a cheap look (two small queries), for the poll.
+    async fn stale(&self) -> Result<Option<String>, DbError> {
         let assignments = store::assignments(&self.db).await?;
-        let presented = self.presented.load_full();
-        let presenting = presented.as_ref().map(|p| p.fingerprint.as_str());
-        if effective(&assignments, self.server_id()) != presenting {
-            return Ok(true);
-        }
+        let assigned = effective(&assignments, self.server_id());
         let device_ca = store::role(&self.db, store::ROLE_DEVICE_CA).await?;
+        let presented = self.presented.load_full();
         let device = self.device.load_full();
-        Ok(device_ca.as_deref() != device.as_ref().map(|d| d.fingerprint.as_str()))
+        let same = assigned == presented.as_ref().map(|p| p.fingerprint.as_str())
+            && device_ca.as_deref() == device.as_ref().map(|d| d.fingerprint.as_str());
+        Ok((!same).then(|| format!("{assigned:?} {device_ca:?}")))
     }
 
     /// Whether `notice` is this server's own (then forgotten: it comes back once).

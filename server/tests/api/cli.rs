@@ -24,7 +24,7 @@ pub async fn pharos(env: &Env, data_dir: &str, args: &[&str], input: Option<&str
     pharos_with(env, data_dir, args, input, &[]).await
 }
 
-/// [`pharos`] with more environment variables.
+/// [`pharos`] with more environment variables (an empty value removes the variable).
 pub async fn pharos_with(
     env: &Env,
     data_dir: &str,
@@ -32,7 +32,8 @@ pub async fn pharos_with(
     input: Option<&str>,
     vars: &[(&str, &str)],
 ) -> Output {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pharos"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pharos"));
+    command
         .args(args)
         .current_dir(env.dir.path())
         .env_remove("PHAROS_CONFIG")
@@ -42,12 +43,17 @@ pub async fn pharos_with(
         .env("PHAROS_DATABASE_URL", env.database_url())
         .env("PHAROS_SECRET_KEY", crate::TEST_SECRET_KEY)
         .env("USER", "operator")
-        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pharos runs");
+        .stderr(Stdio::piped());
+    for (name, value) in vars {
+        if value.is_empty() {
+            command.env_remove(name);
+        } else {
+            command.env(name, value);
+        }
+    }
+    let mut child = command.spawn().expect("pharos runs");
     let mut stdin = child.stdin.take().unwrap();
     if let Some(input) = input {
         stdin.write_all(input.as_bytes()).await.unwrap();

@@ -53,6 +53,20 @@ async fn certs_commands_follow_the_api_rules(db: Db) {
     assert!(served_chain.contains("BEGIN CERTIFICATE"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), served_chain);
 
+    let out = pharos(
+        &env,
+        "cli",
+        &["certs", "export-client-chain", "/nonexistent/dir/chain.pem"],
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("writing /nonexistent/dir/chain.pem"),
+        "{}",
+        said(&out)
+    );
+
     // bad input: the API's message, exit 1, nothing made
     let count = |v: &Value| v["certificates"].as_array().unwrap().len();
     for (args, message) in [
@@ -144,6 +158,26 @@ async fn certs_commands_follow_the_api_rules(db: Db) {
         "--server or --all: {}",
         said(&out)
     );
+    for (args, message) in [
+        (
+            vec!["00ff", "--all"],
+            "no web certificate has the SHA-256 fingerprint 00ff; nothing changed",
+        ),
+        (
+            vec!["../../auth/tokens", "--all"],
+            "no web certificate has the SHA-256 fingerprint ../../auth/tokens; nothing changed",
+        ),
+        (
+            vec![made.as_str(), "--server", "no-such-server"],
+            "servers: no running server has the id no-such-server",
+        ),
+    ] {
+        let mut all = vec!["certs", "assign"];
+        all.extend(args.iter().copied());
+        let out = pharos(&env, "cli", &all, None).await;
+        assert_eq!(out.status.code(), Some(1), "{all:?}: {}", said(&out));
+        assert!(said(&out).contains(message), "{all:?}: {}", said(&out));
+    }
     assert_eq!(served().await["certificates"], after["certificates"]);
     let out = pharos(&env, "cli", &["certs", "assign", &made, "--all"], None).await;
     assert!(out.status.success(), "{}", said(&out));
@@ -160,7 +194,35 @@ async fn certs_commands_follow_the_api_rules(db: Db) {
         log.text
     );
 
-    // without the servers' secret key the stored keys stay closed: said, nothing changes
+    // no secret key at all: said before anything is read
+    let out = pharos_with(
+        &env,
+        "elsewhere",
+        &["certs", "list"],
+        None,
+        &[("PHAROS_SECRET_KEY", "")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("PHAROS_SECRET_KEY is not set and")
+            && said(&out).contains("secret.key does not exist"),
+        "{}",
+        said(&out)
+    );
+    // another key: what only reads works, what signs says why it cannot; nothing changes
+    let out = pharos_with(
+        &env,
+        "elsewhere",
+        &["certs", "list"],
+        None,
+        &[(
+            "PHAROS_SECRET_KEY",
+            "b3RoZXItc2VjcmV0LWtleS1vZi0zMi1ieXRlcy0hISE=",
+        )],
+    )
+    .await;
+    assert!(out.status.success(), "{}", said(&out));
     let out = pharos_with(
         &env,
         "elsewhere",
@@ -288,6 +350,48 @@ async fn check_says_what_stops_devices(db: Db) {
         "{}",
         said(&out)
     );
+    let out = pharos_with(
+        &env,
+        "one",
+        &["check"],
+        None,
+        &[("PHAROS_DATABASE_URL", "mysql://nobody@127.0.0.1/pharos")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("PROBLEM the database is not configured right"),
+        "{}",
+        said(&out)
+    );
+    if db == Db::Postgres {
+        // a database no server started on: said, and left as empty as it was
+        let empty = super::PgDatabase::create("empty").await;
+        let out = pharos_with(
+            &env,
+            "one",
+            &["check"],
+            None,
+            &[("PHAROS_DATABASE_URL", &empty.url)],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+        assert!(
+            said(&out).contains("has no Pharos tables"),
+            "{}",
+            said(&out)
+        );
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&empty.url)
+            .await
+            .unwrap();
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(tables, 0, "check creates nothing");
+    }
     if db == Db::Sqlite {
         let missing = format!("sqlite://{}/none.db", env.dir.path().display());
         let out = pharos_with(

@@ -134,10 +134,47 @@ async fn commands_through_the_api() {
     let out = remote(&["certs", "assign", root, "--all"], &token).await;
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(said(&out).contains("is a CA certificate"), "{}", said(&out));
+    // an unknown fingerprint reads as on the database, and goes to no other route
+    let through_api = remote(&["certs", "assign", "00ff", "--all"], &token).await;
+    let on_database = pharos(&env, "cli", &["certs", "assign", "00ff", "--all"], None).await;
+    assert_eq!(through_api.status.code(), Some(1));
+    assert_eq!(said(&through_api), said(&on_database));
+    let out = remote(&["certs", "assign", "../../auth/tokens", "--all"], &token).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("no web certificate has"),
+        "{}",
+        said(&out)
+    );
 
-    // accounts
+    // distributed mode: the server's rule refuses it on SQLite, in the words used on the database
+    let through_api = remote(&["distributed", "enable"], &token).await;
+    let on_database = pharos(&env, "cli", &["distributed", "enable"], None).await;
+    assert_eq!(through_api.status.code(), Some(1), "{}", said(&through_api));
+    assert_eq!(said(&through_api), said(&on_database));
+
+    // accounts: a reset by the superuser's token; the lock-out of nobody is nothing to lift
+    crate::accounts::create_user(&r, "operator2", &[]).await;
+    let out = remote(
+        &["admin", "reset-password", "Operator2", "--generate"],
+        &token,
+    )
+    .await;
+    ok(&out);
+    let password = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        super::cli::sign_in(&r, "operator2", &password).await,
+        axum::http::StatusCode::OK
+    );
+    let log = get(&r, "/api/v1/audit?user=admin&limit=20").await;
+    assert!(
+        log.text.contains("admin (command line)") && log.text.contains("reset password"),
+        "the account's filter finds its command-line changes: {}",
+        log.text
+    );
     let out = remote(&["admin", "unlock", "admin"], &token).await;
     ok(&out);
+    assert!(said(&out).contains("was not locked out"), "{}", said(&out));
     let out = remote(&["admin", "unlock", "nobody"], &token).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -191,6 +228,27 @@ async fn commands_through_the_api() {
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(said(&out).contains("needs an API token"), "{}", said(&out));
+    for (bad, message) in [
+        (
+            "http://example.invalid:8443",
+            "would cross the network unencrypted",
+        ),
+        ("https://admin:secret@127.0.0.1:1", "carries no credentials"),
+        ("https://127.0.0.1:1/?x=1", "without ?… or #…"),
+        ("ftp://127.0.0.1", "must be an https:// URL"),
+    ] {
+        let out = pharos_with(
+            &env,
+            "nowhere",
+            &["--url", bad, "settings", "show"],
+            None,
+            &[("PHAROS_TOKEN", &token)],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(said(&out).contains(message), "{bad}: {}", said(&out));
+        assert!(!said(&out).contains(&token), "the token is never shown");
+    }
     let out = remote(&["backup", "/tmp/never"], &token).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -352,7 +352,7 @@ fn Certificates(state: DashboardState) -> impl IntoView {
         } else {
             format!("{} days left", c.days_left)
         };
-        let kind = if c.kind == "device-ca" {
+        let kind = if c.kind == "device_ca" {
             "Device CA"
         } else {
             "Web"
@@ -460,7 +460,7 @@ mod rendered {
             jobs_today: None,
             servers: Some(Vec::new()),
             certificates: Some(vec![ExpiringCertificate {
-                kind: "device-ca".into(),
+                kind: "device_ca".into(),
                 subject: "CN=Pharos device CA".into(),
                 fingerprint_sha256: "ab".into(),
                 not_after: "2026-12-10T00:00:00Z".into(),
