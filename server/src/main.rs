@@ -21,13 +21,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None | Some(server::cli::Command::Serve) => serve().await,
         Some(command) => {
-            // the commands' own messages are the output; the library's logs only warnings
+            // the commands' own messages are the output; the library's logs only warnings (a
+            // refused certificate is said in the command's own message)
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
-                .with_env_filter(
-                    EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error")),
-                )
+                .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                    EnvFilter::new("warn,sqlx=error,rustls_platform_verifier=off")
+                }))
                 .init();
             if let Err(server::cli::Failed(message)) = server::cli::run(&cli.target, command).await
             {

@@ -202,11 +202,14 @@ impl Remote {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            Refusal::Other(Failed(format!(
-                "no answer from {}: {}",
-                self.base,
-                chain(&e)
-            )))
+            let why = chain(&e);
+            let hint = if why.contains("certificate") {
+                " (a server with Pharos's own certificates: give its root CA with --ca-file; it \
+                 is served at /ca.pem)"
+            } else {
+                ""
+            };
+            Refusal::Other(Failed(format!("no answer from {}: {why}{hint}", self.base)))
         })?;
         let status = response.status();
         let location = response
