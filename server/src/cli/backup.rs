@@ -211,9 +211,8 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
             "{e:#}: stop the server before restoring; nothing changed"
         ))
     })?;
-    let db = migrated(config).await?;
-    let running = running_servers(&db, config).await?;
-    db.close().await;
+    // the database as it is: a restore is also for one this version cannot use
+    let running = running_servers(config).await?;
     if !running.is_empty() {
         return Err(Failed(format!(
             "servers are running on this database ({}): stop them before restoring; nothing \
@@ -255,11 +254,18 @@ pub async fn restore(config: &Config, file: &Path) -> Outcome {
             ),
         }));
     }
-    eprintln!(
-        "Restored {}. What the database held before is kept in {}.",
-        file.display(),
-        kept.display()
-    );
+    if kept.exists() {
+        eprintln!(
+            "Restored {}. What the database held before is kept in {}.",
+            file.display(),
+            kept.display()
+        );
+    } else {
+        eprintln!(
+            "Restored {} (there was no database before).",
+            file.display()
+        );
+    }
     Ok(())
 }
 
@@ -275,22 +281,34 @@ async fn stop_servers(db: &Db) -> Outcome {
 }
 
 /// The names of the servers whose heartbeat is fresh.
-async fn running_servers(db: &Db, config: &Config) -> Result<Vec<String>, Failed> {
-    let now = db.now_millis().await?;
-    let since = now - i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX);
-    let names: Vec<(String,)> = crate::on_backend!(&db.pool, pool => {
-        sqlx::query_as(
-            "SELECT name FROM servers WHERE stopped_at IS NULL AND last_heartbeat >= $1 ORDER BY name",
-        )
-        .bind(since)
-        .fetch_all(pool)
-        .await?
+async fn running_servers(config: &Config) -> Result<Vec<String>, Failed> {
+    if config.database_kind()? == DatabaseKind::Sqlite && !sqlite_path(config)?.exists() {
+        return Ok(Vec::new());
+    }
+    let pool: crate::db::Pool = match existing(config).await? {
+        Existing::Sqlite(pool) => crate::db::Backend::Sqlite(pool),
+        Existing::Postgres(pool) => crate::db::Backend::Postgres(pool),
+    };
+    let timeout = i64::try_from(config.heartbeat_timeout().as_millis()).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT name FROM servers WHERE stopped_at IS NULL AND last_heartbeat >= {} - $1 \
+         ORDER BY name",
+        pool.now_sql()
+    );
+    let read: Result<Vec<(String,)>, sqlx::Error> = crate::on_backend!(&pool, pool => {
+        sqlx::query_as(&sql).bind(timeout).fetch_all(pool).await
     });
-    Ok(names.into_iter().map(|(n,)| n).collect())
+    crate::on_backend!(&pool, pool => pool.close().await);
+    match read {
+        Ok(names) => Ok(names.into_iter().map(|(n,)| n).collect()),
+        // no server has ever started on it
+        Err(sqlx::Error::Database(e)) if crate::db::missing_table(e.as_ref()) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Keeps what the database holds (a dump in the data directory), then loads the archive; puts
-/// the kept one back if that fails.
+/// Keeps what the database holds (a dump in the data directory), then loads the archive (all or
+/// nothing).
 async fn restore_postgres(config: &Config, file: &Path, stamp: i64) -> Result<PathBuf, Failed> {
     let kept = config
         .data_dir
@@ -302,16 +320,12 @@ async fn restore_postgres(config: &Config, file: &Path, stamp: i64) -> Result<Pa
         ))
     })?;
     if let Err(e) = replace_postgres(config, file).await {
-        return Err(Failed(match replace_postgres(config, &kept).await {
-            Ok(()) => format!("the restore failed, and the database is as before: {}", e.0),
-            Err(again) => format!(
-                "the restore failed ({}), and so did putting back what the database held ({}): \
-                 it is kept in {}",
-                e.0,
-                again.0,
-                kept.display()
-            ),
-        }));
+        // one transaction: rolled back, nothing to put back
+        let _ = std::fs::remove_file(&kept);
+        return Err(Failed(format!(
+            "the restore failed, and the database is as before: {}",
+            e.0
+        )));
     }
     Ok(kept)
 }
@@ -345,6 +359,7 @@ async fn replace_postgres(config: &Config, archive: &Path) -> Outcome {
     if !written.status.success() {
         return Err(failed("pg_restore", &written));
     }
+    without_newer_settings(script.path())?;
     let mut load = Command::new("psql");
     load.args([
         "--no-psqlrc",
@@ -366,6 +381,39 @@ async fn replace_postgres(config: &Config, archive: &Path) -> Outcome {
     if !loaded.status.success() {
         return Err(failed("psql", &loaded));
     }
+    Ok(())
+}
+
+/// pg_restore 17 and newer start a script with `SET transaction_timeout = 0;`, which a server
+/// before 17 refuses (and the default is no timeout anyway): left out of the script's header,
+/// the run of `SET`/`SELECT pg_catalog.set_config`/comment lines before the first statement.
+fn without_newer_settings(script: &Path) -> Outcome {
+    use std::io::{BufRead, BufReader, BufWriter, Write};
+    let dir = script.parent().unwrap_or(Path::new("."));
+    let mut out = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let mut writer = BufWriter::new(out.as_file_mut());
+        let mut header = true;
+        for line in BufReader::new(std::fs::File::open(script)?).split(b'\n') {
+            let line = line?;
+            if header {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim();
+                if text.starts_with("SET transaction_timeout") {
+                    continue;
+                }
+                header = text.is_empty()
+                    || text.starts_with("--")
+                    || text.starts_with("SET ")
+                    || text.starts_with("SELECT pg_catalog.set_config");
+            }
+            writer.write_all(&line)?;
+            writer.write_all(b"\n")?;
+        }
+        writer.flush()?;
+    }
+    out.persist(script)
+        .map_err(|e| Failed(format!("rewriting the restore script: {e}")))?;
     Ok(())
 }
 
@@ -429,7 +477,10 @@ fn put_back_sqlite(config: &Config, kept: &Path) -> Outcome {
         let side = with_suffix(kept, suffix);
         if side.exists() {
             std::fs::rename(&side, with_suffix(&target, suffix))?;
-        } else if !suffix.is_empty() {
+        } else if suffix.is_empty() {
+            // there was no database: none again
+            std::fs::remove_file(&target)?;
+        } else {
             let _ = std::fs::remove_file(with_suffix(&target, suffix));
         }
     }

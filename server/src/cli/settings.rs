@@ -209,18 +209,21 @@ pub async fn cluster_address(target: &Target, command: ClusterAddressCommand) ->
     done
 }
 
+const HA_SHARES: &str = "a High Availability installation always shares its database; \
+                         distributed mode is for standalone servers; nothing changed";
+
 pub async fn distributed(target: &Target, command: DistributedCommand) -> Outcome {
     // through the API, the server's rules say it
     if target.url.is_none() && super::config()?.installation == Installation::Ha {
-        return Err(Failed(
-            "a High Availability installation always shares its database; distributed mode is \
-             for standalone servers"
-                .into(),
-        ));
+        return Err(Failed(HA_SHARES.into()));
     }
     let store = Store::open(target).await?;
     let on = matches!(command, DistributedCommand::Enable);
     let done = edit(&store, |doc| {
+        // (a High Availability server's document has no such section)
+        if doc.get("distributed").is_none() {
+            return Err(Failed(HA_SHARES.into()));
+        }
         *field(doc, "distributed.enabled")? = Value::Bool(on);
         Ok(())
     })

@@ -186,10 +186,15 @@ const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER 
 fn applied(read: Result<Vec<i64>, sqlx::Error>) -> anyhow::Result<Option<Vec<i64>>> {
     match read {
         Ok(versions) => Ok(Some(versions)),
-        // SQLite: "no such table: …", PostgreSQL: "relation … does not exist"
-        Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Ok(None),
+        Err(sqlx::Error::Database(e)) if missing_table(e.as_ref()) => Ok(None),
         Err(e) => Err(e).context("reading the database's version"),
     }
+}
+
+/// Whether a statement failed because its table does not exist (and not, say, because it may
+/// not be read): SQLite's "no such table", PostgreSQL's `undefined_table`.
+pub fn missing_table(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
 }
 
 /// Whether the database's schema is the one of `migrator`, said in plain words if not.

@@ -358,10 +358,12 @@ impl Tls {
                         match tls.stale().await {
                             Ok(None) => unfollowable = None,
                             Ok(Some(state)) if unfollowable.as_ref() == Some(&state) => {}
-                            Ok(Some(_)) => {
+                            Ok(Some(state)) => {
                                 tls.changed().await;
-                                // still not what the database says: the reload could not
-                                unfollowable = tls.stale().await.ok().flatten();
+                                // still what the database said: the reload could not follow
+                                // it (a newer change is tried at the next poll)
+                                let after = tls.stale().await.ok().flatten();
+                                unfollowable = after.filter(|after| *after == state);
                             }
                             Err(e) => tracing::warn!(error = %e, "looking for changed certificates"),
                         }
