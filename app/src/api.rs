@@ -23,6 +23,8 @@ pub const EXPORT_URL: &str = "/api/v1/settings/network/export";
 pub const IMPORT_URL: &str = "/api/v1/settings/network/import";
 /// `GET`, filtered by `user`, `area`, `from` and `to` (RFC 3339), paged by `before`.
 pub const AUDIT_URL: &str = "/api/v1/audit";
+/// The whole database as a download, for the superuser.
+pub const BACKUP_URL: &str = "/api/v1/backup";
 pub const EVENTS_URL: &str = "/api/v1/events";
 
 /// Body of every refused request: field errors for 422, one field-less message otherwise.

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod backup;
 pub mod cli;
 pub mod cluster;
 pub mod config;

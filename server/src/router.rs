@@ -54,6 +54,7 @@ pub fn router(parts: Parts<'_>, auth: Auth) -> (Router, Arc<Vec<RouteRule>>) {
         .merge(openapi::routes(publication.clone()))
         .merge(settings::api::routes().with_state(parts.status.settings.clone()))
         .merge(audit::api::routes().with_state(parts.db.clone()))
+        .merge(crate::backup::routes().with_state(Arc::new(parts.config.clone())))
         .merge(status::routes().with_state(parts.status.clone()))
         .merge(discovery::api::routes().with_state(parts.discovery.clone()))
         .merge(accounts::api::routes().with_state(parts.accounts.clone()))
@@ -128,6 +129,7 @@ fn document() -> utoipa::openapi::OpenApi {
     for part in [
         settings::api::Api::openapi(),
         audit::api::Api::openapi(),
+        crate::backup::Api::openapi(),
         status::Api::openapi(),
         discovery::api::Api::openapi(),
         accounts::api::Api::openapi(),

@@ -84,6 +84,26 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
     }
     let temporary = partial(file);
     let _ = std::fs::remove_file(&temporary);
+    if let Err(e) = copy_to(config, &temporary).await {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Failed(format!("the backup failed: {}", e.0)));
+    }
+    std::fs::rename(&temporary, file)
+        .map_err(|e| Failed(format!("moving the backup to {}: {e}", file.display())))?;
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "Backed up the database to {} ({size} bytes). The key that seals its private keys is not \
+         in it: keep {} (or PHAROS_SECRET_KEY) with it.",
+        file.display(),
+        config.data_dir.join(crate::tls::KEY_FILE).display()
+    );
+    Ok(())
+}
+
+/// Writes the whole database to `to` (which must not exist), consistent while servers write to
+/// it, readable by its owner only: what `backup` and the API's download send.
+pub async fn copy_to(config: &Config, to: &Path) -> Outcome {
+    let temporary = to;
     let written = match existing(config).await? {
         Existing::Sqlite(pool) => {
             let path = temporary
@@ -102,18 +122,34 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
             pg_dump(config, &temporary).await
         }
     };
-    if let Err(e) = written.and_then(|()| private(&temporary)) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(Failed(format!("the backup failed: {}", e.0)));
+    written.and_then(|()| private(temporary))
+}
+
+/// `backup` with `--url`: the server's copy, downloaded by the superuser's token (the key that
+/// seals the private keys stays on the servers, as on the database).
+pub async fn download(remote: &super::remote::Remote, file: &Path, force: bool) -> Outcome {
+    if file.exists() && !force {
+        return Err(Failed(format!(
+            "{} exists; use --force to replace it",
+            file.display()
+        )));
     }
+    let temporary = partial(file);
+    let _ = std::fs::remove_file(&temporary);
+    let size = match remote.download(app::api::BACKUP_URL, &temporary).await {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e.into());
+        }
+    };
     std::fs::rename(&temporary, file)
         .map_err(|e| Failed(format!("moving the backup to {}: {e}", file.display())))?;
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "Backed up the database to {} ({size} bytes). The key that seals its private keys is not \
-         in it: keep {} (or PHAROS_SECRET_KEY) with it.",
-        file.display(),
-        config.data_dir.join(crate::tls::KEY_FILE).display()
+        "Backed up the database of {} to {} ({size} bytes). The key that seals its private keys \
+         is not in it: keep the servers' secret.key (or PHAROS_SECRET_KEY) with it.",
+        remote.base(),
+        file.display()
     );
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! command line's user.
 
 mod admin;
-mod backup;
+pub(crate) mod backup;
 mod certs;
 mod check;
 pub mod remote;
@@ -59,7 +59,8 @@ pub enum Command {
     /// certificates, addresses. Exits 1 when it finds a problem
     Check,
     /// Copy the whole database to FILE, consistent while servers write to it (SQLite: a copy of
-    /// the database file; PostgreSQL: a pg_dump archive)
+    /// the database file; PostgreSQL: a pg_dump archive). With --url, the superuser's token
+    /// downloads it from the server
     Backup {
         /// Where the backup goes
         file: PathBuf,
@@ -216,10 +217,10 @@ pub async fn run(target: &Target, command: Command) -> Outcome {
         Command::Certs(command) => certs::run(target, command).await,
         Command::Admin(command) => admin::run(target, command).await,
         Command::Check => check::run(target).await,
-        Command::Backup { file, force } => {
-            on_database_only(target, "backup")?;
-            backup::backup(&config()?, &file, force).await
-        }
+        Command::Backup { file, force } => match target.remote()? {
+            Some(remote) => backup::download(&remote, &file, force).await,
+            None => backup::backup(&config()?, &file, force).await,
+        },
         Command::Restore { file } => {
             on_database_only(target, "restore")?;
             backup::restore(&config()?, &file).await
@@ -227,12 +228,13 @@ pub async fn run(target: &Target, command: Command) -> Outcome {
     }
 }
 
-/// `backup` and `restore` copy the database itself, which no API hands out or replaces.
+/// `restore` replaces the database under every server, the one it would go through included.
 fn on_database_only(target: &Target, command: &str) -> Outcome {
     if target.url.is_some() {
         return Err(Failed(format!(
-            "`pharos {command}` works on the database, not through a server's API: run it \
-             without --url where the server's configuration (PHAROS_DATABASE_URL) is"
+            "`pharos {command}` works on the database, with no server running on it, not \
+             through a server's API: run it without --url where the server's configuration \
+             (PHAROS_DATABASE_URL) is"
         )));
     }
     Ok(())

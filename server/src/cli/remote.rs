@@ -181,6 +181,35 @@ impl Remote {
         self.send(Method::PUT, path, Some(body), etag).await
     }
 
+    /// `path` downloaded to `to` (made readable by its owner only), as it arrives: its size.
+    pub async fn download(&self, path: &str, to: &Path) -> Result<u64, Refusal> {
+        use std::io::Write;
+        let mut response = self.request(Method::GET, path, None::<&()>, None).await?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response, false).await);
+        }
+        let failed =
+            |e: std::io::Error| Refusal::Other(Failed(format!("writing {}: {e}", to.display())));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(to).map_err(failed)?;
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            Refusal::Other(Failed(format!(
+                "the download from {} broke off: {}",
+                self.base,
+                chain(&e)
+            )))
+        })? {
+            file.write_all(&chunk).map_err(failed)?;
+            size += chunk.len() as u64;
+        }
+        file.sync_all().map_err(failed)?;
+        Ok(size)
+    }
+
     async fn send<B: Serialize>(
         &self,
         method: Method,
@@ -188,8 +217,38 @@ impl Remote {
         body: Option<&B>,
         if_match: Option<&str>,
     ) -> Result<Answer, Refusal> {
-        let url = self.url(path);
         let changing = method != Method::GET;
+        let response = self.request(method, path, body, if_match).await?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response, changing).await);
+        }
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(|e| {
+            Refusal::Other(Failed(format!(
+                "reading the answer of {}: {}",
+                self.base,
+                chain(&e)
+            )))
+        })?;
+        Ok(Answer {
+            etag,
+            body: bytes.to_vec(),
+        })
+    }
+
+    /// The request sent, and its answer's head: any status.
+    async fn request<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        if_match: Option<&str>,
+    ) -> Result<reqwest::Response, Refusal> {
+        let url = self.url(path);
         let mut request = self
             .client
             .request(method, &url)
@@ -201,7 +260,7 @@ impl Remote {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| {
+        request.send().await.map_err(|e| {
             let why = chain(&e);
             let hint = if why.contains("certificate") {
                 " (a server with Pharos's own certificates: give its root CA with --ca-file; it \
@@ -210,28 +269,19 @@ impl Remote {
                 ""
             };
             Refusal::Other(Failed(format!("no answer from {}: {why}{hint}", self.base)))
-        })?;
+        })
+    }
+
+    /// What a refusal says: the server's messages as the command says them on the database.
+    /// `changing`: the request would have changed something.
+    async fn refusal(&self, response: reqwest::Response, changing: bool) -> Refusal {
         let status = response.status();
         let location = response
             .headers()
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let etag = response
-            .headers()
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Refusal::Other(Failed(format!("reading the answer of {url}: {e}"))))?;
-        if status.is_success() {
-            return Ok(Answer {
-                etag,
-                body: bytes.to_vec(),
-            });
-        }
+        let bytes = response.bytes().await.unwrap_or_default();
         let errors = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|body| body.errors)
             .unwrap_or_default();
@@ -240,7 +290,7 @@ impl Remote {
             .map(|e| e.message.clone())
             .collect::<Vec<_>>()
             .join("; ");
-        Err(match status {
+        match status {
             StatusCode::UNPROCESSABLE_ENTITY if !errors.is_empty() => Refusal::Invalid(errors),
             StatusCode::PRECONDITION_FAILED => Refusal::Changed,
             StatusCode::UNAUTHORIZED => Refusal::Other(Failed(format!(
@@ -278,7 +328,7 @@ impl Remote {
                     }
                 )))
             }
-        })
+        }
     }
 }
 

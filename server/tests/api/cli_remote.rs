@@ -175,6 +175,44 @@ async fn commands_through_the_api() {
     let out = remote(&["admin", "unlock", "admin"], &token).await;
     ok(&out);
     assert!(said(&out).contains("was not locked out"), "{}", said(&out));
+
+    // backup: the superuser's token downloads the whole database, for its owner's eyes only
+    let backup = env.dir.path().join("remote-backup.db");
+    let backup_arg = backup.to_str().unwrap();
+    let out = remote(&["backup", backup_arg], &token).await;
+    ok(&out);
+    assert!(
+        std::fs::read(&backup)
+            .unwrap()
+            .starts_with(b"SQLite format 3\0")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    let out = remote(&["backup", backup_arg], &token).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(said(&out).contains("exists; use --force"), "{}", said(&out));
+    // another account may not have it: refused, nothing written
+    let other = token_for(&r, "operator2", &password).await;
+    let denied = env.dir.path().join("denied.db");
+    let out = remote(&["backup", denied.to_str().unwrap()], &other).await;
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("only the superuser downloads backups"),
+        "{}",
+        said(&out)
+    );
+    assert!(!denied.exists());
+    // restored into a fresh database, the download is the server's state
+    let fresh = Env::new(Db::Sqlite).await;
+    let out = pharos(&fresh, "one", &["restore", backup_arg], None).await;
+    ok(&out);
+    let restored = fresh.start().await;
+    assert_eq!(
+        get(&restored.router, "/api/v1/settings/network").await.body,
+        get(&r, "/api/v1/settings/network").await.body
+    );
+    restored.stop().await;
     let out = remote(&["admin", "unlock", "nobody"], &token).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -249,7 +287,7 @@ async fn commands_through_the_api() {
         assert!(said(&out).contains(message), "{bad}: {}", said(&out));
         assert!(!said(&out).contains(&token), "the token is never shown");
     }
-    let out = remote(&["backup", "/tmp/never"], &token).await;
+    let out = remote(&["restore", backup_arg], &token).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         said(&out).contains("works on the database"),
