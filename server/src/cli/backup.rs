@@ -103,10 +103,9 @@ pub async fn backup(config: &Config, file: &Path, force: bool) -> Outcome {
 /// Writes the whole database to `to` (which must not exist), consistent while servers write to
 /// it, readable by its owner only: what `backup` and the API's download send.
 pub async fn copy_to(config: &Config, to: &Path) -> Outcome {
-    let temporary = to;
     let written = match existing(config).await? {
         Existing::Sqlite(pool) => {
-            let path = temporary
+            let path = to
                 .to_str()
                 .ok_or_else(|| Failed("the backup's path is not valid UTF-8".into()))?
                 .to_owned();
@@ -119,10 +118,10 @@ pub async fn copy_to(config: &Config, to: &Path) -> Outcome {
         }
         Existing::Postgres(pool) => {
             pool.close().await;
-            pg_dump(config, &temporary).await
+            pg_dump(config, to).await
         }
     };
-    written.and_then(|()| private(temporary))
+    written.and_then(|()| private(to))
 }
 
 /// `backup` with `--url`: the server's copy, downloaded by the superuser's token (the key that
