@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::http::{ApiError, Caller, Routes, Rule};
 use app::api::{BACKUP_URL, ErrorBody};
-use app::model::DatabaseKind;
+use app::model::{Area, DatabaseKind};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
@@ -13,8 +13,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+/// Under the Accounts area (what a backup holds most of), and then only for the superuser.
 pub fn routes() -> Routes<Arc<Config>> {
-    Routes::new(Rule::SignedIn).get(BACKUP_URL, download)
+    Routes::new(Rule::Area(Area::Accounts)).get(BACKUP_URL, download)
 }
 
 /// The database, consistent while the servers write to it: an SQLite database file, or a

@@ -285,6 +285,8 @@ impl Remote {
         let errors = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|body| body.errors)
             .unwrap_or_default();
+        // a refused change changed nothing; a refused read has nothing to say about it
+        let unchanged = if changing { "; nothing changed" } else { "" };
         let said = errors
             .iter()
             .map(|e| e.message.clone())
@@ -294,21 +296,20 @@ impl Remote {
             StatusCode::UNPROCESSABLE_ENTITY if !errors.is_empty() => Refusal::Invalid(errors),
             StatusCode::PRECONDITION_FAILED => Refusal::Changed,
             StatusCode::UNAUTHORIZED => Refusal::Other(Failed(format!(
-                "the server answered {status}: the token is unknown, expired or revoked; nothing \
-                 changed"
+                "the server answered {status}: the token is unknown, expired or revoked{unchanged}"
             ))),
             // a refusal of the server's own, said as the command says it on the database
             _ if status.is_client_error() && !errors.is_empty() => {
-                Refusal::Other(Failed(format!("{said}; nothing changed")))
+                Refusal::Other(Failed(format!("{said}{unchanged}")))
             }
             _ if status.is_redirection() => Refusal::Other(Failed(format!(
                 "the server answered {status}, to {}: give --url as the server's own address \
-                 (with its base path); nothing changed",
+                 (with its base path){unchanged}",
                 location.as_deref().unwrap_or("nowhere said")
             ))),
             _ if status.is_client_error() => Refusal::Other(Failed(format!(
-                "the server answered {status} (is {} a Pharos server, with its base path?); \
-                 nothing changed",
+                "the server answered {status} (is {} a Pharos server, with its base path?)\
+                 {unchanged}",
                 self.base
             ))),
             // a proxy's 502/504 may come after the server committed

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-const PASSWORD: &str = "a fine long passphrase";
+pub(crate) const PASSWORD: &str = "a fine long passphrase";
 
 fn json_headers() -> [(&'static str, &'static str); 1] {
     [("content-type", "application/json")]

@@ -192,16 +192,22 @@ async fn commands_through_the_api() {
     let out = remote(&["backup", backup_arg], &token).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(said(&out).contains("exists; use --force"), "{}", said(&out));
-    // another account may not have it: refused, nothing written
-    let other = token_for(&r, "operator2", &password).await;
+    // another account may not have it, even one that reads the accounts: refused, nothing written
+    crate::accounts::create_user(&r, "auditor", &[("accounts", "read", "allow")]).await;
     let denied = env.dir.path().join("denied.db");
-    let out = remote(&["backup", denied.to_str().unwrap()], &other).await;
-    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
-    assert!(
-        said(&out).contains("only the superuser downloads backups"),
-        "{}",
-        said(&out)
-    );
+    for (account, password, message) in [
+        ("operator2", password.as_str(), "you may not read Accounts"),
+        (
+            "auditor",
+            crate::accounts::PASSWORD,
+            "only the superuser downloads backups",
+        ),
+    ] {
+        let other = token_for(&r, account, password).await;
+        let out = remote(&["backup", denied.to_str().unwrap()], &other).await;
+        assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+        assert!(said(&out).contains(message), "{account}: {}", said(&out));
+    }
     assert!(!denied.exists());
     // restored into a fresh database, the download is the server's state
     let fresh = Env::new(Db::Sqlite).await;
