@@ -3,7 +3,7 @@
 
 use super::remote::{Remote, Target};
 use super::{CertsCommand, Failed, Outcome, actor, refused};
-use crate::cluster::{Bus, Identity, Registry};
+use crate::cluster::{Bus, Registry};
 use crate::db::Db;
 use crate::http::ApiError;
 use crate::settings::Settings;
@@ -12,7 +12,7 @@ use app::api::{
     AllServers, Assign, CLIENT_CHAIN_URL, Created, NewSigned, Servers, WEB_CERTIFICATES_URL,
     WEB_SIGNED_URL, WebCertificate, WebCertificates,
 };
-use app::model::{OwnAddress, ValidationContext};
+use app::model::ValidationContext;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -243,24 +243,7 @@ async fn open() -> Result<(Db, Arc<Tls>), Failed> {
         database: db.kind(),
     };
     let settings = Arc::new(Settings::load(db.clone(), bus.clone(), ctx).await?);
-    let name = gethostname::gethostname().to_string_lossy().into_owned();
-    let identity = Identity {
-        id: format!("cli-{}", uuid::Uuid::new_v4().simple()),
-        name: name.clone(),
-        addresses: Vec::new(),
-        device_address: OwnAddress {
-            public_address: None,
-            address: name,
-            port: 0,
-        },
-    };
-    let registry = Registry::observe(
-        db.clone(),
-        bus.clone(),
-        identity,
-        config.heartbeat_timeout(),
-    )
-    .await?;
+    let registry = Registry::observe(db.clone(), bus.clone(), config.heartbeat_timeout()).await?;
     let tls = Tls::open(db.clone(), bus, &config, Arc::new(registry), settings)
         .await
         .map_err(|e| Failed(format!("{e:#}")))?;

@@ -5,7 +5,7 @@
 
 use super::remote::{Remote, Target};
 use super::{Failed, Outcome};
-use crate::cluster::{Bus, Identity, Registry};
+use crate::cluster::{Bus, Registry};
 use crate::config::Config;
 use crate::settings::Settings;
 use crate::tls::{Tls, pki};
@@ -13,7 +13,7 @@ use app::api::{
     CLIENT_CHAIN_URL, ClusterCheck, SERVER_URL, SETTINGS_URL, ServerEntry, ServerStatus,
     WEB_CERTIFICATES_URL, WEB_CHECK_URL, WebCertificates,
 };
-use app::model::{DatabaseKind, NetworkSettings, OwnAddress, ValidationContext};
+use app::model::{DatabaseKind, NetworkSettings, ValidationContext};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,31 +208,14 @@ async fn read_database(
             return None;
         }
     };
-    let name = gethostname::gethostname().to_string_lossy().into_owned();
-    let identity = Identity {
-        id: format!("cli-{}", uuid::Uuid::new_v4().simple()),
-        name: name.clone(),
-        addresses: Vec::new(),
-        device_address: OwnAddress {
-            public_address: None,
-            address: name,
-            port: 0,
-        },
-    };
-    let registry = match Registry::observe(
-        db.clone(),
-        bus.clone(),
-        identity,
-        config.heartbeat_timeout(),
-    )
-    .await
-    {
-        Ok(registry) => Arc::new(registry),
-        Err(e) => {
-            findings.problem(format!("the servers cannot be read: {e}"));
-            return None;
-        }
-    };
+    let registry =
+        match Registry::observe(db.clone(), bus.clone(), config.heartbeat_timeout()).await {
+            Ok(registry) => Arc::new(registry),
+            Err(e) => {
+                findings.problem(format!("the servers cannot be read: {e}"));
+                return None;
+            }
+        };
     let servers = registry.servers().1;
     let opened = match Tls::open(db.clone(), bus, config, registry, settings.clone()).await {
         Ok(tls) => tls.keys_open().await.map(|()| tls),

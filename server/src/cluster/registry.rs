@@ -83,19 +83,31 @@ impl Registry {
         heartbeat_timeout: Duration,
     ) -> Result<Registry, DbError> {
         upsert(&db, &bus, &identity).await?;
-        let view = read(&db).await?;
-        Ok(Registry {
-            db,
-            bus,
-            identity,
-            timeout: i64::try_from(heartbeat_timeout.as_millis()).unwrap_or(i64::MAX),
-            view: ArcSwap::from_pointee(view),
-            refreshing: tokio::sync::Mutex::new(()),
-        })
+        Registry::read_as(db, bus, identity, heartbeat_timeout).await
     }
 
-    /// Reads the list without registering: for the command line, which is not a server.
+    /// Reads the list without registering: for the command line, which is not a server (its
+    /// stand-in identity is in no row, so it never counts as one).
     pub async fn observe(
+        db: Db,
+        bus: Bus,
+        heartbeat_timeout: Duration,
+    ) -> Result<Registry, DbError> {
+        let name = gethostname::gethostname().to_string_lossy().into_owned();
+        let identity = Identity {
+            id: format!("cli-{}", uuid::Uuid::new_v4().simple()),
+            name: name.clone(),
+            addresses: Vec::new(),
+            device_address: app::model::OwnAddress {
+                public_address: None,
+                address: name,
+                port: 0,
+            },
+        };
+        Registry::read_as(db, bus, identity, heartbeat_timeout).await
+    }
+
+    async fn read_as(
         db: Db,
         bus: Bus,
         identity: Identity,
