@@ -97,17 +97,6 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("opening the SQLite database")?;
-                let migrator = sqlx::migrate!("../migrations/sqlite");
-                match upgrade {
-                    Upgrade::Migrate => migrator
-                        .run(&pool)
-                        .await
-                        .context("applying the database migrations")?,
-                    Upgrade::AsItIs => {
-                        let applied = applied(sqlx::query_scalar(APPLIED).fetch_all(&pool).await);
-                        same_version(&migrator, applied)?;
-                    }
-                }
                 Pool::Sqlite(pool)
             }
             DatabaseKind::Postgres => {
@@ -123,20 +112,22 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("connecting to PostgreSQL")?;
-                let migrator = sqlx::migrate!("../migrations/postgres");
-                match upgrade {
-                    Upgrade::Migrate => migrator
-                        .run(&pool)
-                        .await
-                        .context("applying the database migrations")?,
-                    Upgrade::AsItIs => {
-                        let applied = applied(sqlx::query_scalar(APPLIED).fetch_all(&pool).await);
-                        same_version(&migrator, applied)?;
-                    }
-                }
                 Pool::Postgres(pool)
             }
         };
+        let migrator = match &pool {
+            Backend::Sqlite(_) => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres(_) => sqlx::migrate!("../migrations/postgres"),
+        };
+        match upgrade {
+            Upgrade::Migrate => on_backend!(&pool, pool => migrator.run(pool).await)
+                .context("applying the database migrations")?,
+            Upgrade::AsItIs => {
+                let read =
+                    on_backend!(&pool, pool => sqlx::query_scalar(APPLIED).fetch_all(pool).await);
+                same_version(&migrator, applied(read))?;
+            }
+        }
         let id = database_id(&pool).await?;
         Ok(Db { pool, id })
     }
