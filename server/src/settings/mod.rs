@@ -191,21 +191,10 @@ impl Settings {
         let this = self.clone();
         let mut signals = self.bus.follow();
         workers.spawn("settings-follower", async move {
-            let mut ticker = poll.map(tokio::time::interval);
-            if let Some(ticker) = ticker.as_mut() {
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            }
+            let mut ticker = crate::workers::poll_ticker(poll);
             loop {
-                let tick = async {
-                    match ticker.as_mut() {
-                        Some(ticker) => {
-                            ticker.tick().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
                 tokio::select! {
-                    () = tick => {}
+                    () = crate::workers::next_tick(&mut ticker) => {}
                     signal = signals.recv() => match signal {
                         // this server's own write, or one it has read already
                         Ok(Remote::Changed(Topic::Settings, Some(revision)))

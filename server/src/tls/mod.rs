@@ -337,24 +337,13 @@ impl Tls {
     ) {
         let tls = self.clone();
         workers.spawn("certificates-follower", async move {
-            let mut ticker = poll.map(tokio::time::interval);
-            if let Some(ticker) = ticker.as_mut() {
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            }
+            let mut ticker = crate::workers::poll_ticker(poll);
             // what the database said when a reload could not follow it: not tried again (nor
             // warned of) every poll until it says something else
             let mut unfollowable: Option<String> = None;
             loop {
-                let tick = async {
-                    match ticker.as_mut() {
-                        Some(ticker) => {
-                            ticker.tick().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
                 let signal = tokio::select! {
-                    () = tick => {
+                    () = crate::workers::next_tick(&mut ticker) => {
                         match tls.stale().await {
                             Ok(None) => unfollowable = None,
                             Ok(Some(state)) if unfollowable.as_ref() == Some(&state) => {}

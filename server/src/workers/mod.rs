@@ -79,6 +79,25 @@ impl Workers {
     }
 }
 
+/// A ticker every `every` (late ticks delayed, not bunched), or none.
+pub fn poll_ticker(every: Option<std::time::Duration>) -> Option<tokio::time::Interval> {
+    every.map(|every| {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker
+    })
+}
+
+/// The next tick of `ticker`; never, without one (a `select!` branch that stays quiet).
+pub async fn next_tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
 /// This server's wall clock in Unix milliseconds (the database's clock, which servers sharing it
 /// agree on, is `Db::now_millis`).
 pub fn unix_millis() -> i64 {
